@@ -1,0 +1,176 @@
+"""The library's SQLite schema and its migrations.
+
+The schema version lives in ``PRAGMA user_version``.  Each migration is a
+function that takes the database from version N-1 to N inside one
+transaction, so a crash mid-migration leaves the previous version intact.
+A library written by a newer MammoDesk is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from engine.errors import LibraryError
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        CREATE TABLE studies (
+            study_uid TEXT PRIMARY KEY,
+            patient_id TEXT NOT NULL DEFAULT '',
+            patient_name TEXT NOT NULL DEFAULT '',
+            patient_birth_date TEXT NOT NULL DEFAULT '',
+            patient_sex TEXT NOT NULL DEFAULT '',
+            study_date TEXT NOT NULL DEFAULT '',
+            study_time TEXT NOT NULL DEFAULT '',
+            accession_number TEXT NOT NULL DEFAULT '',
+            study_description TEXT NOT NULL DEFAULT '',
+            first_imported_at TEXT NOT NULL
+        );
+        CREATE INDEX studies_patient ON studies (patient_id, study_date);
+
+        CREATE TABLE series (
+            series_uid TEXT PRIMARY KEY,
+            study_uid TEXT NOT NULL REFERENCES studies (study_uid),
+            modality TEXT NOT NULL DEFAULT '',
+            series_number INTEGER,
+            series_description TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX series_study ON series (study_uid);
+
+        CREATE TABLE instances (
+            sop_uid TEXT PRIMARY KEY,
+            series_uid TEXT NOT NULL REFERENCES series (series_uid),
+            study_uid TEXT NOT NULL REFERENCES studies (study_uid),
+            sop_class_uid TEXT NOT NULL,
+            modality TEXT NOT NULL DEFAULT '',
+            transfer_syntax_uid TEXT NOT NULL DEFAULT '',
+            instance_number INTEGER,
+            rows INTEGER,
+            columns INTEGER,
+            bits_stored INTEGER,
+            photometric TEXT NOT NULL DEFAULT '',
+            frames INTEGER NOT NULL DEFAULT 1,
+            has_pixel_data INTEGER NOT NULL,
+            presentation_intent TEXT,
+            implant_present INTEGER,
+            laterality TEXT,
+            view TEXT,
+            view_label TEXT NOT NULL,
+            view_modifiers TEXT NOT NULL DEFAULT '[]',
+            laterality_source TEXT,
+            view_source TEXT,
+            view_conflicts TEXT NOT NULL DEFAULT '[]',
+            rel_path TEXT NOT NULL UNIQUE,
+            file_size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            imported_at TEXT NOT NULL
+        );
+        CREATE INDEX instances_study ON instances (study_uid);
+        CREATE INDEX instances_series ON instances (series_uid);
+
+        -- Files being moved into the library.  A row here whose instance row
+        -- never committed marks an orphan that recovery deletes.
+        CREATE TABLE pending_files (
+            rel_path TEXT PRIMARY KEY,
+            sop_uid TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+
+        -- Rooms for later features.  Their owners extend them by migration.
+        CREATE TABLE ai_results (
+            id INTEGER PRIMARY KEY,
+            study_uid TEXT NOT NULL REFERENCES studies (study_uid),
+            model_name TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            result_json TEXT NOT NULL
+        );
+        CREATE INDEX ai_results_study ON ai_results (study_uid);
+
+        CREATE TABLE reads (
+            id INTEGER PRIMARY KEY,
+            study_uid TEXT NOT NULL REFERENCES studies (study_uid),
+            reader TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            signed_at TEXT,
+            addendum_of INTEGER REFERENCES reads (id),
+            read_json TEXT NOT NULL
+        );
+        CREATE INDEX reads_study ON reads (study_uid);
+
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            study_uid TEXT NOT NULL REFERENCES studies (study_uid),
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            enqueued_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX outbox_state ON outbox (state);
+        """,
+    )
+
+
+# Index i holds the migration to version i + 1.  Append, never edit.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection,
+            migrations: list[Callable[[sqlite3.Connection], None]] | None = None) -> int:
+    """Bring the database up to the newest version; return the version reached."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    current = schema_version(conn)
+    if current > len(migrations):
+        raise LibraryError(
+            f"the library was written by a newer MammoDesk (schema {current}, this version "
+            f"knows {len(migrations)}); update MammoDesk to open it"
+        )
+    for version in range(current + 1, len(migrations) + 1):
+        # executescript commits any open transaction, so BEGIN explicitly and
+        # run the DDL statement by statement inside it.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(conn) >= version:  # another process got there first
+                conn.execute("ROLLBACK")
+                continue
+            migrations[version - 1](conn)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return schema_version(conn)
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run several statements inside the caller's transaction.
+
+    ``Connection.executescript`` would commit first, which breaks the
+    one-transaction-per-migration rule.
+    """
+    for statement in _split_sql(script):
+        conn.execute(statement)
+
+
+def _split_sql(script: str) -> list[str]:
+    statements, buffer = [], ""
+    for line in script.splitlines():
+        stripped = line.split("--", 1)[0]
+        buffer += stripped + "\n"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
