@@ -109,10 +109,10 @@ def cmd_demo(args: argparse.Namespace, paths: AppPaths) -> int:
                      f"marked '{NOT_CLINICAL}'"}
     headless = args.headless or not _has_display()
     if args.json:
+        keys = ("view", "view_source", "laterality_source", "rows", "columns")
         _print_json({"study": summary.as_dict(), "prior_study_uid": demo.prior_study_uid,
                      "library": str(paths.library), "ai": ai, "headless": headless,
-                     "images": [dict(zip(("view", "view_source", "laterality_source",
-                                          "rows", "columns"), row)) for row in instances]})
+                     "images": [dict(zip(keys, row, strict=True)) for row in instances]})
         return 0
     print(f"demo study (synthetic): {summary.patient_name}, {_date(summary.study_date)}, "
           f"{summary.instances} images, views {' '.join(summary.views)}")
@@ -224,6 +224,9 @@ def _setup_logging(paths: AppPaths, verbose: bool) -> None:
         handler = logging.NullHandler()
     handler.setFormatter(fmt)
     root.addHandler(handler)
+    # pydicom warns about every odd value it meets; those belong in the log,
+    # not in the user's terminal
+    logging.captureWarnings(True)
     if verbose:
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(fmt)

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.dicom import (
-    DicomReadError,
     NotDicomError,
     instance_header,
     pixel_data_problem,
     read_dataset,
 )
+from engine.errors import DicomReadError
 from engine.library.sources import Candidate, SourceProblem, iter_candidates
 from engine.library.store import Library, NewInstance
 

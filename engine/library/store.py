@@ -172,7 +172,8 @@ class Library:
             conn.executemany(
                 "INSERT OR REPLACE INTO pending_files (rel_path, sop_uid, created_at) "
                 "VALUES (?, ?, ?)",
-                [(rel, item.header.sop_instance_uid, stamp) for rel, item in zip(rels, items)])
+                [(rel, item.header.sop_instance_uid, stamp)
+                 for rel, item in zip(rels, items, strict=True)])
         digests = []
         try:
             staged = []
@@ -181,7 +182,7 @@ class Library:
                 digests.append(hashlib.sha256(item.data).hexdigest())
             for tmp, _ in staged:
                 _fsync(tmp)
-            for (tmp, _), rel in zip(staged, rels):
+            for (tmp, _), rel in zip(staged, rels, strict=True):
                 final = self.root / rel
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, final)
@@ -190,7 +191,7 @@ class Library:
             self.recover()
             raise LibraryError(f"cannot write to the library: {_reason(exc)}") from exc
         with self.transaction() as conn:
-            for item, rel, digest in zip(items, rels, digests):
+            for item, rel, digest in zip(items, rels, digests, strict=True):
                 _insert_rows(conn, item, rel, digest, stamp)
             conn.executemany("DELETE FROM pending_files WHERE rel_path = ?",
                              [(rel,) for rel in rels])

@@ -1,0 +1,119 @@
+"""Decoding stored pixel values (no Modality or VOI LUT applied) with clear failure reasons.
+
+pydicom picks a decoding plugin per transfer syntax; MammoDesk ships the pylibjpeg family.
+Failures become DecodeError naming the transfer syntax and, when nothing can decode it, the
+package that would.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pydicom
+from pydicom import uid as uids
+from pydicom.pixels import get_decoder
+from pydicom.uid import UID
+
+from engine.dicom.integrity import pixel_data_problem, transfer_syntax
+from engine.errors import DecodeError
+
+# Which installable package decodes each compressed family (for the "needs ..." hint).
+_PLUGIN_HINT: dict[str, str] = {
+    uids.JPEGBaseline8Bit: "pylibjpeg-libjpeg",
+    uids.JPEGExtended12Bit: "pylibjpeg-libjpeg",
+    uids.JPEGLossless: "pylibjpeg-libjpeg",
+    uids.JPEGLosslessSV1: "pylibjpeg-libjpeg",
+    uids.JPEGLSLossless: "pylibjpeg-libjpeg",
+    uids.JPEGLSNearLossless: "pylibjpeg-libjpeg",
+    uids.JPEG2000Lossless: "pylibjpeg-openjpeg",
+    uids.JPEG2000: "pylibjpeg-openjpeg",
+    uids.HTJ2KLossless: "pylibjpeg-openjpeg",
+    uids.HTJ2KLosslessRPCL: "pylibjpeg-openjpeg",
+    uids.HTJ2K: "pylibjpeg-openjpeg",
+    uids.RLELossless: "pylibjpeg-rle or numpy",
+}
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+def _name(ts: UID) -> str:
+    return ts.name if ts.is_transfer_syntax else f"unknown transfer syntax {ts}"
+
+
+def _label(ts: UID) -> str:
+    return f"{ts.name} ({ts})" if ts.is_transfer_syntax else f"{ts} (not a known transfer syntax)"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    # pydicom wraps plugin errors in a generic preamble; the plugin's own words are the reason.
+    text = text.replace("Unable to decode as exceptions were raised by all available plugins: ", "")
+    return text[:200] + ("..." if len(text) > 200 else "")
+
+
+def supported_transfer_syntaxes() -> dict[str, str]:
+    """UID -> name of every transfer syntax this installation can decode pixel data for."""
+    out: dict[str, str] = {}
+    for ts in uids.AllTransferSyntaxes:
+        try:
+            decoder = get_decoder(ts)
+        except NotImplementedError:
+            continue
+        if decoder.is_available:
+            out[str(ts)] = UID(ts).name
+    return out
+
+
+def _decoder_for(ts: UID):  # type: ignore[no-untyped-def]
+    try:
+        decoder = get_decoder(ts)
+    except NotImplementedError as exc:
+        raise DecodeError(
+            f"unsupported transfer syntax: {_label(ts)}; MammoDesk has no decoder for it"
+        ) from exc
+    if not decoder.is_available:
+        hint = _PLUGIN_HINT.get(ts, "a pydicom decoding plugin")
+        raise DecodeError(f"cannot decode {_name(ts)}: it needs {hint}, which is not installed")
+    return decoder
+
+
+def decode_pixels(ds: pydicom.Dataset, frame: int | None = None) -> np.ndarray:
+    """Stored pixel values of one frame (0-based) or of all frames when frame is None.
+
+    Shape: (rows, cols[, samples]) for one frame, (frames, rows, cols[, samples]) for several.
+    Colour data in YBR is converted to RGB; no LUT is applied.
+    """
+    if not any(k in ds for k in _PIXEL_KEYWORDS):
+        raise DecodeError("no pixel data in this file")
+    ts = transfer_syntax(ds)
+    if ts is None:
+        raise DecodeError("cannot decode pixel data: the transfer syntax is unknown")
+    decoder = _decoder_for(ts)
+    problem = pixel_data_problem(ds)
+    if problem:
+        raise DecodeError(problem)
+    try:
+        frames = int(ds.get("NumberOfFrames") or 1)
+    except (TypeError, ValueError):
+        frames = 1
+    if frame is not None and not 0 <= frame < max(frames, 1):
+        raise DecodeError(f"frame {frame + 1} does not exist: the image has {frames} frame(s)")
+    try:
+        with warnings.catch_warnings():
+            # Decoders warn about recoverable oddities; the array is still the stored data.
+            warnings.simplefilter("ignore")
+            array, _ = decoder.as_array(ds, index=frame)
+    except DecodeError:
+        raise
+    except MemoryError as exc:
+        raise DecodeError(f"not enough memory to decode this {_name(ts)} image") from exc
+    except Exception as exc:  # decoders raise ValueError, RuntimeError and more on bad data
+        if ts.is_encapsulated:
+            reason = f"corrupt {_name(ts)} codestream: {_one_line(exc)}"
+        else:
+            reason = f"cannot decode {_name(ts)} pixel data: {_one_line(exc)}"
+        raise DecodeError(reason) from exc
+    if not array.dtype.isnative:
+        # Big endian files decode to big-endian arrays; display and AI code expect native order.
+        array = array.astype(array.dtype.newbyteorder("="))
+    return array

@@ -1,0 +1,88 @@
+"""The command line as a user or an outside check meets it."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_cli
+
+
+def _one_line_error(done) -> str:
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def test_studies_on_empty_library(tmp_path):
+    done = run_cli("studies", "--json", home=tmp_path)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["studies"] == []
+    assert "empty" in run_cli("studies", home=tmp_path).stdout
+
+
+def test_import_of_missing_path_is_one_line(tmp_path):
+    done = run_cli("import", str(tmp_path / "nowhere"), home=tmp_path)
+    assert done.returncode == 2
+    assert "no such file or folder" in _one_line_error(done)
+
+
+def test_phantom_rejects_bad_arguments_in_one_line(tmp_path):
+    done = run_cli("phantom", "--out", str(tmp_path / "o"), "--studies", "2",
+                   "--cancer-rate", "1.5", home=tmp_path)
+    assert done.returncode == 2
+    assert "between 0 and 1" in done.stderr
+    done = run_cli("phantom", "--out", str(tmp_path / "o"), "--studies", "0", home=tmp_path)
+    assert done.returncode == 2
+
+
+def test_phantom_then_import_then_studies(tmp_path):
+    out = tmp_path / "cohort"
+    done = run_cli("phantom", "--out", str(out), "--studies", "2", "--seed", "3",
+                   "--size", "small", "--json", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    made = json.loads(done.stdout)
+    assert made["files"] == 8
+    done = run_cli("import", str(out), "--json", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["imported"] == 8
+    listing = json.loads(run_cli("studies", "--json", home=tmp_path).stdout)
+    assert len(listing["studies"]) == 2
+    assert all(s["views"] == ["RCC", "LCC", "RMLO", "LMLO"] for s in listing["studies"])
+    table = run_cli("studies", home=tmp_path).stdout
+    assert "RCC LCC RMLO LMLO" in table
+    # everything written stays under MAMMODESK_HOME
+    assert (tmp_path / "library" / "library.db").is_file()
+
+
+def test_import_with_rejections_exits_1_and_lists_reasons(tmp_path, small_cohort):
+    bad = tmp_path / "in"
+    bad.mkdir()
+    data = small_cohort.files[0].read_bytes()
+    (bad / "cut.dcm").write_bytes(data[: len(data) // 3])
+    (bad / "fine.dcm").write_bytes(small_cohort.files[1].read_bytes())
+    done = run_cli("import", str(bad), home=tmp_path)
+    assert done.returncode == 1
+    assert "imported 1 file(s)" in done.stdout
+    rejected = [line for line in done.stdout.splitlines() if line.startswith("rejected:")]
+    assert len(rejected) == 1 and "cut.dcm" in rejected[0]
+    assert "1 file(s) rejected" in _one_line_error(done)
+
+
+def test_demo_headless_reports_the_four_views_and_no_model(tmp_path):
+    done = run_cli("demo", "--headless", "--json", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    demo = json.loads(done.stdout)
+    assert demo["study"]["views"] == ["RCC", "LCC", "RMLO", "LMLO"]
+    assert demo["prior_study_uid"]
+    assert demo["ai"]["status"] == "no_model"
+    assert "not for clinical use" in demo["ai"]["message"]
+    again = json.loads(run_cli("demo", "--headless", "--json", home=tmp_path).stdout)
+    assert again["study"]["study_uid"] == demo["study"]["study_uid"]
+    listing = json.loads(run_cli("studies", "--json", home=tmp_path).stdout)["studies"]
+    assert len(listing) == 2  # current and prior, imported once
+
+
+def test_gui_without_window_says_so(tmp_path):
+    done = run_cli(home=tmp_path)
+    assert done.returncode == 2
+    assert "not part of this build" in _one_line_error(done)
