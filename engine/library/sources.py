@@ -35,7 +35,10 @@ def iter_candidates(paths: list[Path],
     """Expand user-given paths into candidate files, depth first, sorted by name.
 
     ``skip`` is a folder never descended into (the library itself, should a
-    user point the import at a folder that contains it).
+    user point the import at a folder that contains it).  A DICOMDIR met
+    while walking a folder is passed on like any file (the importer counts
+    it as an index); the files it lists are found by the walk itself.  Only
+    a DICOMDIR named explicitly is followed to its referenced files.
     """
     for path in paths:
         if not path.exists():
@@ -62,9 +65,6 @@ def _walk(folder: Path, skip: Path | None) -> Iterator[Candidate | SourceProblem
             path = root_path / name
             if path.is_symlink() and not path.exists():
                 yield SourceProblem(str(path), "broken link")
-                continue
-            if name.upper() == "DICOMDIR":
-                # the referenced files are found by the walk itself
                 continue
             if _is_zip(path):
                 yield from _zip(path)
@@ -98,8 +98,6 @@ def _zip(path: Path) -> Iterator[Candidate | SourceProblem]:
         return
     with archive:
         for member in sorted(members, key=lambda m: m.filename):
-            if member.filename.rsplit("/", 1)[-1].upper() == "DICOMDIR":
-                continue
             if member.flag_bits & 0x1:
                 yield SourceProblem(f"{path}!{member.filename}",
                                     "encrypted ZIP member (password-protected archives "
