@@ -96,14 +96,15 @@ def cmd_phantom(args: argparse.Namespace, paths: AppPaths) -> int:
 def cmd_demo(args: argparse.Namespace, paths: AppPaths) -> int:
     from engine.demo import ensure_demo_study
     from engine.library import Library, list_studies
+    from engine.library.listing import hanging_order
 
     with Library(paths.library) as library:
         demo = ensure_demo_study(paths.demo, library)
         summary = list_studies(library, demo.study_uid)[0]
-        instances = library.conn.execute(
+        instances = sorted(library.conn.execute(
             "SELECT view_label, view_source, laterality_source, rows, columns "
-            "FROM instances WHERE study_uid = ? ORDER BY view_label", (demo.study_uid,)
-        ).fetchall()
+            "FROM instances WHERE study_uid = ?", (demo.study_uid,)).fetchall(),
+            key=lambda row: hanging_order(row[0]))
     ai = {"status": "no_model",
           "message": "no AI model installed in this build; results will show here, "
                      f"marked '{NOT_CLINICAL}'"}

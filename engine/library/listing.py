@@ -35,7 +35,8 @@ class StudySummary:
         return data
 
 
-def _view_sort_key(label: str) -> tuple[int, str]:
+def hanging_order(label: str) -> tuple[int, str]:
+    """Sort key: the four screening views in reading order, then the rest."""
     return (VIEW_ORDER.index(label) if label in VIEW_ORDER else len(VIEW_ORDER), label)
 
 
@@ -69,7 +70,7 @@ def list_studies(library: Library, study_uid: str | None = None) -> list[StudySu
         modalities = {m for m, _, _ in instances}
         mg = [(label, intent) for m, label, intent in instances if m == MAMMOGRAPHY]
         for_presentation = [label for label, intent in mg if intent != "FOR PROCESSING"]
-        views = sorted(set(for_presentation), key=_view_sort_key)
+        views = sorted(set(for_presentation), key=hanging_order)
         summaries.append(StudySummary(
             study_uid=uid, patient_id=pid, patient_name=name, study_date=date,
             study_description=desc, accession_number=accession,
