@@ -32,8 +32,16 @@ log = logging.getLogger("mammodesk")
 def cmd_import(args: argparse.Namespace, paths: AppPaths) -> int:
     from engine.library import Library, import_paths
 
+    show = not args.json and sys.stderr.isatty()
+
+    def progress(done: int, source: str) -> None:
+        if show and done % 10 == 0:
+            print(f"\r{done} files examined", end="", file=sys.stderr, flush=True)
+
     with Library(paths.library) as library:
-        report = import_paths(library, args.paths)
+        report = import_paths(library, args.paths, progress=progress)
+    if show:
+        print("\r", end="", file=sys.stderr)
     if args.json:
         _print_json(report.as_dict())
     else:
@@ -225,9 +233,13 @@ def _setup_logging(paths: AppPaths, verbose: bool) -> None:
         handler = logging.NullHandler()
     handler.setFormatter(fmt)
     root.addHandler(handler)
-    # pydicom warns about every odd value it meets; those belong in the log,
-    # not in the user's terminal
+    # Warnings belong in the log, not the user's terminal.  pydicom's value
+    # validation quotes the offending value, which may be patient data, so it
+    # is switched off: MammoDesk reports unusable files itself, without values.
     logging.captureWarnings(True)
+    import pydicom.config
+
+    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
     if verbose:
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(fmt)

@@ -216,3 +216,18 @@ def test_library_can_be_moved_and_still_opens(library, small_cohort, tmp_path):
     with Library(moved) as lib:
         assert lib.instance_count() == len(small_cohort.files)
     assert assert_library_consistent(moved) == len(small_cohort.files)
+
+
+def test_two_imports_at_once_serialise_without_duplicates(small_cohort, tmp_path):
+    env = {**os.environ, "MAMMODESK_HOME": str(tmp_path)}
+    procs = [subprocess.Popen([sys.executable, str(ROOT / "main.py"), "import", "--json",
+                               str(small_cohort.out_dir)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        reports.append(json.loads(out))
+    assert sorted(r["imported"] for r in reports) == [0, len(small_cohort.files)]
+    assert assert_library_consistent(tmp_path / "library") == len(small_cohort.files)
