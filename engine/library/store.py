@@ -25,7 +25,9 @@ import hashlib
 import json
 import os
 import sqlite3
+import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +39,7 @@ from engine.errors import LibraryError
 from engine.library.schema import migrate
 
 DB_NAME = "library.db"
+_STAGING_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="library-stage")
 
 
 @dataclass(frozen=True)
@@ -174,14 +177,9 @@ class Library:
                 "VALUES (?, ?, ?)",
                 [(rel, item.header.sop_instance_uid, stamp)
                  for rel, item in zip(rels, items, strict=True)])
-        digests = []
         try:
-            staged = []
-            for item in items:
-                staged.append(self._stage(item.data))
-                digests.append(hashlib.sha256(item.data).hexdigest())
-            for tmp, _ in staged:
-                _fsync(tmp)
+            # Writing, fsync and hashing release the GIL: overlap them.
+            staged = list(_STAGING_POOL.map(self._stage, [item.data for item in items]))
             for (tmp, _), rel in zip(staged, rels, strict=True):
                 final = self.root / rel
                 final.parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +188,7 @@ class Library:
         except OSError as exc:
             self.recover()
             raise LibraryError(f"cannot write to the library: {_reason(exc)}") from exc
+        digests = [digest for _, digest in staged]
         with self.transaction() as conn:
             for item, rel, digest in zip(items, rels, digests, strict=True):
                 _insert_rows(conn, item, rel, digest, stamp)
@@ -197,11 +196,19 @@ class Library:
                              [(rel,) for rel in rels])
         return len(items)
 
-    def _stage(self, data: bytes) -> tuple[Path, int]:
-        fd, name = _mkstemp(self.root / "incoming")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        return Path(name), len(data)
+    def _stage(self, data: bytes) -> tuple[Path, str]:
+        """Write one file durably under incoming/; return its path and sha256."""
+        fd, name = tempfile.mkstemp(dir=self.root / "incoming", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+            raise
+        return Path(name), hashlib.sha256(data).hexdigest()
 
 
 def _insert_rows(conn: sqlite3.Connection, item: NewInstance, rel: str, digest: str,
@@ -235,12 +242,6 @@ def _insert_rows(conn: sqlite3.Connection, item: NewInstance, rel: str, digest: 
          v.laterality, v.view, v.label, json.dumps(list(v.modifiers)),
          v.laterality_source, v.view_source, json.dumps(list(v.conflicts)),
          rel, len(item.data), digest, stamp))
-
-
-def _mkstemp(folder: Path) -> tuple[int, str]:
-    import tempfile
-
-    return tempfile.mkstemp(dir=folder, suffix=".part")
 
 
 def _fsync(path: Path) -> None:
