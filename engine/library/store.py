@@ -118,10 +118,12 @@ class Library:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
+            self.conn.execute("COMMIT")  # may fail too, e.g. on a full disk
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
 
     def recover(self) -> int:
         """Undo what an interrupted import left behind; return files removed.
@@ -169,6 +171,17 @@ class Library:
         and has already dropped SOP instances the library knows."""
         if not items:
             return 0
+        try:
+            self._add_instances(items)
+        except (OSError, sqlite3.Error) as exc:
+            # A full disk or a lost volume: put things back as they were.  If
+            # even that fails, the journal lets the next open finish the job.
+            with contextlib.suppress(OSError, sqlite3.Error):
+                self.recover()
+            raise LibraryError(f"cannot write to the library: {_reason(exc)}") from exc
+        return len(items)
+
+    def _add_instances(self, items: Sequence[NewInstance]) -> None:
         stamp = now_iso()
         rels = [rel_path_for(item.header.sop_instance_uid) for item in items]
         with self.transaction() as conn:
@@ -177,24 +190,18 @@ class Library:
                 "VALUES (?, ?, ?)",
                 [(rel, item.header.sop_instance_uid, stamp)
                  for rel, item in zip(rels, items, strict=True)])
-        try:
-            # Writing, fsync and hashing release the GIL: overlap them.
-            staged = list(_STAGING_POOL.map(self._stage, [item.data for item in items]))
-            for (tmp, _), rel in zip(staged, rels, strict=True):
-                final = self.root / rel
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, final)
-            _fsync_dirs({(self.root / rel).parent for rel in rels})
-        except OSError as exc:
-            self.recover()
-            raise LibraryError(f"cannot write to the library: {_reason(exc)}") from exc
-        digests = [digest for _, digest in staged]
+        # Writing, fsync and hashing release the GIL: overlap them.
+        staged = list(_STAGING_POOL.map(self._stage, [item.data for item in items]))
+        for (tmp, _), rel in zip(staged, rels, strict=True):
+            final = self.root / rel
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+        _fsync_dirs({(self.root / rel).parent for rel in rels})
         with self.transaction() as conn:
-            for item, rel, digest in zip(items, rels, digests, strict=True):
+            for item, rel, (_, digest) in zip(items, rels, staged, strict=True):
                 _insert_rows(conn, item, rel, digest, stamp)
             conn.executemany("DELETE FROM pending_files WHERE rel_path = ?",
                              [(rel,) for rel in rels])
-        return len(items)
 
     def _stage(self, data: bytes) -> tuple[Path, str]:
         """Write one file durably under incoming/; return its path and sha256."""
@@ -261,4 +268,6 @@ def _fsync_dirs(folders: set[Path]) -> None:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
+    if isinstance(exc, sqlite3.Error) and "full" in str(exc):
+        return "no space left on device"
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -231,3 +231,23 @@ def test_two_imports_at_once_serialise_without_duplicates(small_cohort, tmp_path
         reports.append(json.loads(out))
     assert sorted(r["imported"] for r in reports) == [0, len(small_cohort.files)]
     assert assert_library_consistent(tmp_path / "library") == len(small_cohort.files)
+
+
+def test_jpeg2000_cohort_imports_and_decodes_to_the_same_pixels(library, tmp_path):
+    import numpy as np
+
+    from engine.dicom import decode_pixels, read_dataset
+    from engine.phantom import generate_cohort
+
+    raw = generate_cohort(tmp_path / "raw", 1, seed=9, size="small")
+    j2k = generate_cohort(tmp_path / "j2k", 1, seed=9, size="small", jpeg2000=True)
+    report = import_paths(library, [j2k.out_dir])
+    assert report.imported == 4
+    rows = library.conn.execute(
+        "SELECT view_label, transfer_syntax_uid, rel_path FROM instances").fetchall()
+    assert {r[1] for r in rows} == {pydicom.uid.JPEG2000Lossless}
+    originals = {p.stem: p for p in raw.files}
+    for label, _, rel in rows:
+        stored = decode_pixels(read_dataset(library.file_path(rel)))
+        expected = decode_pixels(read_dataset(originals[label]))
+        assert np.array_equal(stored, expected)
