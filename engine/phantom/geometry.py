@@ -42,7 +42,7 @@ class BreastShape:
 def sample_shape(rng: np.random.Generator) -> BreastShape:
     """Draw one woman's breast shape."""
     depth_cc = float(rng.uniform(0.62, 0.82))
-    return BreastShape(
+    shape = BreastShape(
         depth_cc=depth_cc,
         depth_mlo=min(0.92, depth_cc * float(rng.uniform(1.02, 1.12))),
         half_height_cc=float(rng.uniform(0.33, 0.42)),
@@ -58,6 +58,10 @@ def sample_shape(rng: np.random.Generator) -> BreastShape:
         skin_mm=float(rng.uniform(1.2, 2.2)),
         falloff_mm=float(rng.uniform(6.0, 10.0)),
     )
+    # On an MLO the skin line leaves the top edge just beyond the pectoral
+    # muscle and runs down to the nipple; the axillary tail is narrow.
+    axilla = shape.pect_width + 0.08 + (shape.axilla_mlo - 0.6) * 0.75
+    return BreastShape(**{**shape.__dict__, "axilla_mlo": min(0.85, axilla)})
 
 
 def perturb_shape(shape: BreastShape, rng: np.random.Generator) -> BreastShape:
