@@ -50,31 +50,32 @@ def ai_scope(modalities: set[str], mg_for_presentation: int, mg_total: int) -> s
 
 
 def list_studies(library: Library, study_uid: str | None = None) -> list[StudySummary]:
-    """All studies (or one), newest study date first."""
-    where, params = ("WHERE s.study_uid = ?", [study_uid]) if study_uid else ("", [])
-    rows = library.conn.execute(
+    """All studies (or one), newest study date first.  Two queries, whatever the size."""
+    where, params = ("WHERE study_uid = ?", [study_uid]) if study_uid else ("", [])
+    studies = library.conn.execute(
         f"""
-        SELECT s.study_uid, s.patient_id, s.patient_name, s.study_date,
-               s.study_description, s.accession_number,
-               COUNT(DISTINCT i.series_uid), COUNT(i.sop_uid)
-        FROM studies s LEFT JOIN instances i ON i.study_uid = s.study_uid
-        {where}
-        GROUP BY s.study_uid
-        ORDER BY s.study_date DESC, s.study_time DESC, s.study_uid
+        SELECT study_uid, patient_id, patient_name, study_date, study_description,
+               accession_number
+        FROM studies {where}
+        ORDER BY study_date DESC, study_time DESC, study_uid
         """, params).fetchall()
+    per_study: dict[str, list[tuple[str, str, str, str | None]]] = {}
+    for uid, series_uid, modality, label, intent in library.conn.execute(
+            "SELECT study_uid, series_uid, modality, view_label, presentation_intent "
+            f"FROM instances {where}", params):
+        per_study.setdefault(uid, []).append((series_uid, modality, label, intent))
     summaries = []
-    for uid, pid, name, date, desc, accession, n_series, n_inst in rows:
-        instances = library.conn.execute(
-            "SELECT modality, view_label, presentation_intent FROM instances "
-            "WHERE study_uid = ?", (uid,)).fetchall()
-        modalities = {m for m, _, _ in instances}
-        mg = [(label, intent) for m, label, intent in instances if m == MAMMOGRAPHY]
+    for uid, pid, name, date, desc, accession in studies:
+        instances = per_study.get(uid, [])
+        modalities = {m for _, m, _, _ in instances}
+        mg = [(label, intent) for _, m, label, intent in instances if m == MAMMOGRAPHY]
         for_presentation = [label for label, intent in mg if intent != "FOR PROCESSING"]
-        views = sorted(set(for_presentation), key=hanging_order)
         summaries.append(StudySummary(
             study_uid=uid, patient_id=pid, patient_name=name, study_date=date,
             study_description=desc, accession_number=accession,
-            modalities=sorted(m for m in modalities if m), series=n_series,
-            instances=n_inst, views=views,
+            modalities=sorted(m for m in modalities if m),
+            series=len({series for series, _, _, _ in instances}),
+            instances=len(instances),
+            views=sorted(set(for_presentation), key=hanging_order),
             ai_scope=ai_scope(modalities, len(for_presentation), len(mg))))
     return summaries

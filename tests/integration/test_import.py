@@ -251,3 +251,30 @@ def test_jpeg2000_cohort_imports_and_decodes_to_the_same_pixels(library, tmp_pat
         stored = decode_pixels(read_dataset(library.file_path(rel)))
         expected = decode_pixels(read_dataset(originals[label]))
         assert np.array_equal(stored, expected)
+
+
+def test_listing_shows_missing_views_and_for_processing_scope(library, small_cohort,
+                                                              tmp_path):
+    study = small_cohort.files[0].parent
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    for view in ("RCC", "LCC", "RMLO"):
+        shutil.copy(study / f"{view}.dcm", partial / f"{view}.dcm")
+    processing = tmp_path / "processing"
+    processing.mkdir()
+    study_uid = pydicom.uid.generate_uid()
+    for path in small_cohort.files[4:8]:
+        ds = pydicom.dcmread(path)
+        ds.PresentationIntentType = "FOR PROCESSING"
+        ds.StudyInstanceUID = study_uid
+        ds.SeriesInstanceUID = pydicom.uid.generate_uid()
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+        ds.save_as(processing / path.name)
+    import_paths(library, [partial, processing])
+    by_uid = {s.study_uid: s for s in list_studies(library)}
+    assert len(by_uid) == 2
+    assert by_uid[study_uid].ai_scope == "outside the AI's scope: For Processing images only"
+    assert by_uid[study_uid].views == []
+    other = next(s for uid, s in by_uid.items() if uid != study_uid)
+    assert other.views == ["RCC", "LCC", "RMLO"]
+    assert other.in_ai_scope
