@@ -103,31 +103,26 @@ def cmd_phantom(args: argparse.Namespace, paths: AppPaths) -> int:
 
 def cmd_demo(args: argparse.Namespace, paths: AppPaths) -> int:
     from engine.demo import ensure_demo_study
-    from engine.library import Library, list_studies
-    from engine.library.listing import hanging_order
+    from engine.library import Library, list_instances, list_studies
 
     with Library(paths.library) as library:
         demo = ensure_demo_study(paths.demo, library)
         summary = list_studies(library, demo.study_uid)[0]
-        instances = sorted(library.conn.execute(
-            "SELECT view_label, view_source, laterality_source, rows, columns "
-            "FROM instances WHERE study_uid = ?", (demo.study_uid,)).fetchall(),
-            key=lambda row: hanging_order(row[0]))
+        images = list_instances(library, demo.study_uid)
     ai = {"status": "no_model",
           "message": "no AI model installed in this build; results will show here, "
                      f"marked '{NOT_CLINICAL}'"}
     headless = args.headless or not _has_display()
     if args.json:
-        keys = ("view", "view_source", "laterality_source", "rows", "columns")
         _print_json({"study": summary.as_dict(), "prior_study_uid": demo.prior_study_uid,
                      "library": str(paths.library), "ai": ai, "headless": headless,
-                     "images": [dict(zip(keys, row, strict=True)) for row in instances]})
+                     "images": [image.as_dict() for image in images]})
         return 0
     print(f"demo study (synthetic): {summary.patient_name}, {_date(summary.study_date)}, "
           f"{summary.instances} images, views {' '.join(summary.views)}")
-    for label, view_source, lat_source, rows, columns in instances:
-        print(f"  {label:<6} {columns}x{rows}  view from {view_source}, "
-              f"laterality from {lat_source}")
+    for image in images:
+        print(f"  {image.view_label:<6} {image.columns}x{image.rows}  view from "
+              f"{image.view_source}, laterality from {image.laterality_source}")
     if demo.prior_study_uid:
         print("  prior study from a year earlier is in the library too")
     print(f"AI: {ai['message']}")

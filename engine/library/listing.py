@@ -79,3 +79,26 @@ def list_studies(library: Library, study_uid: str | None = None) -> list[StudySu
             views=sorted(set(for_presentation), key=hanging_order),
             ai_scope=ai_scope(modalities, len(for_presentation), len(mg))))
     return summaries
+
+
+@dataclass(frozen=True)
+class InstanceSummary:
+    sop_uid: str
+    view_label: str
+    view_source: str | None
+    laterality_source: str | None
+    rows: int | None
+    columns: int | None
+    transfer_syntax_uid: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def list_instances(library: Library, study_uid: str) -> list[InstanceSummary]:
+    """A study's images, screening views first in reading order."""
+    rows = library.conn.execute(
+        "SELECT sop_uid, view_label, view_source, laterality_source, rows, columns, "
+        "transfer_syntax_uid FROM instances WHERE study_uid = ?", (study_uid,)).fetchall()
+    return sorted((InstanceSummary(*row) for row in rows),
+                  key=lambda i: (hanging_order(i.view_label), i.sop_uid))
