@@ -20,7 +20,6 @@ deleted.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import filelock
 import sqlite_utils
 
 from engine.dicom import InstanceHeader
@@ -100,18 +100,21 @@ class Library:
 
     @contextlib.contextmanager
     def import_lock(self, blocking: bool = True) -> Iterator[bool]:
-        """Hold the library's single-writer lock; yields False if busy and not blocking."""
-        with open(self.root / "import.lock", "a+b") as handle:
-            flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
-            try:
-                fcntl.flock(handle, flags)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        """Hold the library's single-writer lock; yields False if busy and not blocking.
+
+        filelock gives the same semantics on Linux, macOS and Windows, and the
+        operating system drops the lock when a writer dies, even by kill -9.
+        """
+        lock = filelock.FileLock(self.root / "import.lock", thread_local=False)
+        try:
+            lock.acquire(timeout=-1 if blocking else 0)
+        except filelock.Timeout:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.release()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
