@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.dicom import (
@@ -82,10 +82,10 @@ def import_paths(library: Library, paths: Iterable[str | Path],
             if parsed is None:
                 continue
             uid = parsed.header.sop_instance_uid
-            if uid in batch_uids:
+            if uid in batch_uids or library.known_sop_uids([uid]):
                 report.already_present += 1
                 continue
-            batch.append(parsed)
+            batch.append(replace(parsed, staged=library.stage(parsed.data)))
             batch_uids.add(uid)
             batch_bytes += len(parsed.data)
             if progress:
@@ -128,10 +128,5 @@ def _parse(item: Candidate, report: ImportReport) -> NewInstance | None:
 
 
 def _flush(library: Library, batch: list[NewInstance], report: ImportReport) -> None:
-    if not batch:
-        return
-    known = library.known_sop_uids([b.header.sop_instance_uid for b in batch])
-    fresh = [b for b in batch if b.header.sop_instance_uid not in known]
-    report.already_present += len(batch) - len(fresh)
-    report.imported += library.add_instances(fresh)
+    report.imported += library.add_instances(batch)
     report.study_uids.update(b.header.study_instance_uid for b in batch)

@@ -26,7 +26,7 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,10 +44,11 @@ _STAGING_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="library-st
 
 @dataclass(frozen=True)
 class NewInstance:
-    """A parsed file ready to be stored."""
+    """A parsed file ready to be stored, possibly already being written."""
 
     header: InstanceHeader
     data: bytes
+    staged: Future[tuple[Path, str]] | None = None
 
 
 def now_iso() -> str:
@@ -169,32 +170,44 @@ class Library:
 
     # -- writing -------------------------------------------------------------
 
+    def stage(self, data: bytes) -> Future[tuple[Path, str]]:
+        """Start writing a file under incoming/ in the background.
+
+        Writing, fsync and hashing release the GIL, so an import parses the
+        next files while these run.  Nothing in incoming/ counts until
+        ``add_instances`` moves it into place; recovery deletes leftovers.
+        """
+        return _STAGING_POOL.submit(self._stage, data)
+
     def add_instances(self, items: Sequence[NewInstance]) -> int:
         """Store files and their rows atomically.  Caller holds the import lock
         and has already dropped SOP instances the library knows."""
         if not items:
             return 0
+        futures = [item.staged or self.stage(item.data) for item in items]
         try:
-            self._add_instances(items)
+            self._add_instances(items, futures)
         except (OSError, sqlite3.Error) as exc:
             # A full disk or a lost volume: put things back as they were.  If
             # even that fails, the journal lets the next open finish the job.
+            wait(futures)
             with contextlib.suppress(OSError, sqlite3.Error):
                 self.recover()
             raise LibraryError(f"cannot write to the library: {_reason(exc)}") from exc
         return len(items)
 
-    def _add_instances(self, items: Sequence[NewInstance]) -> None:
+    def _add_instances(self, items: Sequence[NewInstance],
+                       futures: list[Future[tuple[Path, str]]]) -> None:
         stamp = now_iso()
         rels = [rel_path_for(item.header.sop_instance_uid) for item in items]
+        # Journal the final names before anything appears under files/.
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO pending_files (rel_path, sop_uid, created_at) "
                 "VALUES (?, ?, ?)",
                 [(rel, item.header.sop_instance_uid, stamp)
                  for rel, item in zip(rels, items, strict=True)])
-        # Writing, fsync and hashing release the GIL: overlap them.
-        staged = list(_STAGING_POOL.map(self._stage, [item.data for item in items]))
+        staged = [future.result() for future in futures]
         for (tmp, _), rel in zip(staged, rels, strict=True):
             final = self.root / rel
             final.parent.mkdir(parents=True, exist_ok=True)
