@@ -55,7 +55,8 @@ def iter_candidates(paths: list[Path],
 
 def _walk(folder: Path, skip: Path | None) -> Iterator[Candidate | SourceProblem]:
     skip_resolved = skip.resolve() if skip else None
-    for root, dirs, files in os.walk(folder, onerror=None):
+    unreadable: list[OSError] = []
+    for root, dirs, files in os.walk(folder, onerror=unreadable.append):
         root_path = Path(root)
         if skip_resolved and root_path.resolve() == skip_resolved:
             dirs[:] = []
@@ -70,6 +71,9 @@ def _walk(folder: Path, skip: Path | None) -> Iterator[Candidate | SourceProblem
                 yield from _zip(path)
             else:
                 yield _file_candidate(path)
+    # A folder that cannot be listed must not vanish from the report silently.
+    for error in unreadable:
+        yield SourceProblem(str(error.filename), f"cannot read folder ({error.strerror})")
 
 
 def _file_candidate(path: Path) -> Candidate:

@@ -7,6 +7,7 @@ Layout under the library folder::
                           SOP Instance UID, so file names carry no patient data
     incoming/             files being written; anything left here is debris
     import.lock           held while an import runs (one writer at a time)
+    setup.lock            held briefly while a process sets up the database
 
 Adding files follows a small journal so that a crash or ``kill -9`` at any
 point leaves no half rows and no orphan files: the final paths are first
@@ -71,18 +72,25 @@ class Library:
             conn = sqlite3.connect(self.root / DB_NAME, timeout=30, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise LibraryError(f"cannot open the library at {self.root}: {_reason(exc)}") from exc
-        conn.execute("PRAGMA foreign_keys = ON")
         self.db = sqlite_utils.Database(conn)
         try:
-            self.db.enable_wal()
+            conn.execute("PRAGMA foreign_keys = ON")
+            # Switching to WAL does not wait on SQLite's busy timeout, so two
+            # processes opening a new library at once would collide: take
+            # turns for the (short) set-up.
+            with filelock.FileLock(self.root / "setup.lock", thread_local=False):
+                self.db.enable_wal()
+                migrate(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
-            migrate(conn)
+            with self.import_lock(blocking=False) as locked:
+                if locked:
+                    self.recover()
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise LibraryError(f"the library database is unreadable: {_reason(exc)}") from exc
-        with self.import_lock(blocking=False) as locked:
-            if locked:
-                self.recover()
+        except BaseException:
+            conn.close()  # e.g. a library from a newer MammoDesk: refuse, don't leak
+            raise
 
     # -- lifecycle -----------------------------------------------------------
 
