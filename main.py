@@ -40,16 +40,27 @@ def cmd_import(args: argparse.Namespace, paths: AppPaths) -> int:
 
     with Library(paths.library) as library:
         report = import_paths(library, args.paths, progress=progress)
+        ai_results, ai_problem = ({}, "switched off") if args.no_ai else _ai_for(
+            paths, library, sorted(report.study_uids))
     if show:
         print("\r", end="", file=sys.stderr)
     if args.json:
-        _print_json(report.as_dict())
+        _print_json(report.as_dict() | {
+            "ai": {uid: _ai_summary(r) for uid, r in ai_results.items()},
+            "ai_status": ai_problem or "done"})
     else:
         print(f"imported {report.imported} file(s) in {len(report.study_uids)} study(ies); "
               f"{report.already_present} already in the library; "
               f"{report.non_dicom} non-DICOM file(s) skipped")
         for rejected in report.rejected:
             print(f"rejected: {rejected.source}: {rejected.reason}")
+        for outcome in ai_results.values():
+            line = _ai_summary(outcome)
+            if line["status"] == "done":
+                print(f"AI: exam score {line['exam_score']}, category {line['category']} "
+                      f"({NOT_CLINICAL})")
+            else:
+                print(f"AI: not analysed: {line['message']}")
     if report.rejected:
         print(f"{PROG}: {len(report.rejected)} file(s) rejected", file=sys.stderr)
         return EXIT_PARTIAL
@@ -101,17 +112,44 @@ def cmd_phantom(args: argparse.Namespace, paths: AppPaths) -> int:
     return 0
 
 
+def _ai_for(paths: AppPaths, library, study_uids: list[str], backend: str = "auto"):  # type: ignore[no-untyped-def]
+    """Run the active model over studies; ({uid: result or reason}, None) or
+    ({}, reason) when no model can be loaded."""
+    from engine.ai.service import analyze_studies, open_runtime
+
+    try:
+        runtime = open_runtime(paths.models, backend)
+    except MammoDeskError as exc:
+        return {}, str(exc)
+    return dict(analyze_studies(library, study_uids, runtime)), None
+
+
+def _ai_summary(outcome) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    if isinstance(outcome, str):
+        return {"status": "failed", "message": outcome}
+    return {"status": "done", "notice": outcome.notice, "model": outcome.model_name,
+            "model_version": outcome.model_version, "device": outcome.device,
+            "backend": outcome.backend, "exam_score": outcome.exam_score,
+            "category": outcome.category, "density": outcome.density,
+            "breasts": {b.laterality: b.probability for b in outcome.breasts},
+            "marks": sum(len(v.marks) for v in outcome.views),
+            "seconds": outcome.timings_s.get("total")}
+
+
 def cmd_demo(args: argparse.Namespace, paths: AppPaths) -> int:
     from engine.demo import ensure_demo_study
     from engine.library import Library, list_instances, list_studies
 
     with Library(paths.library) as library:
         demo = ensure_demo_study(paths.demo, library)
+        results, problem = _ai_for(paths, library, [demo.study_uid])
         summary = list_studies(library, demo.study_uid)[0]
         images = list_instances(library, demo.study_uid)
-    ai = {"status": "no_model",
-          "message": "no AI model installed in this build; results will show here, "
-                     f"marked '{NOT_CLINICAL}'"}
+    if problem:
+        ai: dict[str, object] = {"status": "no_model", "message": f"{problem}; results will "
+                                 f"show here, marked '{NOT_CLINICAL}'"}
+    else:
+        ai = _ai_summary(results[demo.study_uid])
     headless = args.headless or not _has_display()
     if args.json:
         _print_json({"study": summary.as_dict(), "prior_study_uid": demo.prior_study_uid,
@@ -125,11 +163,136 @@ def cmd_demo(args: argparse.Namespace, paths: AppPaths) -> int:
               f"{image.view_source}, laterality from {image.laterality_source}")
     if demo.prior_study_uid:
         print("  prior study from a year earlier is in the library too")
-    print(f"AI: {ai['message']}")
+    if problem:
+        print(f"AI: {ai['message']}")
+    else:
+        _print_result(results[demo.study_uid])
     print(f"library: {paths.library}")
     if not headless:
         print("the reading workstation window is not part of this build yet; "
               "shown headless", file=sys.stderr)
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace, paths: AppPaths) -> int:
+    from engine.ai.analyze import analyze_datasets
+    from engine.ai.service import (
+        datasets_from_library,
+        datasets_from_path,
+        open_runtime,
+        study_in_library,
+    )
+    from engine.ai.store import save_result
+    from engine.library import Library
+
+    target = Path(args.target)
+    with Library(paths.library) as library:
+        if target.exists():
+            datasets = datasets_from_path(target)
+        else:
+            datasets = datasets_from_library(library, args.target)
+        if args.model:
+            from engine.ai.package import read_package
+            from engine.ai.runtime import load_runtime
+
+            runtime = load_runtime(read_package(Path(args.model)), args.backend)
+        else:
+            runtime = open_runtime(paths.models, args.backend)
+        result = analyze_datasets(datasets, runtime)
+        stored = study_in_library(library, result.study_instance_uid)
+        if stored:
+            save_result(library, result)
+    if args.sr:
+        from engine.ai.cad_sr import write_cad_sr
+
+        write_cad_sr(result, datasets, Path(args.sr))
+    if args.pdf:
+        from engine.ai.display import display_images
+        from engine.ai.report_pdf import write_report_pdf
+
+        images, flips = display_images(datasets, result)
+        write_report_pdf(result, images, Path(args.pdf), flips=flips, heatmap_alpha=0.35)
+    if args.json:
+        _print_json(result.to_dict() | {"stored_in_library": stored,
+                                        "model_load_s": round(runtime.load_s, 3)})
+        return 0
+    _print_result(result)
+    return 0
+
+
+def _print_result(result) -> None:  # type: ignore[no-untyped-def]
+    print(f"AI result ({result.notice})")
+    print(f"  model {result.model_name} {result.model_version} on {result.device} "
+          f"({result.backend}), {result.timings_s.get('total', 0):.2f} s")
+    if result.exam_score is not None:
+        print(f"  exam score {result.exam_score:.0f}/100, category {result.category}/10, "
+              f"density {result.density}")
+    if result.reason:
+        print(f"  note: {result.reason}")
+    for b in result.breasts:
+        side = "right" if b.laterality == "R" else "left"
+        if b.probability is None:
+            print(f"  {side} breast: {b.reason}")
+        else:
+            print(f"  {side} breast: malignancy probability {b.probability:.3f}, "
+                  f"density {b.density}")
+    for v in result.views:
+        if v.reason:
+            print(f"  {v.view or '?'}: not applicable: {v.reason}")
+        for m in v.marks:
+            print(f"  {v.view}: mark at ({m.x:.0f}, {m.y:.0f}) score {m.score:.2f}")
+
+
+def cmd_evaluate(args: argparse.Namespace, paths: AppPaths) -> int:
+    from engine.ai.datasets.detect import read_dataset
+    from engine.ai.evaluate_model import evaluate_model, update_package
+    from engine.ai.package import read_package
+    from engine.ai.runtime import load_runtime
+    from engine.ai.service import current_package
+
+    records, summary = read_dataset(Path(args.data), args.kind)
+    pkg = read_package(Path(args.model)) if args.model else current_package(paths.models)
+    runtime = load_runtime(pkg, args.backend)
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() or done == total:
+            end = "\n" if done == total else ""
+            print(f"\r{done}/{total} exams", end=end, file=sys.stderr, flush=True)
+
+    out = Path(args.out)
+    evaluation = evaluate_model(records, runtime, out, args.resamples, progress)
+    if args.update_package:
+        if not args.model:
+            raise MammoDeskError("--update-package needs --model PACKAGE_FOLDER")
+        update_package(Path(args.model), evaluation, out, summary)
+    if args.json:
+        _print_json(evaluation)
+        return 0
+    b, e = evaluation["breast_auc"], evaluation["exam_auc"]
+    froc = evaluation.get("froc") or {}
+    print(f"model {pkg.describe()} on {runtime.device} ({NOT_CLINICAL})")
+    print(f"breast-level AUC {b['auc']} (95% CI {b['ci_low']}-{b['ci_high']}), "
+          f"exam-level AUC {e['auc']} (95% CI {e['ci_low']}-{e['ci_high']})")
+    if froc:
+        print(f"FROC sensitivity at 1 false mark per image: "
+              f"{froc['sensitivity_at_fp'].get('1')}")
+    print(f"evaluation written to {out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, paths: AppPaths) -> int:
+    from engine.ai.datasets.detect import read_dataset
+    from engine.ai.training.run import TrainRequest, train
+
+    records, summary = read_dataset(Path(args.data), args.kind)
+    print(f"dataset: {summary.get('kind')}, {len(records)} images, "
+          f"{summary.get('positive_breasts')} cancer breasts; skipped {summary.get('skipped')}",
+          file=sys.stderr)
+    package = train(TrainRequest(
+        records=records, out_dir=Path(args.out), name=args.name, version=args.version,
+        val_fraction=args.val_fraction, epochs=args.epochs, steps_per_epoch=args.steps,
+        batch=args.batch, seed=args.seed, workers=args.workers, dataset_summary=summary))
+    print(f"model package written to {package} ({NOT_CLINICAL})")
     return 0
 
 
@@ -190,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import folders, DICOMDIRs and ZIP files")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--no-ai", action="store_true", help="do not run the AI on new studies")
     p.set_defaults(handler=cmd_import)
 
     p = sub.add_parser("studies", help="list the studies in the library")
@@ -208,6 +372,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jpeg2000", action="store_true", help="JPEG 2000 lossless pixel data")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_phantom)
+
+    p = sub.add_parser("analyze", help="run the AI on a study (folder, file, ZIP or study UID)")
+    p.add_argument("target", metavar="PATH|UID")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--sr", metavar="OUT.dcm", help="write a Mammography CAD SR")
+    p.add_argument("--pdf", metavar="OUT.pdf", help="write a PDF report")
+    p.add_argument("--model", metavar="PACKAGE", help="package folder (default: the active one)")
+    p.add_argument("--backend", default="auto", choices=["auto", "tensorflow", "onnxruntime"])
+    p.set_defaults(handler=cmd_analyze)
+
+    p = sub.add_parser("evaluate", help="evaluate a model package on a labelled dataset")
+    p.add_argument("data", metavar="DATASET")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--model", metavar="PACKAGE", help="package folder (default: the active one)")
+    p.add_argument("--kind", default="auto",
+                   choices=["auto", "phantom", "cbis-ddsm", "vindr-mammo", "rsna-2023"])
+    p.add_argument("--backend", default="auto", choices=["auto", "tensorflow", "onnxruntime"])
+    p.add_argument("--resamples", type=_positive, default=2000, help="bootstrap resamples")
+    p.add_argument("--update-package", action="store_true",
+                   help="store the results and a regenerated model card in --model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("train", help="train a model package from a labelled dataset")
+    p.add_argument("data", metavar="DATASET",
+                   help="phantom labels.csv, or a CBIS-DDSM, VinDr-Mammo or RSNA 2023 folder")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="working folder (cache, checkpoints) and package/; re-run to resume")
+    p.add_argument("--kind", default="auto",
+                   choices=["auto", "phantom", "cbis-ddsm", "vindr-mammo", "rsna-2023"])
+    p.add_argument("--name", default="mammodesk-phantom")
+    p.add_argument("--version", default="1.0.0")
+    p.add_argument("--epochs", type=_positive, default=12)
+    p.add_argument("--steps", type=_positive, default=300, help="batches per epoch")
+    p.add_argument("--batch", type=_positive, default=8)
+    p.add_argument("--val-fraction", type=_fraction, default=0.15)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="processes preparing images (default: one per core)")
+    p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("demo", help="make and open the synthetic demo study")
     p.add_argument("--headless", action="store_true", help="print instead of opening a window")

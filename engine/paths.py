@@ -28,6 +28,7 @@ class AppPaths:
     cache: Path
     logs: Path
     demo: Path
+    models: Path  # installed model packages and which one is active
 
 
 def app_paths(home: str | os.PathLike[str] | None = None,
@@ -43,6 +44,7 @@ def app_paths(home: str | os.PathLike[str] | None = None,
             cache=root / "cache",
             logs=root / "logs",
             demo=root / "demo",
+            models=root / "models",
         )
     else:
         dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
@@ -53,8 +55,9 @@ def app_paths(home: str | os.PathLike[str] | None = None,
             cache=Path(dirs.user_cache_dir),
             logs=Path(dirs.user_log_dir),
             demo=data / "demo",
+            models=data / "models",
         )
     if library:
         paths = AppPaths(Path(library).expanduser().absolute(), paths.config, paths.cache,
-                         paths.logs, paths.demo)
+                         paths.logs, paths.demo, paths.models)
     return paths

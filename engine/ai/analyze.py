@@ -1,0 +1,179 @@
+"""One screening exam through the model: choose the views, decode and
+prepare them in parallel, run each breast's CC + MLO, turn the outputs into
+scores, marks, registered heatmaps and density."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pydicom
+
+from engine.ai.marks import find_marks, register_heatmap
+from engine.ai.preprocess import NotApplicable, Prepared, applicability, prepare
+from engine.ai.results import (
+    DENSITY_CLASSES,
+    BreastResult,
+    ExamResult,
+    ViewResult,
+    category_from_thresholds,
+)
+from engine.ai.runtime import Runtime
+from engine.dicom.header import InstanceHeader, instance_header
+from engine.errors import MammoDeskError
+
+SIDES = ("R", "L")
+POSITIONS = ("CC", "MLO")
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ai-prepare")
+
+
+@dataclass
+class _View:
+    ds: pydicom.Dataset
+    header: InstanceHeader
+    result: ViewResult
+    prepared: Prepared | None = None
+
+
+def _view_result(h: InstanceHeader) -> ViewResult:
+    return ViewResult(
+        view=h.view.label,
+        laterality=h.view.laterality or "",
+        view_position=h.view.view or "",
+        sop_instance_uid=h.sop_instance_uid,
+        sop_class_uid=h.sop_class_uid,
+        series_instance_uid=h.series_instance_uid,
+        rows=int(h.rows or 0),
+        columns=int(h.columns or 0),
+    )
+
+
+def _choose(views: list[_View]) -> dict[tuple[str, str], _View]:
+    """One image per breast and view; a repeated view uses the last one taken."""
+    chosen: dict[tuple[str, str], _View] = {}
+    for v in sorted(
+        views, key=lambda v: (v.header.instance_number or 0, v.header.sop_instance_uid)
+    ):
+        if v.result.reason:
+            continue
+        key = (v.result.laterality, v.result.view_position)
+        if key in chosen:
+            chosen[key].result.reason = "repeated view; the model read the later image"
+        chosen[key] = v
+    return chosen
+
+
+def _prepare(v: _View, runtime: Runtime) -> None:
+    try:
+        v.prepared = prepare(v.ds, runtime.spec)
+    except NotApplicable as exc:
+        v.result.reason = str(exc)
+    except MammoDeskError as exc:
+        v.result.reason = f"cannot decode the image: {exc}"
+
+
+def analyze_datasets(
+    datasets: Sequence[pydicom.Dataset],
+    runtime: Runtime,
+    mark_threshold: float | None = None,
+) -> ExamResult:
+    """Analyse one study's images (any order, any mix of views)."""
+    t0 = time.perf_counter()
+    if not datasets:
+        raise MammoDeskError("no images to analyse")
+    views = []
+    for ds in datasets:
+        h = instance_header(ds)
+        v = _View(ds, h, _view_result(h))
+        v.result.reason = applicability(ds)
+        views.append(v)
+    study_uids = {v.header.study_instance_uid for v in views}
+    if len(study_uids) != 1:
+        raise MammoDeskError(
+            "the images belong to more than one study; analyse one study at a time"
+        )
+    chosen = _choose(views)
+    list(_pool.map(lambda v: _prepare(v, runtime), chosen.values()))
+    t_prep = time.perf_counter()
+
+    breasts: list[BreastResult] = []
+    ready: list[tuple[str, _View, _View]] = []
+    for side in SIDES:
+        cc, mlo = chosen.get((side, "CC")), chosen.get((side, "MLO"))
+        missing = [
+            f"{side}{pos}"
+            for pos, v in (("CC", cc), ("MLO", mlo))
+            if v is None or v.prepared is None
+        ]
+        if missing:
+            why = "; ".join(
+                f"{name}: {v.result.reason}" if v is not None else f"{name} missing"
+                for name, v in ((f"{side}{p}", chosen.get((side, p))) for p in POSITIONS)
+                if f"{name}" in missing
+            )
+            breasts.append(BreastResult(side, None, None, f"not assessed ({why})"))
+        else:
+            ready.append((side, cc, mlo))  # type: ignore[arg-type]
+    outputs: dict[str, np.ndarray] = {}
+    if ready:
+        cc_in = np.stack([c.prepared.image for _, c, _ in ready])[..., None]  # type: ignore[union-attr]
+        mlo_in = np.stack([m.prepared.image for _, _, m in ready])[..., None]  # type: ignore[union-attr]
+        outputs = runtime.predict(cc_in, mlo_in)
+    t_inf = time.perf_counter()
+
+    manifest = runtime.package.manifest
+    stride = int(manifest["outputs"].get("heatmap_stride", 8))
+    if mark_threshold is None:
+        mark_threshold = float(manifest.get("operating_points", {}).get("marks", 0.5))
+    for j, (side, cc, mlo) in enumerate(ready):
+        for k, (v, key) in enumerate(((cc, "heat_cc"), (mlo, "heat_mlo"))):
+            heat = outputs[key][j, ..., 0]
+            geom = v.prepared.geometry  # type: ignore[union-attr]
+            v.result.score = round(float(1 / (1 + np.exp(-outputs["view_logits"][j, k]))), 4)
+            v.result.marks = find_marks(heat, geom, stride, mark_threshold)
+            v.result.heatmap = register_heatmap(heat, geom, stride)
+        dens = outputs["density"][j]
+        breasts.append(
+            BreastResult(
+                side,
+                round(float(outputs["breast_prob"][j, 0]), 4),
+                DENSITY_CLASSES[int(np.argmax(dens))],
+            )
+        )
+    breasts.sort(key=lambda b: SIDES.index(b.laterality))
+    scored = [b for b in breasts if b.probability is not None]
+    exam_score = round(100 * max(b.probability for b in scored), 1) if scored else None  # type: ignore[type-var]
+    reason = None
+    if not scored:
+        reason = "no breast could be assessed"
+    elif len(scored) < len(SIDES):
+        reason = "only one breast assessed"
+    dens_letters = [b.density for b in scored if b.density]
+    result = ExamResult(
+        study_instance_uid=study_uids.pop(),
+        model_name=runtime.package.name,
+        model_version=runtime.package.version,
+        backend=runtime.backend,
+        device=runtime.device,
+        created_at=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        exam_score=exam_score,
+        category=category_from_thresholds(
+            exam_score, manifest["outputs"].get("category_thresholds", [])
+        ),
+        density=max(dens_letters) if dens_letters else None,
+        breasts=breasts,
+        views=[v.result for v in views],
+        reason=reason,
+    )
+    t_end = time.perf_counter()
+    result.timings_s = {
+        "prepare": round(t_prep - t0, 4),
+        "inference": round(t_inf - t_prep, 4),
+        "postprocess": round(t_end - t_inf, 4),
+        "total": round(t_end - t0, 4),
+    }
+    return result

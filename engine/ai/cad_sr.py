@@ -1,0 +1,491 @@
+"""MammoDesk's AI result as a DICOM Mammography CAD SR (PS3.3 A.35.5, PS3.16 TID 4000).
+
+Content tree written (relationship, value type, concept; templates in brackets):
+
+    CONTAINER Mammography CAD Report                                   [TID 4000, DCMR]
+      HAS CONCEPT MOD  CODE Language of Content Item and Descendants   [TID 1204]
+      CONTAINS CONTAINER Image Library
+        CONTAINS IMAGE, one per analysed image                         [TID 4020]
+          HAS ACQ CONTEXT CODE Image Laterality, CODE Image View (+ modifiers), TEXT Patient
+          Orientation Row/Column, DATE/TIME Study and Content, NUM pixel spacing
+      CONTAINS CODE CAD Processing and Findings Summary (CID 6047)     [TID 4001]
+        HAS PROPERTIES TEXT Impression Description (scores, notice) + algorithm [TID 4002, 4019]
+        INFERRED FROM CONTAINER Individual Impression/Recommendation, one per breast with marks
+          HAS CONCEPT MOD CODE Rendering Intent                          [TID 4003]
+          CONTAINS TEXT Impression Description (breast probability) + algorithm [TID 4002]
+          CONTAINS CODE Single Image Finding, one per mark               [TID 4006]
+            HAS CONCEPT MOD Rendering Intent; HAS PROPERTIES algorithm, NUM Certainty of
+            Finding, NUM Probability of cancer, TEXT Selected Region Description,
+            SCOORD Center (POINT), SCOORD Outline (closed POLYLINE)     [TID 4021]
+              R-SELECTED FROM the image's Image Library entry
+      CONTAINS CODE Summary of Detections (CID 6042)
+        INFERRED FROM CONTAINER Successful/Failed Detections           [TID 4015, 4017]
+      CONTAINS CODE Summary of Analyses (CID 6042)
+        INFERRED FROM CONTAINER Successful/Failed Analyses             [TID 4016, 4018]
+
+Images are referenced by reference to their Image Library entry, as the Mammography CAD SR
+templates ask (the IOD enables by-reference relationships).  Coordinates are image-relative
+(column, row) per PS3.3 C.18.6.1.2, the convention engine.ai.results already uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import platform
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.valuerep import format_number_as_ds
+
+from engine.ai.package_manifest import app_version
+from engine.ai.results import NOT_FOR_CLINICAL_USE, ExamResult, Mark, ViewResult
+from engine.ai.sr_codes import (
+    ALGORITHM_NAME,
+    ALGORITHM_PARAMETERS,
+    ALGORITHM_VERSION,
+    ALL_WITH,
+    ALL_WITHOUT,
+    ANALYSIS_PERFORMED,
+    CENTER,
+    CERTAINTY_OF_FINDING,
+    CONTENT_DATE,
+    CONTENT_TIME,
+    DCMR_UID,
+    DENSITY_ANALYSIS,
+    DETECTION_PERFORMED,
+    ENGLISH_US,
+    FAILED,
+    FAILED_ANALYSES,
+    FAILED_DETECTIONS,
+    FINDING,
+    FINDING_DESCRIPTION,
+    FINDINGS_SUMMARY,
+    H_SPACING,
+    IMAGE_LATERALITY,
+    IMAGE_LIBRARY,
+    IMAGE_VIEW,
+    IMAGE_VIEW_MODIFIER,
+    IMPRESSION,
+    IMPRESSION_TEXT,
+    LANGUAGE,
+    LATERALITY_CODES,
+    MAMMO_CAD_REPORT,
+    MAMMOGRAPHY_CAD_SR,
+    MICROMETER,
+    NONE_WITHOUT,
+    ORIENTATION_COLUMN,
+    ORIENTATION_ROW,
+    OUTLINE,
+    OVERALL_ANALYSIS,
+    PARTIALLY_SUCCEEDED,
+    PERCENT,
+    PRESENTATION_REQUIRED,
+    PROBABILITY_OF_CANCER,
+    REGION_DESCRIPTION,
+    RENDERING_INTENT,
+    SINGLE_IMAGE_FINDING,
+    SOME_WITH,
+    SOME_WITHOUT,
+    STUDY_DATE,
+    STUDY_TIME,
+    SUCCEEDED,
+    SUCCESSFUL_ANALYSES,
+    SUCCESSFUL_DETECTIONS,
+    SUMMARY_OF_ANALYSES,
+    SUMMARY_OF_DETECTIONS,
+    V_SPACING,
+    Code,
+)
+from engine.dicom.codes import VIEW_CONCEPTS  # CID 4014 View for Mammography
+from engine.errors import MammoDeskError
+
+SIDE_NAMES = {"R": "Right", "L": "Left"}
+PATIENT_KEYS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")
+STUDY_KEYS = ("StudyDate", "StudyTime", "ReferringPhysicianName", "StudyID", "AccessionNumber")
+OPTIONAL_KEYS = ("IssuerOfPatientID", "StudyDescription")  # Type 3; the others are Type 2
+SERIES_NUMBER = 900
+
+
+def _code(c: Code) -> Dataset:
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = c
+    return item
+
+
+def _item(rel: str, vt: str, name: Code | None, kids: Iterable[Dataset] = ()) -> Dataset:
+    item = Dataset()
+    item.RelationshipType = rel
+    item.ValueType = vt
+    if name is not None:
+        item.ConceptNameCodeSequence = Sequence([_code(name)])
+    if vt == "CONTAINER":
+        item.ContinuityOfContent = "SEPARATE"
+    kids = list(kids)
+    if kids:
+        item.ContentSequence = Sequence(kids)
+    return item
+
+
+def _code_item(rel: str, name: Code, value: Code, kids: Iterable[Dataset] = ()) -> Dataset:
+    item = _item(rel, "CODE", name, kids)
+    item.ConceptCodeSequence = Sequence([_code(value)])
+    return item
+
+
+def _text(rel: str, name: Code, value: str) -> Dataset:
+    item = _item(rel, "TEXT", name)
+    item.TextValue = value
+    return item
+
+
+def _num(rel: str, name: Code, value: float, unit: Code) -> Dataset:
+    item = _item(rel, name=name, vt="NUM")
+    measured = Dataset()
+    measured.NumericValue = format_number_as_ds(float(value))
+    measured.MeasurementUnitsCodeSequence = Sequence([_code(unit)])
+    item.MeasuredValueSequence = Sequence([measured])
+    return item
+
+
+def _stamp(rel: str, vt: str, name: Code, value: str) -> Dataset:
+    item = _item(rel, vt, name)
+    setattr(item, "Date" if vt == "DATE" else "Time", value)
+    return item
+
+
+def _ref(rel: str, ident: list[int]) -> Dataset:
+    item = Dataset()
+    item.RelationshipType = rel
+    item.ReferencedContentItemIdentifier = ident
+    return item
+
+
+def _scoord(name: Code, kind: str, points: list[float], ident: list[int]) -> Dataset:
+    item = _item("HAS PROPERTIES", "SCOORD", name, [_ref("SELECTED FROM", ident)])
+    item.GraphicType = kind
+    item.GraphicData = [float(p) for p in points]
+    return item
+
+
+def _algorithm(rel: str, result: ExamResult, parameters: bool = False) -> list[Dataset]:
+    """TID 4019 CAD Algorithm Identification."""
+    items = [
+        _text(rel, ALGORITHM_NAME, result.model_name),
+        _text(rel, ALGORITHM_VERSION, result.model_version),
+    ]
+    if parameters:
+        items += [
+            _text(rel, ALGORITHM_PARAMETERS, f"backend: {result.backend}"),
+            _text(rel, ALGORITHM_PARAMETERS, f"device: {result.device}"),
+        ]
+    return items
+
+
+def _as_code(item: Dataset | None) -> Code | None:
+    if item is None or not item.get("CodeValue"):
+        return None
+    return item.CodeValue, item.CodingSchemeDesignator, item.get("CodeMeaning", "")
+
+
+def _sop_ref(view: ViewResult) -> Dataset:
+    ref = Dataset()
+    ref.ReferencedSOPClassUID = view.sop_class_uid
+    ref.ReferencedSOPInstanceUID = view.sop_instance_uid
+    return ref
+
+
+def _value(src: Dataset | None, *keywords: str) -> str:
+    for kw in keywords:
+        value = getattr(src, kw, None) if src is not None else None
+        if value not in (None, ""):
+            return str(value)
+    return ""
+
+
+def _library_entry(view: ViewResult, src: Dataset | None, study: Dataset) -> Dataset:
+    """TID 4020 CAD Image Library Entry."""
+    acq = "HAS ACQ CONTEXT"
+    side = _value(src, "ImageLaterality", "Laterality")
+    side = side if side in LATERALITY_CODES else view.laterality
+    kids = [_code_item(acq, IMAGE_LATERALITY, LATERALITY_CODES[side])]
+    view_item = (getattr(src, "ViewCodeSequence", None) or [None])[0]
+    sct, _srt, meaning = VIEW_CONCEPTS.get(view.view_position, ("", "", ""))
+    view_code = _as_code(view_item) or ((sct, "SCT", meaning) if sct else None)
+    mods = getattr(view_item, "ViewModifierCodeSequence", None) or []
+    mods = [_code_item("HAS CONCEPT MOD", IMAGE_VIEW_MODIFIER, c) for c in map(_as_code, mods) if c]
+    if view_code is not None:
+        kids.append(_code_item(acq, IMAGE_VIEW, view_code, mods))
+    orientation = list(getattr(src, "PatientOrientation", None) or [])
+    if len(orientation) == 2:
+        kids += [
+            _text(acq, ORIENTATION_ROW, str(orientation[0])),
+            _text(acq, ORIENTATION_COLUMN, str(orientation[1])),
+        ]
+    date, time = _value(study, "StudyDate"), _value(study, "StudyTime")
+    stamps = [
+        ("DATE", STUDY_DATE, date),
+        ("TIME", STUDY_TIME, time),
+        ("DATE", CONTENT_DATE, _value(src, "ContentDate", "AcquisitionDate") or date),
+        ("TIME", CONTENT_TIME, _value(src, "ContentTime", "AcquisitionTime") or time),
+    ]
+    kids += [_stamp(acq, vt, name, value) for vt, name, value in stamps if value]
+    spacing = getattr(src, "ImagerPixelSpacing", None) or getattr(src, "PixelSpacing", None)
+    if spacing is not None and len(spacing) == 2:  # (row spacing, column spacing) in mm
+        kids += [
+            _num(acq, H_SPACING, float(spacing[1]) * 1000.0, MICROMETER),
+            _num(acq, V_SPACING, float(spacing[0]) * 1000.0, MICROMETER),
+        ]
+    item = _item("CONTAINS", "IMAGE", None, kids)
+    item.ReferencedSOPSequence = Sequence([_sop_ref(view)])
+    return item
+
+
+def _finding(result: ExamResult, mark: Mark, view: ViewResult, ident: list[int]) -> Dataset:
+    """TID 4006 Mammography CAD Single Image Finding with its TID 4021 geometry."""
+    x0, y0, x1, y1 = (float(v) for v in mark.box)
+    x0, x1 = (min(max(v, 0.0), float(view.columns)) for v in (x0, x1))
+    y0, y1 = (min(max(v, 0.0), float(view.rows)) for v in (y0, y1))
+    score = min(max(float(mark.score), 0.0), 1.0) * 100.0
+    props = "HAS PROPERTIES"
+    kids = [
+        _code_item("HAS CONCEPT MOD", RENDERING_INTENT, PRESENTATION_REQUIRED),
+        *_algorithm(props, result),
+        # The mark's score is the model's likelihood that this region is malignant: it is
+        # both how certain the finding is and its probability of cancer.
+        _num(props, CERTAINTY_OF_FINDING, score, PERCENT),
+        _num(props, PROBABILITY_OF_CANCER, score, PERCENT),
+        _text(props, REGION_DESCRIPTION, FINDING_DESCRIPTION),
+        _scoord(CENTER, "POINT", [mark.x, mark.y], ident),
+        _scoord(OUTLINE, "POLYLINE", [x0, y0, x1, y0, x1, y1, x0, y1, x0, y0], ident),
+    ]
+    return _code_item("CONTAINS", SINGLE_IMAGE_FINDING, FINDING, kids)
+
+
+def _impression(result: ExamResult, side: str, ident: dict[str, list[int]]) -> Dataset | None:
+    """TID 4003 Individual Impression/Recommendation for one breast's marks (None if none)."""
+    findings = [
+        _finding(result, mark, view, ident[view.sop_instance_uid])
+        for view in result.views
+        if view.laterality == side
+        for mark in view.marks
+    ]
+    if not findings:
+        return None
+    return _item(
+        "INFERRED FROM",
+        "CONTAINER",
+        IMPRESSION,
+        [
+            _code_item("HAS CONCEPT MOD", RENDERING_INTENT, PRESENTATION_REQUIRED),
+            _text("CONTAINS", IMPRESSION_TEXT, _breast_line(result, side)),  # TID 4002 body
+            *_algorithm("CONTAINS", result),
+            *findings,
+        ],
+    )
+
+
+def _breast_line(result: ExamResult, side: str) -> str:
+    breast = result.breast(side)
+    if breast is None:
+        return f"{SIDE_NAMES[side]} breast: not analysed."
+    if breast.probability is None:
+        text = f"{SIDE_NAMES[side]} breast: no probability ({breast.reason or 'not assessed'})"
+    else:
+        text = f"{SIDE_NAMES[side]} breast: probability of malignancy {breast.probability:.1%}"
+    return text + (f", density {breast.density}." if breast.density else ".")
+
+
+def _summary_text(result: ExamResult) -> str:
+    if result.exam_score is None:
+        lines = [f"No exam score: {result.reason or 'not assessed'}."]
+    else:
+        lines = [f"Exam score {result.exam_score:.1f} of 100, category {result.category} of 10."]
+    lines += [_breast_line(result, side) for side in ("R", "L")]
+    if result.density:
+        lines.append(f"Breast density (denser breast): {result.density}.")
+    lines += [f"{v.view} not analysed: {v.reason}." for v in result.views if not v.applicable]
+    lines.append(f"Model {result.model_name} {result.model_version}.")
+    lines.append(result.notice or NOT_FOR_CLINICAL_USE)
+    return "\n".join(lines)
+
+
+def _performed(name: Code, value: Code, result: ExamResult, refs: list[list[int]]) -> Dataset:
+    """TID 4017 / TID 4018: one algorithm run and the library images it ran on."""
+    kids = _algorithm("HAS PROPERTIES", result, parameters=True)
+    kids += [_ref("HAS PROPERTIES", ident) for ident in refs]
+    return _code_item("CONTAINS", name, value, kids)
+
+
+def _summary(name: Code, ok: Code, failed: Code, runs: list[tuple[bool, Dataset]]) -> Dataset:
+    """Summary of Detections / Analyses (CID 6042) with TID 4015 / TID 4016 beneath."""
+    good = [item for success, item in runs if success]
+    bad = [item for success, item in runs if not success]
+    status = SUCCEEDED if not bad else FAILED if not good else PARTIALLY_SUCCEEDED
+    kids = [
+        _item("INFERRED FROM", "CONTAINER", title, items)
+        for title, items in ((ok, good), (failed, bad))
+        if items
+    ]
+    return _code_item("CONTAINS", name, status, kids)
+
+
+def _when(created_at: str) -> datetime:
+    try:
+        return datetime.fromisoformat(created_at)
+    except (TypeError, ValueError):
+        return datetime.now().astimezone()
+
+
+def build_cad_sr(result: ExamResult, sources: list[pydicom.Dataset]) -> pydicom.Dataset:
+    """The Mammography CAD SR for ``result``; ``sources`` are the analysed images' headers.
+
+    Only mammograms of a known breast enter the report; other images of the
+    study (a CT slice, a secondary capture) are left out."""
+    views = [v for v in result.views if v.laterality in LATERALITY_CODES]
+    if not views:
+        raise MammoDeskError("the study has no mammogram of a known breast; no CAD SR written")
+    result = dataclasses.replace(result, views=views)
+    by_uid = {str(s.SOPInstanceUID): s for s in sources if "SOPInstanceUID" in s}
+    matched = [by_uid[v.sop_instance_uid] for v in result.views if v.sop_instance_uid in by_uid]
+    if not matched:
+        raise MammoDeskError(
+            "none of the given images is one the AI result was computed on; cannot write the CAD SR"
+        )
+    study = matched[0]
+    if any(str(getattr(s, "StudyInstanceUID", "")) != result.study_instance_uid for s in matched):
+        raise MammoDeskError("the given images belong to another study than the AI result")
+    when = _when(result.created_at)
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SOPClassUID = MAMMOGRAPHY_CAD_SR
+    ds.SOPInstanceUID = generate_uid()
+    ds.InstanceCreationDate = ds.ContentDate = ds.SeriesDate = when.strftime("%Y%m%d")
+    ds.InstanceCreationTime = ds.ContentTime = ds.SeriesTime = when.strftime("%H%M%S")
+    if when.utcoffset() is not None:
+        ds.TimezoneOffsetFromUTC = when.strftime("%z")
+    for kw in PATIENT_KEYS + STUDY_KEYS + OPTIONAL_KEYS:
+        if kw in study and study[kw].value not in (None, ""):
+            setattr(ds, kw, study[kw].value)
+        elif kw not in OPTIONAL_KEYS:
+            setattr(ds, kw, "")
+    ds.StudyInstanceUID = result.study_instance_uid
+    ds.Modality = "SR"
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesNumber = SERIES_NUMBER
+    ds.SeriesDescription = "MammoDesk AI CAD - not for clinical use"
+    ds.ReferencedPerformedProcedureStepSequence = Sequence()
+    ds.Manufacturer = ds.ManufacturerModelName = "MammoDesk"
+    ds.DeviceSerialNumber = hashlib.sha256(platform.node().encode()).hexdigest()[:16].upper()
+    ds.SoftwareVersions = [
+        f"MammoDesk {app_version()}"[:64],
+        f"{result.model_name} {result.model_version}"[:64],
+    ]
+    ds.InstanceNumber = 1
+    ds.CompletionFlag = "COMPLETE"
+    ds.VerificationFlag = "UNVERIFIED"
+    ds.PerformedProcedureCodeSequence = Sequence()
+    ds.CurrentRequestedProcedureEvidenceSequence = _evidence(result)
+    ds.ValueType = "CONTAINER"
+    ds.ConceptNameCodeSequence = Sequence([_code(MAMMO_CAD_REPORT)])
+    ds.ContinuityOfContent = "SEPARATE"
+    template = Dataset()
+    template.MappingResource = "DCMR"
+    template.MappingResourceUID = DCMR_UID
+    template.TemplateIdentifier = "4000"
+    ds.ContentTemplateSequence = Sequence([template])
+    ds.ContentSequence = Sequence(_content(result, by_uid, study))
+    return ds
+
+
+def _evidence(result: ExamResult) -> Sequence:
+    """Hierarchical SOP Instance Reference of every analysed image."""
+    series: dict[str, list[ViewResult]] = {}
+    for view in result.views:
+        series.setdefault(view.series_instance_uid, []).append(view)
+    study = Dataset()
+    study.StudyInstanceUID = result.study_instance_uid
+    study.ReferencedSeriesSequence = Sequence()
+    for uid, views in series.items():
+        item = Dataset()
+        item.SeriesInstanceUID = uid
+        item.ReferencedSOPSequence = Sequence(_sop_ref(view) for view in views)
+        study.ReferencedSeriesSequence.append(item)
+    return Sequence([study])
+
+
+def _content(result: ExamResult, by_uid: dict[str, Dataset], study: Dataset) -> list[Dataset]:
+    # Root children: 1 language, 2 image library, 3 findings, 4 detections, 5 analyses.
+    library = [_library_entry(v, by_uid.get(v.sop_instance_uid), study) for v in result.views]
+    ident = {v.sop_instance_uid: [1, 2, k] for k, v in enumerate(result.views, start=1)}
+    impressions = [_impression(result, side, ident) for side in ("R", "L")]
+    impressions = [item for item in impressions if item is not None]
+    used = [ident[v.sop_instance_uid] for v in result.views if v.applicable]
+    unused = [ident[v.sop_instance_uid] for v in result.views if not v.applicable]
+    detections = [
+        (ok, _performed(DETECTION_PERFORMED, FINDING, result, refs))
+        for ok, refs in ((True, used), (False, unused))
+        if refs
+    ]
+    analyses = [
+        (
+            done is not None and bool(used),
+            _performed(ANALYSIS_PERFORMED, kind, result, used or unused),
+        )
+        for done, kind in (
+            (result.exam_score, OVERALL_ANALYSIS),
+            (result.density, DENSITY_ANALYSIS),
+        )
+    ]
+    if not used:
+        status = NONE_WITHOUT
+    elif all(ok for ok, _ in detections + analyses):
+        status = ALL_WITH if impressions else ALL_WITHOUT
+    else:
+        status = SOME_WITH if impressions else SOME_WITHOUT
+    overall = [
+        _text("HAS PROPERTIES", IMPRESSION_TEXT, _summary_text(result)),
+        *_algorithm("HAS PROPERTIES", result),
+    ]
+    return [
+        _code_item("HAS CONCEPT MOD", LANGUAGE, ENGLISH_US),
+        _item("CONTAINS", "CONTAINER", IMAGE_LIBRARY, library),
+        _code_item("CONTAINS", FINDINGS_SUMMARY, status, overall + impressions),
+        _summary(SUMMARY_OF_DETECTIONS, SUCCESSFUL_DETECTIONS, FAILED_DETECTIONS, detections),
+        _summary(SUMMARY_OF_ANALYSES, SUCCESSFUL_ANALYSES, FAILED_ANALYSES, analyses),
+    ]
+
+
+def write_cad_sr(result: ExamResult, sources: list[pydicom.Dataset], out_path: Path) -> None:
+    """Build the CAD SR and write it atomically to ``out_path`` (no partial file on error)."""
+    ds = build_cad_sr(result, sources)
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.ImplementationVersionName = "MAMMODESK"
+    out_path = Path(out_path)
+    # A hidden sibling (same file system, so os.replace is atomic); "x" mode honours the umask.
+    tmp = out_path.with_name(f".{out_path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fh = open(tmp, "xb")  # noqa: SIM115 - closed in the block below
+    except OSError as exc:
+        raise MammoDeskError(f"cannot write the CAD SR to {out_path}: {exc.strerror}") from exc
+    try:
+        with fh:
+            pydicom.dcmwrite(fh, ds, enforce_file_format=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out_path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise MammoDeskError(f"cannot write the CAD SR to {out_path}: {exc.strerror}") from exc
+        raise

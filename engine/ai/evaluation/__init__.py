@@ -1,0 +1,33 @@
+"""Evaluation of the malignancy model: metrics with bootstrap confidence
+intervals, FROC, calibration, plots, an evaluation report and a model card.
+
+Pure numpy and matplotlib (object-oriented API); no TensorFlow needed.
+"""
+
+from engine.ai.evaluation.card import render_model_card
+from engine.ai.evaluation.froc import FrocImage, froc_curve, lesion_hits, sensitivity_at_fp
+from engine.ai.evaluation.metrics import (
+    EvaluationError,
+    bootstrap_auc_ci,
+    calibration,
+    roc_auc,
+    roc_curve,
+    sensitivity_at_specificity,
+)
+from engine.ai.evaluation.report import BreastPrediction, evaluate_predictions
+
+__all__ = [
+    "BreastPrediction",
+    "EvaluationError",
+    "FrocImage",
+    "bootstrap_auc_ci",
+    "calibration",
+    "evaluate_predictions",
+    "froc_curve",
+    "lesion_hits",
+    "render_model_card",
+    "roc_auc",
+    "roc_curve",
+    "sensitivity_at_fp",
+    "sensitivity_at_specificity",
+]
