@@ -36,9 +36,15 @@ def _block(x, channels: int, stride: int, name: str):  # type: ignore[no-untyped
 def view_model(height: int | None = None, width: int | None = None) -> keras.Model:
     """One view -> (heatmap logits (B, H/8, W/8, 1), pooled features (B, C))."""
     inp = keras.Input((height, width, 1), name="image")
-    x = L.Conv2D(WIDTHS[0], 4, strides=4, use_bias=False, name="stem")(inp)
-    x = L.BatchNormalization(name="stem_bn")(x)
-    x = L.ReLU(name="stem_r")(x)
+    x = SpeckChannel(name="specks")(inp)
+    # Two overlapping stride-2 convolutions: a calcification speck is one or
+    # two input pixels, and a non-overlapping patch stem splits it.
+    x = L.Conv2D(16, 3, strides=2, padding="same", use_bias=False, name="stem1")(x)
+    x = L.BatchNormalization(name="stem1_bn")(x)
+    x = L.ReLU(name="stem1_r")(x)
+    x = L.Conv2D(WIDTHS[0], 3, strides=2, padding="same", use_bias=False, name="stem2")(x)
+    x = L.BatchNormalization(name="stem2_bn")(x)
+    x = L.ReLU(name="stem2_r")(x)
     x = _block(x, WIDTHS[0], 1, "s4a")
     s8 = _block(_block(x, WIDTHS[1], 2, "s8a"), WIDTHS[1], 1, "s8b")
     s16 = _block(_block(s8, WIDTHS[2], 2, "s16a"), WIDTHS[2], 1, "s16b")
@@ -54,6 +60,21 @@ def view_model(height: int | None = None, width: int | None = None) -> keras.Mod
     heat = BreastMask(name="breast_mask")([heat, inp])
     feats = L.GlobalAveragePooling2D(name="gap")(s32)
     return keras.Model(inp, [heat, feats], name="view")
+
+
+@keras.saving.register_keras_serializable(package="mammodesk")
+class SpeckChannel(L.Layer):
+    """Adds a white top-hat channel (image minus its grey opening over 3x3):
+    small bright specks, the calcifications, stand out of the tissue around
+    them.  The classic first step of calcification detection, done in the
+    graph so every backend computes the same thing."""
+
+    def call(self, x):  # type: ignore[no-untyped-def]
+        def pool(t):  # type: ignore[no-untyped-def]
+            return keras.ops.max_pool(t, pool_size=3, strides=1, padding="same")
+
+        opening = pool(-pool(-x))
+        return keras.ops.concatenate([x, (x - opening) * 4.0], axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="mammodesk")
@@ -128,4 +149,8 @@ def training_model(view: keras.Model, density: L.Dense) -> keras.Model:
     return keras.Model(inp, {"heat": heat, "view_logit": z, "density": dens}, name="train_view")
 
 
-CUSTOM_OBJECTS = {"LogSumExpPool": LogSumExpPool, "BreastMask": BreastMask}
+CUSTOM_OBJECTS = {
+    "LogSumExpPool": LogSumExpPool,
+    "BreastMask": BreastMask,
+    "SpeckChannel": SpeckChannel,
+}

@@ -56,7 +56,19 @@ def train(req: TrainRequest) -> Path:
 
     if not req.records:
         raise MammoDeskError("no training images: the dataset is empty")
-    train_recs, val_recs = split_by_patient(list(req.records), req.val_fraction, req.seed)
+    # The heatmap is learnt from lesion boxes: a cancer image without its box
+    # would teach "nothing here".  Such images (RSNA 2023 has none; CBIS-DDSM
+    # when a mask is missing) are left out and counted.
+    usable = [r for r in req.records if not (r.cancer and not r.boxes)]
+    unboxed = len(req.records) - len(usable)
+    if not any(r.cancer for r in usable):
+        raise MammoDeskError(
+            "training needs cancer images with lesion boxes; this dataset has "
+            f"{unboxed} cancer image(s) without boxes and none with"
+        )
+    if unboxed:
+        print(f"left out {unboxed} cancer image(s) without a lesion box", file=sys.stderr)
+    train_recs, val_recs = split_by_patient(usable, req.val_fraction, req.seed)
     if not any(r.cancer for r in train_recs) or not any(r.cancer for r in val_recs):
         raise MammoDeskError("training needs cancer cases in both the training and validation part")
     out = req.out_dir
@@ -105,7 +117,7 @@ def train(req: TrainRequest) -> Path:
         "train": summarize(train_recs),
         "validation": summarize(val_recs),
         "dataset": req.dataset_summary or {},
-        "skipped_images": dict(skipped),
+        "skipped_images": dict(skipped) | ({"cancer without box": unboxed} if unboxed else {}),
         "config": cfg.as_dict(),
         "history": history,
         "hardware": hw.device,
