@@ -137,12 +137,22 @@ def _ai_summary(outcome) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
 
 def cmd_demo(args: argparse.Namespace, paths: AppPaths) -> int:
+    from engine.ai.service import current_package
+    from engine.ai.store import latest_result
     from engine.demo import ensure_demo_study
     from engine.library import Library, list_instances, list_studies
 
     with Library(paths.library) as library:
         demo = ensure_demo_study(paths.demo, library)
-        results, problem = _ai_for(paths, library, [demo.study_uid])
+        try:
+            pkg = current_package(paths.models)
+            stored = latest_result(library, demo.study_uid, (pkg.name, pkg.version))
+        except MammoDeskError:
+            stored = None
+        if stored is not None:
+            results, problem = {demo.study_uid: stored}, None
+        else:
+            results, problem = _ai_for(paths, library, [demo.study_uid])
         summary = list_studies(library, demo.study_uid)[0]
         images = list_instances(library, demo.study_uid)
     if problem:

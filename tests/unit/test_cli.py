@@ -68,16 +68,21 @@ def test_import_with_rejections_exits_1_and_lists_reasons(tmp_path, small_cohort
     assert "1 file(s) rejected" in _one_line_error(done)
 
 
-def test_demo_headless_reports_the_four_views_and_no_model(tmp_path):
+def test_demo_headless_reports_the_four_views_and_the_ai_result(tmp_path):
     done = run_cli("demo", "--headless", "--json", home=tmp_path)
     assert done.returncode == 0, done.stderr
     demo = json.loads(done.stdout)
     assert demo["study"]["views"] == ["RCC", "LCC", "RMLO", "LMLO"]
     assert demo["prior_study_uid"]
-    assert demo["ai"]["status"] == "no_model"
-    assert "not for clinical use" in demo["ai"]["message"]
+    ai = demo["ai"]
+    assert ai["status"] == "done"
+    assert "not for clinical use" in ai["notice"].lower()
+    assert ai["device"] == "CPU"
+    assert 0 <= ai["exam_score"] <= 100 and 1 <= ai["category"] <= 10
+    assert set(ai["breasts"]) == {"R", "L"}
     again = json.loads(run_cli("demo", "--headless", "--json", home=tmp_path).stdout)
     assert again["study"]["study_uid"] == demo["study"]["study_uid"]
+    assert again["ai"] == ai  # the stored result, not a second analysis
     listing = json.loads(run_cli("studies", "--json", home=tmp_path).stdout)["studies"]
     assert len(listing) == 2  # current and prior, imported once
 
