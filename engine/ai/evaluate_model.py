@@ -38,6 +38,22 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
+def _density_block(pairs: list[tuple[str, str]]) -> dict:
+    classes = "abcd"
+    confusion = [[0] * 4 for _ in classes]
+    for ref, pred in pairs:
+        confusion[classes.index(ref)][classes.index(pred)] += 1
+    n = len(pairs)
+    exact = sum(r == p for r, p in pairs)
+    near = sum(abs(classes.index(r) - classes.index(p)) <= 1 for r, p in pairs)
+    return {
+        "n": n,
+        "accuracy": round(exact / n, 4) if n else None,
+        "within_one": round(near / n, 4) if n else None,
+        "confusion": {"rows_reference_cols_predicted": list(classes), "counts": confusion},
+    }
+
+
 def evaluate_model(
     records: Sequence[ImageRecord],
     runtime: Runtime,
@@ -53,6 +69,7 @@ def evaluate_model(
     times: list[float] = []
     failed: dict[str, int] = defaultdict(int)
     tol_px: list[float] = []
+    density_pairs: list[tuple[str, str]] = []  # (reference, predicted)
     for n, (exam_id, recs) in enumerate(exams.items()):
         try:
             with warnings.catch_warnings():
@@ -72,6 +89,8 @@ def evaluate_model(
                 failed["breast not assessed"] += bool(side_recs)
                 continue
             first = side_recs[0]
+            if first.density and breast.density:
+                density_pairs.append((first.density, breast.density))
             preds.append(
                 BreastPrediction(
                     exam_id,
@@ -106,6 +125,7 @@ def evaluate_model(
     evaluation = evaluate_predictions(
         preds, froc, out_dir, n_resamples=n_resamples, tolerance_px=tol
     )
+    evaluation["density"] = _density_block(density_pairs)
     evaluation["model"] = {
         "name": runtime.package.name,
         "version": runtime.package.version,

@@ -161,6 +161,19 @@ def _difficulty(ev: dict) -> list[str]:
     return ["## How hard the test set is", "", text[:1].upper() + text[1:], ""]
 
 
+def _density(block: dict | None) -> list[str]:
+    if not block or not block.get("n"):
+        return []
+    return [
+        "## Breast density",
+        "",
+        f"ACR density a-d predicted per breast against the reference on {block['n']} breasts: "
+        f"{_pct(block['accuracy'])} exactly right, {_pct(block['within_one'])} within one "
+        "category.",
+        "",
+    ]
+
+
 def render_model_card(manifest: dict, evaluation: dict) -> str:
     """The model card as Markdown."""
     name = manifest.get("name", "Unnamed model")
@@ -183,5 +196,7 @@ def render_model_card(manifest: dict, evaluation: dict) -> str:
     lines += _headline(evaluation)
     lines += _tables(evaluation)
     lines += _difficulty(evaluation)
+    lines += _density(evaluation.get("density"))
+    lines += _section("Evaluation data", manifest.get("evaluation_data"))
     lines += ["## Limitations", "", *(f"- {t}" for t in LIMITATIONS), ""]
     return "\n".join(lines)

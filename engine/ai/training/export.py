@@ -25,7 +25,8 @@ from engine.ai.package import write_manifest
 from engine.ai.preprocess import Geometry
 from engine.ai.results import NOT_FOR_CLINICAL_USE
 from engine.ai.runtime import OUTPUT_NAMES
-from engine.ai.training.fusion import fit_logistic
+from engine.ai.training.examples import DENSITY_INDEX
+from engine.ai.training.fusion import fit_logistic, fit_softmax
 
 ONNX_TOLERANCE = 1e-4
 PREPROCESSING = {
@@ -75,6 +76,25 @@ def _predict(model: keras.Model, arrays: dict, pairs: list[tuple[int, int]]) -> 
     return outs
 
 
+def _refit_density(trainer, arrays: dict, pairs: list, records: Sequence[ImageRecord]) -> None:  # type: ignore[no-untyped-def]
+    """The density head learnt on crops; refit it on whole-image features
+    (mean of CC and MLO) of the validation breasts, where it is used."""
+    feats, labels = [], []
+    fn = tf.function(lambda x: trainer.view(x, training=False)[1])
+    for c, m in pairs:
+        d = DENSITY_INDEX.get(records[c].density or "")
+        if d is None:
+            continue
+        x = np.stack([arrays[c]["image"], arrays[m]["image"]])
+        f = np.asarray(fn(x))
+        feats.append(f.mean(axis=0))
+        labels.append(d)
+    if len(set(labels)) < 2:
+        return
+    w, b = fit_softmax(np.array(feats), np.array(labels), 4)
+    trainer.density.set_weights([w.astype(np.float32), b.astype(np.float32)])
+
+
 def _export_onnx(model: keras.Model, path: Path, h: int, w: int, sample: tuple) -> float:
     import onnxruntime as ort
     import tf2onnx
@@ -116,6 +136,7 @@ def export_package(
     model.get_layer("fusion").set_weights(
         [w.reshape(2, 1).astype(np.float32), np.array([b], dtype=np.float32)]
     )
+    _refit_density(trainer, arrays, pairs, val_recs)
     outs = _predict(model, arrays, pairs)
     probs = np.array([float(o["breast_prob"][0]) for o in outs])
 

@@ -26,3 +26,34 @@ def fit_logistic(
         if np.max(np.abs(step)) < 1e-8:
             break
     return beta[:-1], float(beta[-1])
+
+
+def fit_softmax(
+    x: np.ndarray, y: np.ndarray, classes: int, ridge: float = 1e-2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression (weights (features, classes), bias
+    (classes,)) by L-BFGS; used to refit the density head on whole images."""
+    from scipy.optimize import minimize
+
+    x = np.asarray(x, dtype=np.float64)
+    mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-6
+    xs = (x - mu) / sd
+    onehot = np.eye(classes)[np.asarray(y, dtype=int)]
+    n, d = xs.shape
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w = theta[: d * classes].reshape(d, classes)
+        b = theta[d * classes :]
+        z = xs @ w + b
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        value = -np.sum(onehot * np.log(p + 1e-12)) / n + 0.5 * ridge * np.sum(w * w)
+        g = (p - onehot) / n
+        return value, np.concatenate([(xs.T @ g + ridge * w).ravel(), g.sum(axis=0)])
+
+    res = minimize(loss, np.zeros(d * classes + classes), jac=True, method="L-BFGS-B")
+    w = res.x[: d * classes].reshape(d, classes)
+    b = res.x[d * classes :]
+    # Fold the standardisation into the layer: z = ((x - mu) / sd) @ w + b.
+    return w / sd[:, None], b - (mu / sd) @ w
