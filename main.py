@@ -294,10 +294,15 @@ def cmd_train(args: argparse.Namespace, paths: AppPaths) -> int:
     from engine.ai.datasets.detect import read_dataset
     from engine.ai.training.run import TrainRequest, train
 
-    records, summary = read_dataset(Path(args.data), args.kind)
-    print(f"dataset: {summary.get('kind')}, {len(records)} images, "
-          f"{summary.get('positive_breasts')} cancer breasts; skipped {summary.get('skipped')}",
-          file=sys.stderr)
+    records, summaries = [], []
+    for data in args.data:
+        part, summary = read_dataset(Path(data), args.kind)
+        print(f"dataset {Path(data).name}: {summary.get('kind')}, {len(part)} images, "
+              f"{summary.get('positive_breasts')} cancer breasts; "
+              f"skipped {summary.get('skipped')}", file=sys.stderr)
+        records += part
+        summaries.append(summary)
+    summary = summaries[0] if len(summaries) == 1 else {"parts": summaries}
     package = train(TrainRequest(
         records=records, out_dir=Path(args.out), name=args.name, version=args.version,
         val_fraction=args.val_fraction, epochs=args.epochs, steps_per_epoch=args.steps,
@@ -406,8 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_evaluate)
 
     p = sub.add_parser("train", help="train a model package from a labelled dataset")
-    p.add_argument("data", metavar="DATASET",
-                   help="phantom labels.csv, or a CBIS-DDSM, VinDr-Mammo or RSNA 2023 folder")
+    p.add_argument("data", metavar="DATASET", nargs="+",
+                   help="phantom labels.csv, or a CBIS-DDSM, VinDr-Mammo or RSNA 2023 folder; "
+                        "several are trained on together")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="working folder (cache, checkpoints) and package/; re-run to resume")
     p.add_argument("--kind", default="auto",
