@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import platform
-import secrets
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +43,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from pydicom.valuerep import format_number_as_ds
 
+from engine.ai.atomic import atomic_output
 from engine.ai.package_manifest import app_version
 from engine.ai.results import NOT_FOR_CLINICAL_USE, ExamResult, Mark, ViewResult
 from engine.ai.sr_codes import (
@@ -471,21 +470,5 @@ def write_cad_sr(result: ExamResult, sources: list[pydicom.Dataset], out_path: P
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.ImplementationVersionName = "MAMMODESK"
-    out_path = Path(out_path)
-    # A hidden sibling (same file system, so os.replace is atomic); "x" mode honours the umask.
-    tmp = out_path.with_name(f".{out_path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        fh = open(tmp, "xb")  # noqa: SIM115 - closed in the block below
-    except OSError as exc:
-        raise MammoDeskError(f"cannot write the CAD SR to {out_path}: {exc.strerror}") from exc
-    try:
-        with fh:
-            pydicom.dcmwrite(fh, ds, enforce_file_format=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out_path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise MammoDeskError(f"cannot write the CAD SR to {out_path}: {exc.strerror}") from exc
-        raise
+    with atomic_output(out_path, "CAD SR") as fh:
+        pydicom.dcmwrite(fh, ds, enforce_file_format=True)

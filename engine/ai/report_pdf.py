@@ -11,13 +11,12 @@ so the writer is safe to call from a GUI process or a worker thread.
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.ai.atomic import atomic_output
 from engine.ai.results import NOT_FOR_CLINICAL_USE, ExamResult, ViewResult
 from engine.errors import MammoDeskError
 
@@ -273,24 +272,7 @@ def write_report_pdf(
             color=NOTICE_COLOUR,
             **_plain(),
         )
-    out_path = Path(out_path)
-    # A hidden sibling (same file system, so os.replace is atomic); "x" mode honours the umask.
-    tmp = out_path.with_name(f".{out_path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        fh = open(tmp, "xb")  # noqa: SIM115 - closed in the block below
-    except OSError as exc:
-        raise MammoDeskError(f"cannot write the report to {out_path}: {exc.strerror}") from exc
     meta = {"Title": "MammoDesk AI result", "Subject": notice, "Creator": "MammoDesk"}
-    try:
-        with fh:
-            with PdfPages(fh, metadata=meta) as pdf:
-                for fig in pages:
-                    pdf.savefig(fig)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out_path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise MammoDeskError(f"cannot write the report to {out_path}: {exc.strerror}") from exc
-        raise
+    with atomic_output(out_path, "report") as fh, PdfPages(fh, metadata=meta) as pdf:
+        for fig in pages:
+            pdf.savefig(fig)
