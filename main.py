@@ -293,10 +293,18 @@ def cmd_evaluate(args: argparse.Namespace, paths: AppPaths) -> int:
 def cmd_train(args: argparse.Namespace, paths: AppPaths) -> int:
     from engine.ai.datasets.detect import read_dataset
     from engine.ai.training.run import TrainRequest, train
+    from engine.library import Library
 
+    locate = None
+    if args.images_from == "library":
+        with Library(paths.library) as library:
+            files = library.instance_files()
+        if not files:
+            raise MammoDeskError("the library has no images; import the studies first")
+        locate = files.get
     records, summaries = [], []
     for data in args.data:
-        part, summary = read_dataset(Path(data), args.kind)
+        part, summary = read_dataset(Path(data), args.kind, locate=locate)
         print(f"dataset {Path(data).name}: {summary.get('kind')}, {len(part)} images, "
               f"{summary.get('positive_breasts')} cancer breasts; "
               f"skipped {summary.get('skipped')}", file=sys.stderr)
@@ -418,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="working folder (cache, checkpoints) and package/; re-run to resume")
     p.add_argument("--kind", default="auto",
                    choices=["auto", "phantom", "cbis-ddsm", "vindr-mammo", "rsna-2023"])
+    p.add_argument("--images-from", default="folder", choices=["folder", "library"],
+                   help="folder: the files the labels name; library: the imported images "
+                        "with the labels' SOP Instance UIDs")
     p.add_argument("--name", default="mammodesk-phantom")
     p.add_argument("--version", default="1.0.0")
     p.add_argument("--epochs", type=_positive, default=12)

@@ -173,6 +173,11 @@ class Library:
     def instance_count(self) -> int:
         return self.db["instances"].count
 
+    def instance_files(self) -> dict[str, Path]:
+        """SOP Instance UID -> stored file, for every instance in the library."""
+        rows = self.conn.execute("SELECT sop_uid, rel_path FROM instances")
+        return {uid: self.root / rel for uid, rel in rows}
+
     def file_path(self, rel_path: str) -> Path:
         return self.root / rel_path
 

@@ -132,6 +132,28 @@ def test_rerun_of_a_finished_training_resumes_without_training_again(trained, tm
     assert {p.name for p in pkg.root.iterdir()} >= set(PACKAGE_FILES)
 
 
+def test_train_from_studies_imported_into_the_library(trained, tmp_path):
+    home = tmp_path / "home"
+    labels = tmp_path / "labels-only" / "labels.csv"  # the CSV travels without its images
+    labels.parent.mkdir()
+    shutil.copy(trained.labels, labels)
+    args = ("train", str(labels), "--images-from", "library", "--out", str(tmp_path / "w"))
+
+    empty = run_cli(*args, *TRAIN_ARGS, home=home)
+    assert empty.returncode == 2
+    assert "the library has no images" in _one_line_error(empty)
+
+    imported = run_cli("import", "--no-ai", str(trained.cohort), home=home)
+    assert imported.returncode == 0, imported.stderr
+    done = run_cli(*args, *TRAIN_ARGS, home=home, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    n_images = 2 * (len(labels.read_text(encoding="utf-8").splitlines()) - 1)
+    assert f"{n_images} images" in done.stderr and "skipped {}" in done.stderr
+    info = json.loads((tmp_path / "w" / "training.json").read_text())
+    assert info["train"]["images"] + info["validation"]["images"] == n_images
+    read_package(tmp_path / "w" / "package")
+
+
 # -- evaluate ---------------------------------------------------------------------
 
 

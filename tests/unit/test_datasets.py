@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 
 from engine.ai.datasets import (
@@ -123,6 +124,40 @@ def test_phantom_missing_file_is_skipped_and_counted(small_cohort, tmp_path):
     assert summary["skipped"] == {"missing file": 1}
     assert len(records) == len(small_cohort.files) - 1
     assert summary["images"] == len(records)
+
+
+def test_phantom_images_come_from_the_library_by_sop_instance_uid(small_cohort, library, tmp_path):
+    from engine.library import import_paths
+
+    not_imported = small_cohort.files[0]
+    import_paths(library, [f for f in small_cohort.files if f != not_imported])
+    labels = tmp_path / "labels-only" / "labels.csv"  # the CSV without its images
+    labels.parent.mkdir()
+    shutil.copy(small_cohort.labels_csv, labels)
+
+    records, summary = read_dataset(labels, locate=library.instance_files().get)
+
+    assert summary["skipped"] == {"not in the library": 1}
+    assert len(records) == len(small_cohort.files) - 1
+    by_folder = {r.path: r for r in read_phantom_labels(small_cohort.labels_csv)}
+    for r in records:
+        assert r.path.is_relative_to(library.root)
+        uid = str(pydicom.dcmread(r.path, stop_before_pixels=True).SOPInstanceUID)
+        original = next(o for o in by_folder.values() if _uid(o.path) == uid)
+        assert (r.exam_id, r.laterality, r.view, r.cancer, r.boxes) == (
+            original.exam_id, original.laterality, original.view, original.cancer, original.boxes
+        )
+
+
+def test_library_images_need_a_labels_csv_with_uids(tmp_path):
+    root = tmp_path / "vindr"
+    write_csv(root / "breast-level_annotations.csv", VINDR_BREAST_HEADER, [])
+    with pytest.raises(MammoDeskError, match="only for a labels CSV with SOP Instance UIDs"):
+        read_dataset(root, locate=lambda uid: None)
+
+
+def _uid(path: Path) -> str:
+    return str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
 
 
 # --- CBIS-DDSM -------------------------------------------------------------

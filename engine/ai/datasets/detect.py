@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.ai.datasets import cbis_ddsm, rsna, vindr
@@ -72,14 +73,20 @@ def detect_kind(path: Path) -> tuple[str, Path]:
 
 
 def read_dataset(
-    path: Path, kind: str = "auto", *, boxes: bool = True
+    path: Path,
+    kind: str = "auto",
+    *,
+    boxes: bool = True,
+    locate: Callable[[str], Path | None] | None = None,
 ) -> tuple[list[ImageRecord], dict]:
     """Read a training-data set into records, choosing the adapter from its layout.
 
     ``kind`` is "auto" or one of KINDS.  ``boxes=False`` skips the slow
     CBIS-DDSM mask reading.  Returns (records, summary): the summary is
     records.summarize() plus "kind" and "skipped" (reason -> count).
-    Missing image files are skipped and counted, never fatal.
+    Missing image files are skipped and counted, never fatal.  ``locate``
+    (SOP Instance UID -> file) takes the images from elsewhere, the library
+    say; only labels CSVs that name their images' UIDs (phantom) allow it.
     """
     path = Path(path)
     if kind == "auto":
@@ -94,9 +101,14 @@ def read_dataset(
         raise MammoDeskError(
             f"unknown dataset kind {kind!r}; use auto or one of: {', '.join(KINDS)}"
         )
+    if locate is not None and kind != "phantom":
+        raise MammoDeskError(
+            f"images can be taken from the library only for a labels CSV with SOP Instance "
+            f"UIDs (phantom layout); {path.name} is {kind}"
+        )
     skipped: Counter[str] = Counter()
     if kind == "phantom":
-        records = read_phantom_labels(target, skipped=skipped)
+        records = read_phantom_labels(target, skipped=skipped, locate=locate)
     elif kind == "cbis-ddsm":
         records = cbis_ddsm.read_cbis_ddsm(target, boxes, skipped=skipped)
     elif kind == "vindr-mammo":

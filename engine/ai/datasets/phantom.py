@@ -6,11 +6,16 @@ generator's own study_id already ends so, and is kept as it is); patient_id
 groups a woman's current and prior exams.  A lesion's box is on both views;
 benign lesions have boxes too, with malignant False.  A row whose image file
 is missing, or whose values cannot be read, is skipped and counted.
+
+The images are the files named in the CSV (relative to its folder) or, with a
+``locate`` function, the files it returns for the rows' SOP Instance UIDs
+(training from studies imported into the library).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.ai.datasets.records import Box, ImageRecord, density_letter, read_table
@@ -50,7 +55,27 @@ def _exam_id(study_id: str, is_prior: bool) -> str:
     return study_id
 
 
-def _row_records(row: dict[str, str], folder: Path, skipped: Counter[str]) -> list[ImageRecord]:
+Locate = Callable[[str], Path | None]
+
+
+def _image_path(
+    row: dict[str, str], view: str, folder: Path, locate: Locate | None, skipped: Counter[str]
+) -> Path | None:
+    if locate is not None:
+        path = locate(row.get(f"{view}_sop_instance_uid", "").strip())
+        if path is None:
+            skipped["not in the library"] += 1
+        return path
+    name = row[f"{view}_file"]
+    if not name or not (folder / name).is_file():
+        skipped["missing file"] += 1
+        return None
+    return folder / name
+
+
+def _row_records(
+    row: dict[str, str], folder: Path, skipped: Counter[str], locate: Locate | None = None
+) -> list[ImageRecord]:
     laterality = row["laterality"].upper()
     if laterality not in ("R", "L"):
         skipped["unknown laterality"] += 2
@@ -68,10 +93,8 @@ def _row_records(row: dict[str, str], folder: Path, skipped: Counter[str]) -> li
     lesion = row["lesion_type"] if row["lesion_type"] not in ("", "none") else None
     out = []
     for view, (boxes, cnr) in per_view.items():
-        name = row[f"{view.lower()}_file"]
-        path = folder / name
-        if not name or not path.is_file():
-            skipped["missing file"] += 1
+        path = _image_path(row, view.lower(), folder, locate, skipped)
+        if path is None:
             continue
         out.append(
             ImageRecord(
@@ -93,16 +116,20 @@ def _row_records(row: dict[str, str], folder: Path, skipped: Counter[str]) -> li
 
 
 def read_phantom_labels(
-    csv_path: Path, *, skipped: Counter[str] | None = None
+    csv_path: Path, *, skipped: Counter[str] | None = None, locate: Locate | None = None
 ) -> list[ImageRecord]:
     """Two records (CC, MLO) per breast row of a phantom labels.csv.
 
-    File paths in the CSV are relative to the CSV's folder.  ``skipped``, when
+    File paths in the CSV are relative to the CSV's folder; with ``locate``
+    the images are found by SOP Instance UID instead.  ``skipped``, when
     given, receives counts of what was left out and why.
     """
     csv_path = Path(csv_path)
     skipped = Counter() if skipped is None else skipped
+    required = REQUIRED_COLUMNS
+    if locate is not None:
+        required += ("cc_sop_instance_uid", "mlo_sop_instance_uid")
     records: list[ImageRecord] = []
-    for row in read_table(csv_path, REQUIRED_COLUMNS):
-        records += _row_records(row, csv_path.parent, skipped)
+    for row in read_table(csv_path, required):
+        records += _row_records(row, csv_path.parent, skipped, locate)
     return records
