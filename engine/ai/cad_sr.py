@@ -33,7 +33,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import platform
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -41,68 +40,13 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-from pydicom.valuerep import format_number_as_ds
 
+from engine.ai import sr_codes as codes
 from engine.ai.atomic import atomic_output
 from engine.ai.package_manifest import app_version
 from engine.ai.results import NOT_FOR_CLINICAL_USE, ExamResult, Mark, ViewResult
-from engine.ai.sr_codes import (
-    ALGORITHM_NAME,
-    ALGORITHM_PARAMETERS,
-    ALGORITHM_VERSION,
-    ALL_WITH,
-    ALL_WITHOUT,
-    ANALYSIS_PERFORMED,
-    CENTER,
-    CERTAINTY_OF_FINDING,
-    CONTENT_DATE,
-    CONTENT_TIME,
-    DCMR_UID,
-    DENSITY_ANALYSIS,
-    DETECTION_PERFORMED,
-    ENGLISH_US,
-    FAILED,
-    FAILED_ANALYSES,
-    FAILED_DETECTIONS,
-    FINDING,
-    FINDING_DESCRIPTION,
-    FINDINGS_SUMMARY,
-    H_SPACING,
-    IMAGE_LATERALITY,
-    IMAGE_LIBRARY,
-    IMAGE_VIEW,
-    IMAGE_VIEW_MODIFIER,
-    IMPRESSION,
-    IMPRESSION_TEXT,
-    LANGUAGE,
-    LATERALITY_CODES,
-    MAMMO_CAD_REPORT,
-    MAMMOGRAPHY_CAD_SR,
-    MICROMETER,
-    NONE_WITHOUT,
-    ORIENTATION_COLUMN,
-    ORIENTATION_ROW,
-    OUTLINE,
-    OVERALL_ANALYSIS,
-    PARTIALLY_SUCCEEDED,
-    PERCENT,
-    PRESENTATION_REQUIRED,
-    PROBABILITY_OF_CANCER,
-    REGION_DESCRIPTION,
-    RENDERING_INTENT,
-    SINGLE_IMAGE_FINDING,
-    SOME_WITH,
-    SOME_WITHOUT,
-    STUDY_DATE,
-    STUDY_TIME,
-    SUCCEEDED,
-    SUCCESSFUL_ANALYSES,
-    SUCCESSFUL_DETECTIONS,
-    SUMMARY_OF_ANALYSES,
-    SUMMARY_OF_DETECTIONS,
-    V_SPACING,
-    Code,
-)
+from engine.ai.sr_codes import Code
+from engine.ai.sr_items import code, code_item, content_item, num, ref, scoord, stamp, text
 from engine.dicom.codes import VIEW_CONCEPTS  # CID 4014 View for Mammography
 from engine.errors import MammoDeskError
 
@@ -113,77 +57,16 @@ OPTIONAL_KEYS = ("IssuerOfPatientID", "StudyDescription")  # Type 3; the others 
 SERIES_NUMBER = 900
 
 
-def _code(c: Code) -> Dataset:
-    item = Dataset()
-    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = c
-    return item
-
-
-def _item(rel: str, vt: str, name: Code | None, kids: Iterable[Dataset] = ()) -> Dataset:
-    item = Dataset()
-    item.RelationshipType = rel
-    item.ValueType = vt
-    if name is not None:
-        item.ConceptNameCodeSequence = Sequence([_code(name)])
-    if vt == "CONTAINER":
-        item.ContinuityOfContent = "SEPARATE"
-    kids = list(kids)
-    if kids:
-        item.ContentSequence = Sequence(kids)
-    return item
-
-
-def _code_item(rel: str, name: Code, value: Code, kids: Iterable[Dataset] = ()) -> Dataset:
-    item = _item(rel, "CODE", name, kids)
-    item.ConceptCodeSequence = Sequence([_code(value)])
-    return item
-
-
-def _text(rel: str, name: Code, value: str) -> Dataset:
-    item = _item(rel, "TEXT", name)
-    item.TextValue = value
-    return item
-
-
-def _num(rel: str, name: Code, value: float, unit: Code) -> Dataset:
-    item = _item(rel, name=name, vt="NUM")
-    measured = Dataset()
-    measured.NumericValue = format_number_as_ds(float(value))
-    measured.MeasurementUnitsCodeSequence = Sequence([_code(unit)])
-    item.MeasuredValueSequence = Sequence([measured])
-    return item
-
-
-def _stamp(rel: str, vt: str, name: Code, value: str) -> Dataset:
-    item = _item(rel, vt, name)
-    setattr(item, "Date" if vt == "DATE" else "Time", value)
-    return item
-
-
-def _ref(rel: str, ident: list[int]) -> Dataset:
-    item = Dataset()
-    item.RelationshipType = rel
-    item.ReferencedContentItemIdentifier = ident
-    return item
-
-
-def _scoord(name: Code, kind: str, points: list[float], ident: list[int]) -> Dataset:
-    item = _item("HAS PROPERTIES", "SCOORD", name, [_ref("SELECTED FROM", ident)])
-    item.GraphicType = kind
-    item.GraphicData = [float(p) for p in points]
-    return item
-
-
 def _algorithm(rel: str, result: ExamResult, parameters: bool = False) -> list[Dataset]:
     """TID 4019 CAD Algorithm Identification."""
     items = [
-        _text(rel, ALGORITHM_NAME, result.model_name),
-        _text(rel, ALGORITHM_VERSION, result.model_version),
+        text(rel, codes.ALGORITHM_NAME, result.model_name),
+        text(rel, codes.ALGORITHM_VERSION, result.model_version),
     ]
     if parameters:
         items += [
-            _text(rel, ALGORITHM_PARAMETERS, f"backend: {result.backend}"),
-            _text(rel, ALGORITHM_PARAMETERS, f"device: {result.device}"),
+            text(rel, codes.ALGORITHM_PARAMETERS, f"backend: {result.backend}"),
+            text(rel, codes.ALGORITHM_PARAMETERS, f"device: {result.device}"),
         ]
     return items
 
@@ -213,36 +96,38 @@ def _library_entry(view: ViewResult, src: Dataset | None, study: Dataset) -> Dat
     """TID 4020 CAD Image Library Entry."""
     acq = "HAS ACQ CONTEXT"
     side = _value(src, "ImageLaterality", "Laterality")
-    side = side if side in LATERALITY_CODES else view.laterality
-    kids = [_code_item(acq, IMAGE_LATERALITY, LATERALITY_CODES[side])]
+    side = side if side in codes.LATERALITY_CODES else view.laterality
+    kids = [code_item(acq, codes.IMAGE_LATERALITY, codes.LATERALITY_CODES[side])]
     view_item = (getattr(src, "ViewCodeSequence", None) or [None])[0]
     sct, _srt, meaning = VIEW_CONCEPTS.get(view.view_position, ("", "", ""))
     view_code = _as_code(view_item) or ((sct, "SCT", meaning) if sct else None)
     mods = getattr(view_item, "ViewModifierCodeSequence", None) or []
-    mods = [_code_item("HAS CONCEPT MOD", IMAGE_VIEW_MODIFIER, c) for c in map(_as_code, mods) if c]
+    mods = [
+        code_item("HAS CONCEPT MOD", codes.IMAGE_VIEW_MODIFIER, c) for c in map(_as_code, mods) if c
+    ]
     if view_code is not None:
-        kids.append(_code_item(acq, IMAGE_VIEW, view_code, mods))
+        kids.append(code_item(acq, codes.IMAGE_VIEW, view_code, mods))
     orientation = list(getattr(src, "PatientOrientation", None) or [])
     if len(orientation) == 2:
         kids += [
-            _text(acq, ORIENTATION_ROW, str(orientation[0])),
-            _text(acq, ORIENTATION_COLUMN, str(orientation[1])),
+            text(acq, codes.ORIENTATION_ROW, str(orientation[0])),
+            text(acq, codes.ORIENTATION_COLUMN, str(orientation[1])),
         ]
     date, time = _value(study, "StudyDate"), _value(study, "StudyTime")
     stamps = [
-        ("DATE", STUDY_DATE, date),
-        ("TIME", STUDY_TIME, time),
-        ("DATE", CONTENT_DATE, _value(src, "ContentDate", "AcquisitionDate") or date),
-        ("TIME", CONTENT_TIME, _value(src, "ContentTime", "AcquisitionTime") or time),
+        ("DATE", codes.STUDY_DATE, date),
+        ("TIME", codes.STUDY_TIME, time),
+        ("DATE", codes.CONTENT_DATE, _value(src, "ContentDate", "AcquisitionDate") or date),
+        ("TIME", codes.CONTENT_TIME, _value(src, "ContentTime", "AcquisitionTime") or time),
     ]
-    kids += [_stamp(acq, vt, name, value) for vt, name, value in stamps if value]
+    kids += [stamp(acq, vt, name, value) for vt, name, value in stamps if value]
     spacing = getattr(src, "ImagerPixelSpacing", None) or getattr(src, "PixelSpacing", None)
     if spacing is not None and len(spacing) == 2:  # (row spacing, column spacing) in mm
         kids += [
-            _num(acq, H_SPACING, float(spacing[1]) * 1000.0, MICROMETER),
-            _num(acq, V_SPACING, float(spacing[0]) * 1000.0, MICROMETER),
+            num(acq, codes.H_SPACING, float(spacing[1]) * 1000.0, codes.MICROMETER),
+            num(acq, codes.V_SPACING, float(spacing[0]) * 1000.0, codes.MICROMETER),
         ]
-    item = _item("CONTAINS", "IMAGE", None, kids)
+    item = content_item("CONTAINS", "IMAGE", None, kids)
     item.ReferencedSOPSequence = Sequence([_sop_ref(view)])
     return item
 
@@ -255,17 +140,17 @@ def _finding(result: ExamResult, mark: Mark, view: ViewResult, ident: list[int])
     score = min(max(float(mark.score), 0.0), 1.0) * 100.0
     props = "HAS PROPERTIES"
     kids = [
-        _code_item("HAS CONCEPT MOD", RENDERING_INTENT, PRESENTATION_REQUIRED),
+        code_item("HAS CONCEPT MOD", codes.RENDERING_INTENT, codes.PRESENTATION_REQUIRED),
         *_algorithm(props, result),
         # The mark's score is the model's likelihood that this region is malignant: it is
         # both how certain the finding is and its probability of cancer.
-        _num(props, CERTAINTY_OF_FINDING, score, PERCENT),
-        _num(props, PROBABILITY_OF_CANCER, score, PERCENT),
-        _text(props, REGION_DESCRIPTION, FINDING_DESCRIPTION),
-        _scoord(CENTER, "POINT", [mark.x, mark.y], ident),
-        _scoord(OUTLINE, "POLYLINE", [x0, y0, x1, y0, x1, y1, x0, y1, x0, y0], ident),
+        num(props, codes.CERTAINTY_OF_FINDING, score, codes.PERCENT),
+        num(props, codes.PROBABILITY_OF_CANCER, score, codes.PERCENT),
+        text(props, codes.REGION_DESCRIPTION, codes.FINDING_DESCRIPTION),
+        scoord(codes.CENTER, "POINT", [mark.x, mark.y], ident),
+        scoord(codes.OUTLINE, "POLYLINE", [x0, y0, x1, y0, x1, y1, x0, y1, x0, y0], ident),
     ]
-    return _code_item("CONTAINS", SINGLE_IMAGE_FINDING, FINDING, kids)
+    return code_item("CONTAINS", codes.SINGLE_IMAGE_FINDING, codes.FINDING, kids)
 
 
 def _impression(result: ExamResult, side: str, ident: dict[str, list[int]]) -> Dataset | None:
@@ -278,13 +163,13 @@ def _impression(result: ExamResult, side: str, ident: dict[str, list[int]]) -> D
     ]
     if not findings:
         return None
-    return _item(
+    return content_item(
         "INFERRED FROM",
         "CONTAINER",
-        IMPRESSION,
+        codes.IMPRESSION,
         [
-            _code_item("HAS CONCEPT MOD", RENDERING_INTENT, PRESENTATION_REQUIRED),
-            _text("CONTAINS", IMPRESSION_TEXT, _breast_line(result, side)),  # TID 4002 body
+            code_item("HAS CONCEPT MOD", codes.RENDERING_INTENT, codes.PRESENTATION_REQUIRED),
+            text("CONTAINS", codes.IMPRESSION_TEXT, _breast_line(result, side)),  # TID 4002 body
             *_algorithm("CONTAINS", result),
             *findings,
         ],
@@ -319,21 +204,21 @@ def _summary_text(result: ExamResult) -> str:
 def _performed(name: Code, value: Code, result: ExamResult, refs: list[list[int]]) -> Dataset:
     """TID 4017 / TID 4018: one algorithm run and the library images it ran on."""
     kids = _algorithm("HAS PROPERTIES", result, parameters=True)
-    kids += [_ref("HAS PROPERTIES", ident) for ident in refs]
-    return _code_item("CONTAINS", name, value, kids)
+    kids += [ref("HAS PROPERTIES", ident) for ident in refs]
+    return code_item("CONTAINS", name, value, kids)
 
 
 def _summary(name: Code, ok: Code, failed: Code, runs: list[tuple[bool, Dataset]]) -> Dataset:
     """Summary of Detections / Analyses (CID 6042) with TID 4015 / TID 4016 beneath."""
     good = [item for success, item in runs if success]
     bad = [item for success, item in runs if not success]
-    status = SUCCEEDED if not bad else FAILED if not good else PARTIALLY_SUCCEEDED
+    status = codes.SUCCEEDED if not bad else codes.FAILED if not good else codes.PARTIALLY_SUCCEEDED
     kids = [
-        _item("INFERRED FROM", "CONTAINER", title, items)
+        content_item("INFERRED FROM", "CONTAINER", title, items)
         for title, items in ((ok, good), (failed, bad))
         if items
     ]
-    return _code_item("CONTAINS", name, status, kids)
+    return code_item("CONTAINS", name, status, kids)
 
 
 def _when(created_at: str) -> datetime:
@@ -348,7 +233,7 @@ def build_cad_sr(result: ExamResult, sources: list[pydicom.Dataset]) -> pydicom.
 
     Only mammograms of a known breast enter the report; other images of the
     study (a CT slice, a secondary capture) are left out."""
-    views = [v for v in result.views if v.laterality in LATERALITY_CODES]
+    views = [v for v in result.views if v.laterality in codes.LATERALITY_CODES]
     if not views:
         raise MammoDeskError("the study has no mammogram of a known breast; no CAD SR written")
     result = dataclasses.replace(result, views=views)
@@ -364,7 +249,7 @@ def build_cad_sr(result: ExamResult, sources: list[pydicom.Dataset]) -> pydicom.
     when = _when(result.created_at)
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"
-    ds.SOPClassUID = MAMMOGRAPHY_CAD_SR
+    ds.SOPClassUID = codes.MAMMOGRAPHY_CAD_SR
     ds.SOPInstanceUID = generate_uid()
     ds.InstanceCreationDate = ds.ContentDate = ds.SeriesDate = when.strftime("%Y%m%d")
     ds.InstanceCreationTime = ds.ContentTime = ds.SeriesTime = when.strftime("%H%M%S")
@@ -393,11 +278,11 @@ def build_cad_sr(result: ExamResult, sources: list[pydicom.Dataset]) -> pydicom.
     ds.PerformedProcedureCodeSequence = Sequence()
     ds.CurrentRequestedProcedureEvidenceSequence = _evidence(result)
     ds.ValueType = "CONTAINER"
-    ds.ConceptNameCodeSequence = Sequence([_code(MAMMO_CAD_REPORT)])
+    ds.ConceptNameCodeSequence = Sequence([code(codes.MAMMO_CAD_REPORT)])
     ds.ContinuityOfContent = "SEPARATE"
     template = Dataset()
     template.MappingResource = "DCMR"
-    template.MappingResourceUID = DCMR_UID
+    template.MappingResourceUID = codes.DCMR_UID
     template.TemplateIdentifier = "4000"
     ds.ContentTemplateSequence = Sequence([template])
     ds.ContentSequence = Sequence(_content(result, by_uid, study))
@@ -429,36 +314,43 @@ def _content(result: ExamResult, by_uid: dict[str, Dataset], study: Dataset) -> 
     used = [ident[v.sop_instance_uid] for v in result.views if v.applicable]
     unused = [ident[v.sop_instance_uid] for v in result.views if not v.applicable]
     detections = [
-        (ok, _performed(DETECTION_PERFORMED, FINDING, result, refs))
+        (ok, _performed(codes.DETECTION_PERFORMED, codes.FINDING, result, refs))
         for ok, refs in ((True, used), (False, unused))
         if refs
     ]
     analyses = [
         (
             done is not None and bool(used),
-            _performed(ANALYSIS_PERFORMED, kind, result, used or unused),
+            _performed(codes.ANALYSIS_PERFORMED, kind, result, used or unused),
         )
         for done, kind in (
-            (result.exam_score, OVERALL_ANALYSIS),
-            (result.density, DENSITY_ANALYSIS),
+            (result.exam_score, codes.OVERALL_ANALYSIS),
+            (result.density, codes.DENSITY_ANALYSIS),
         )
     ]
     if not used:
-        status = NONE_WITHOUT
+        status = codes.NONE_WITHOUT
     elif all(ok for ok, _ in detections + analyses):
-        status = ALL_WITH if impressions else ALL_WITHOUT
+        status = codes.ALL_WITH if impressions else codes.ALL_WITHOUT
     else:
-        status = SOME_WITH if impressions else SOME_WITHOUT
+        status = codes.SOME_WITH if impressions else codes.SOME_WITHOUT
     overall = [
-        _text("HAS PROPERTIES", IMPRESSION_TEXT, _summary_text(result)),
+        text("HAS PROPERTIES", codes.IMPRESSION_TEXT, _summary_text(result)),
         *_algorithm("HAS PROPERTIES", result),
     ]
     return [
-        _code_item("HAS CONCEPT MOD", LANGUAGE, ENGLISH_US),
-        _item("CONTAINS", "CONTAINER", IMAGE_LIBRARY, library),
-        _code_item("CONTAINS", FINDINGS_SUMMARY, status, overall + impressions),
-        _summary(SUMMARY_OF_DETECTIONS, SUCCESSFUL_DETECTIONS, FAILED_DETECTIONS, detections),
-        _summary(SUMMARY_OF_ANALYSES, SUCCESSFUL_ANALYSES, FAILED_ANALYSES, analyses),
+        code_item("HAS CONCEPT MOD", codes.LANGUAGE, codes.ENGLISH_US),
+        content_item("CONTAINS", "CONTAINER", codes.IMAGE_LIBRARY, library),
+        code_item("CONTAINS", codes.FINDINGS_SUMMARY, status, overall + impressions),
+        _summary(
+            codes.SUMMARY_OF_DETECTIONS,
+            codes.SUCCESSFUL_DETECTIONS,
+            codes.FAILED_DETECTIONS,
+            detections,
+        ),
+        _summary(
+            codes.SUMMARY_OF_ANALYSES, codes.SUCCESSFUL_ANALYSES, codes.FAILED_ANALYSES, analyses
+        ),
     ]
 
 
