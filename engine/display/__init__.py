@@ -1,0 +1,2 @@
+"""Display maths of the reading workstation (no Qt): the greyscale pipeline
+as lookup tables and the mammography hanging protocol."""

@@ -1,0 +1,151 @@
+"""The greyscale display pipeline of the viewer, as lookup tables.
+
+Stored value -> Modality LUT (Rescale or Modality LUT Sequence) -> VOI
+(a window with its VOI LUT Function LINEAR, LINEAR_EXACT or SIGMOID, or a
+VOI LUT Sequence table, optionally narrowed by a window on its output) ->
+Presentation (MONOCHROME1 and Presentation LUT Shape INVERSE invert) ->
+0..255 on the screen.  PS3.3 C.11.1, C.11.2, C.11.6.
+
+Every step depends on the stored value alone, so for images of up to 16
+bits the whole pipeline is one table with an entry per possible stored
+value: changing the window re-computes 65 536 entries, not the millions of
+pixels, and painting is one table lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pydicom
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
+MIN_WIDTH = 1.0
+
+
+@dataclass(frozen=True)
+class Window:
+    """A VOI window.  With `lut_index` set, the window applies to the output
+    of that VOI LUT Sequence item (so W/L also works on LUT presets)."""
+
+    center: float
+    width: float
+    function: str = "LINEAR"
+    lut_index: int | None = None
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    window: Window
+
+
+def _values(ds: pydicom.Dataset, keyword: str) -> list:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, pydicom.multival.MultiValue | list | tuple) else [value]
+
+
+def _function(ds: pydicom.Dataset) -> str:
+    name = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
+    return name if name in FUNCTIONS else "LINEAR"
+
+
+def _lut_range(item: pydicom.Dataset) -> tuple[float, float]:
+    bits = int(item.LUTDescriptor[2])
+    return 0.0, float(2**bits - 1)
+
+
+def presets(ds: pydicom.Dataset, stored: np.ndarray | None = None) -> list[Preset]:
+    """The file's own VOI settings, in file order: every window (with its
+    explanation as the name), then every VOI LUT Sequence item; when the file
+    has none, a window over the image's value range (needs `stored`)."""
+    out: list[Preset] = []
+    centers, widths = _values(ds, "WindowCenter"), _values(ds, "WindowWidth")
+    names = _values(ds, "WindowCenterWidthExplanation")
+    function = _function(ds)
+    for i, (c, w) in enumerate(zip(centers, widths, strict=False)):
+        try:
+            window = Window(float(c), max(float(w), MIN_WIDTH), function)
+        except (TypeError, ValueError):
+            continue
+        name = str(names[i]).strip() if i < len(names) and str(names[i]).strip() else ""
+        out.append(Preset(name or f"window {i + 1}", window))
+    for i, item in enumerate(ds.get("VOILUTSequence") or []):
+        if "LUTDescriptor" not in item or "LUTData" not in item:
+            continue
+        lo, hi = _lut_range(item)
+        name = str(item.get("LUTExplanation", "") or "").strip() or f"VOI LUT {i + 1}"
+        out.append(Preset(name, Window((lo + hi + 1) / 2, hi - lo + 1, "LINEAR", i)))
+    if not out and stored is not None and stored.size:
+        values = apply_modality_lut(np.array([stored.min(), stored.max()]), ds)
+        lo, hi = float(values.min()), float(values.max())
+        out.append(Preset("full range", Window((lo + hi) / 2, max(hi - lo, MIN_WIDTH))))
+    return out
+
+
+def window_values(x: np.ndarray, window: Window) -> np.ndarray:
+    """VOI window of PS3.3 C.11.2.1.2 (output 0..1)."""
+    c, w = float(window.center), max(float(window.width), MIN_WIDTH)
+    x = np.asarray(x, dtype=np.float64)
+    if window.function == "SIGMOID":
+        return 1.0 / (1.0 + np.exp(-4.0 * (x - c) / w))
+    if window.function == "LINEAR_EXACT":
+        return np.clip((x - c) / w + 0.5, 0.0, 1.0)
+    if w <= 1.0:  # C.11.2.1.2.1: a width of 1 is a threshold at the centre
+        return (x > c - 0.5).astype(np.float64)
+    return np.clip((x - (c - 0.5)) / (w - 1.0) + 0.5, 0.0, 1.0)
+
+
+def inverted(ds: pydicom.Dataset) -> bool:
+    """Whether the file's presentation makes high stored values dark."""
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+    shape = str(ds.get("PresentationLUTShape", "") or "").strip().upper()
+    # For MONOCHROME1 the MG IOD writes INVERSE as its Presentation LUT Shape:
+    # one inversion, not two.
+    return photometric == "MONOCHROME1" or shape == "INVERSE"
+
+
+def stored_range(ds: pydicom.Dataset, dtype: np.dtype) -> np.ndarray:
+    """Every value the stored pixels can take, for tables."""
+    info = np.iinfo(dtype)
+    return np.arange(info.min, info.max + 1, dtype=np.int64 if info.min < 0 else np.uint32)
+
+
+def display_lut(
+    ds: pydicom.Dataset, window: Window, dtype: np.dtype, invert: bool = False
+) -> np.ndarray:
+    """uint8 table over every stored value of `dtype` (8 or 16 bit integers):
+    screen grey level = table[stored - min(dtype)].  `invert` flips the
+    file's own polarity (the viewer's invert key)."""
+    values = stored_range(ds, np.dtype(dtype))
+    modality = apply_modality_lut(values.astype(np.dtype(dtype)), ds)
+    if window.lut_index is not None:
+        # The window works on the table's output (entries lo..hi).
+        voi = apply_voi_lut(
+            np.rint(modality).astype(np.int64), ds, index=window.lut_index, prefer_lut=True
+        )
+        out = window_values(np.asarray(voi, np.float64), window)
+    else:
+        out = window_values(modality, window)
+    if inverted(ds) != invert:
+        out = 1.0 - out
+    return np.rint(out * 255.0).astype(np.uint8)
+
+
+def apply_lut(lut: np.ndarray, stored: np.ndarray) -> np.ndarray:
+    """Screen grey levels of stored pixels through a display_lut table."""
+    if stored.dtype.kind == "i":
+        return lut[stored.astype(np.int32) - int(np.iinfo(stored.dtype).min)]
+    return lut[stored]
+
+
+def drag(window: Window, dx: float, dy: float, span: float) -> Window:
+    """Window/level by mouse: right widens, left narrows; down raises the
+    centre (the image darkens), up lowers it.  `span` is the range of the
+    values the window works on; one screen pixel moves span/1024."""
+    step = max(span, 1.0) / 1024.0
+    width = max(MIN_WIDTH, window.width + dx * step * 2.0)
+    return replace(window, center=window.center + dy * step, width=width)
