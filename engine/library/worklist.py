@@ -1,0 +1,104 @@
+"""The reading worklist: every study with what a radiologist sorts by —
+patient, date, views present, whether a prior exists, and where the study
+stands (new, AI done, read, queued for the cloud, synced)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from engine.library.listing import list_studies
+from engine.library.store import Library
+
+NEW, AI_DONE, READ, QUEUED, SYNCED = "new", "AI done", "read", "queued", "synced"
+STATUSES = (NEW, AI_DONE, READ, QUEUED, SYNCED)
+# Outbox states that mean the cloud has confirmed the study (the sync layer
+# writes them); any other state is still on its way.
+OUTBOX_DONE = ("synced", "confirmed")
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    study_uid: str
+    patient_id: str
+    patient_name: str
+    study_date: str
+    description: str
+    views: list[str]
+    status: str
+    exam_score: float | None  # latest AI exam score 0..100
+    has_prior: bool
+    ai_scope: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def matches(self, text: str) -> bool:
+        """Case-insensitive search over patient, date, description, status and views."""
+        text = text.strip().lower()
+        if not text:
+            return True
+        hay = " ".join(
+            [self.patient_id, self.patient_name, self.study_date, self.description,
+             self.status, *self.views]
+        ).lower()
+        return all(word in hay for word in text.split())
+
+
+def _status(signed: bool, ai: bool, outbox: str | None) -> str:
+    if outbox is not None:
+        return SYNCED if outbox in OUTBOX_DONE else QUEUED
+    if signed:
+        return READ
+    return AI_DONE if ai else NEW
+
+
+def worklist(library: Library) -> list[WorklistRow]:
+    """All studies, newest first; a handful of queries whatever the size."""
+    conn = library.conn
+    signed = {r[0] for r in conn.execute(
+        "SELECT study_uid FROM reads WHERE signed_at IS NOT NULL AND addendum_of IS NULL")}
+    scores: dict[str, float | None] = {}
+    for uid, score in conn.execute(
+        "SELECT study_uid, json_extract(result_json, '$.exam_score') FROM ai_results "
+        "ORDER BY id"
+    ):
+        scores[uid] = score  # later rows win
+    outbox = dict(conn.execute("SELECT study_uid, state FROM outbox ORDER BY id"))
+    dates: dict[str, list[str]] = {}
+    summaries = list_studies(library)
+    for s in summaries:
+        dates.setdefault(s.patient_id, []).append(s.study_date)
+    rows = []
+    for s in summaries:
+        earlier = [d for d in dates.get(s.patient_id, []) if d and s.study_date and d < s.study_date]
+        rows.append(
+            WorklistRow(
+                study_uid=s.study_uid,
+                patient_id=s.patient_id,
+                patient_name=s.patient_name,
+                study_date=s.study_date,
+                description=s.study_description,
+                views=list(s.views),
+                status=_status(s.study_uid in signed, s.study_uid in scores,
+                               outbox.get(s.study_uid)),
+                exam_score=scores.get(s.study_uid),
+                has_prior=bool(earlier) and bool(s.patient_id),
+                ai_scope=s.ai_scope,
+            )
+        )
+    return rows
+
+
+def prior_study(library: Library, study_uid: str) -> str | None:
+    """The same patient's most recent earlier study, if any."""
+    row = library.conn.execute(
+        "SELECT patient_id, study_date FROM studies WHERE study_uid = ?", (study_uid,)
+    ).fetchone()
+    if row is None or not row[0] or not row[1]:
+        return None
+    prior = library.conn.execute(
+        "SELECT study_uid FROM studies WHERE patient_id = ? AND study_date < ? "
+        "ORDER BY study_date DESC, study_time DESC LIMIT 1",
+        (row[0], row[1]),
+    ).fetchone()
+    return prior[0] if prior else None

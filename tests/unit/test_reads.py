@@ -1,0 +1,135 @@
+"""The radiologist's read (draft, sign-off, lock, addendum) and the worklist."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import MammoDeskError
+from engine.library import import_paths
+from engine.library.reads import (
+    Finding,
+    Read,
+    add_addendum,
+    current_read,
+    reads_for,
+    save_draft,
+    sign,
+)
+from engine.library.worklist import AI_DONE, NEW, QUEUED, READ, SYNCED, prior_study, worklist
+
+
+@pytest.fixture
+def imported(library, small_cohort):
+    import_paths(library, small_cohort.files)
+    return library
+
+
+def _study(library) -> str:
+    return worklist(library)[0].study_uid
+
+
+def complete_read() -> Read:
+    return Read(
+        birads={"R": 1, "L": 4},
+        density={"R": "c", "L": "c"},
+        findings=[Finding("L", "mass", "2 o'clock, middle third", 9.0, "spiculated")],
+        impression="Suspicious left breast mass; biopsy recommended.",
+    )
+
+
+def test_draft_is_saved_and_updated_until_signed(imported):
+    uid = _study(imported)
+    draft = save_draft(imported, uid, "Dr A", Read(birads={"R": 1, "L": None}))
+    assert not draft.signed and draft.read.birads == {"R": 1, "L": None}
+    again = save_draft(imported, uid, "Dr A", complete_read())
+    assert again.id == draft.id and again.read.findings[0].location == "2 o'clock, middle third"
+    assert len(reads_for(imported, uid)) == 1
+
+
+def test_signing_locks_the_read_and_records_reader_and_time(imported):
+    uid = _study(imported)
+    save_draft(imported, uid, "Dr A", complete_read())
+    signed = sign(imported, uid, "Dr B")
+    assert signed.signed and signed.reader == "Dr B" and signed.signed_at.startswith("20")
+    with pytest.raises(MammoDeskError, match="signed and locked; add an addendum"):
+        save_draft(imported, uid, "Dr A", Read())
+    with pytest.raises(MammoDeskError, match="already signed"):
+        sign(imported, uid, "Dr B")
+    assert current_read(imported, uid).read.birads == {"R": 1, "L": 4}
+
+
+def test_cannot_sign_an_incomplete_read(imported):
+    uid = _study(imported)
+    save_draft(imported, uid, "Dr A", Read(birads={"R": 1, "L": 2}, density={"R": "b", "L": None}))
+    with pytest.raises(MammoDeskError, match="cannot sign without density for the left breast"):
+        sign(imported, uid, "Dr A")
+    with pytest.raises(MammoDeskError, match="no read to sign"):
+        sign(imported, worklist(imported)[1].study_uid, "Dr A")
+
+
+def test_addendum_follows_a_signed_read(imported):
+    uid = _study(imported)
+    save_draft(imported, uid, "Dr A", complete_read())
+    with pytest.raises(MammoDeskError, match="sign the read first"):
+        add_addendum(imported, uid, "Dr A", "Compared with outside films.")
+    sign(imported, uid, "Dr A")
+    add = add_addendum(imported, uid, "Dr C", "Compared with outside films: stable.")
+    assert add.signed and add.addendum_of == current_read(imported, uid).id
+    assert [r.text for r in reads_for(imported, uid)][-1] == "Compared with outside films: stable."
+    with pytest.raises(MammoDeskError, match="needs some text"):
+        add_addendum(imported, uid, "Dr C", "  ")
+
+
+@pytest.mark.parametrize(
+    "read,message",
+    [
+        (Read(birads={"R": 7, "L": None}), "BI-RADS for the right breast must be 0 to 6"),
+        (Read(density={"R": None, "L": "e"}), "density for the left breast must be a, b, c or d"),
+        (Read(findings=[Finding("X", "mass")]), "a finding needs a side"),
+        (Read(findings=[Finding("R", "lump")]), "unknown finding type"),
+    ],
+)
+def test_bad_reads_are_refused_in_one_line(imported, read, message):
+    with pytest.raises(MammoDeskError, match=message):
+        save_draft(imported, _study(imported), "Dr A", read)
+    assert reads_for(imported, _study(imported)) == []
+
+
+def test_reader_name_and_study_are_required(imported):
+    with pytest.raises(MammoDeskError, match="reader's name"):
+        save_draft(imported, _study(imported), "  ", Read())
+    with pytest.raises(MammoDeskError, match="no such study"):
+        save_draft(imported, "1.2.3", "Dr A", Read())
+
+
+def test_worklist_status_follows_the_study(imported):
+    uid = _study(imported)
+    assert {r.status for r in worklist(imported)} == {NEW}
+    imported.conn.execute(
+        "INSERT INTO ai_results (study_uid, model_name, model_version, created_at, result_json) "
+        "VALUES (?, 'm', '1', '2024-01-01', '{\"exam_score\": 42.5}')", (uid,))
+    row = next(r for r in worklist(imported) if r.study_uid == uid)
+    assert (row.status, row.exam_score) == (AI_DONE, 42.5)
+    save_draft(imported, uid, "Dr A", complete_read())
+    assert next(r for r in worklist(imported) if r.study_uid == uid).status == AI_DONE
+    sign(imported, uid, "Dr A")
+    assert next(r for r in worklist(imported) if r.study_uid == uid).status == READ
+    imported.conn.execute(
+        "INSERT INTO outbox (study_uid, state, enqueued_at, updated_at) "
+        "VALUES (?, 'pending', 'now', 'now')", (uid,))
+    assert next(r for r in worklist(imported) if r.study_uid == uid).status == QUEUED
+    imported.conn.execute("UPDATE outbox SET state = 'synced' WHERE study_uid = ?", (uid,))
+    assert next(r for r in worklist(imported) if r.study_uid == uid).status == SYNCED
+
+
+def test_worklist_views_search_and_prior(imported, small_cohort):
+    rows = worklist(imported)
+    assert all(r.views == ["RCC", "LCC", "RMLO", "LMLO"] for r in rows)
+    with_prior = [r for r in rows if r.has_prior]
+    assert len(with_prior) == 1  # the cohort has one woman with a prior
+    current = with_prior[0]
+    prior = prior_study(imported, current.study_uid)
+    assert prior is not None and prior != current.study_uid
+    assert prior_study(imported, prior) is None
+    assert current.matches(current.patient_id.lower()) and not current.matches("zzz")
+    assert rows == sorted(rows, key=lambda r: r.study_date, reverse=True)
