@@ -70,7 +70,8 @@ def worklist(library: Library) -> list[WorklistRow]:
         dates.setdefault(s.patient_id, []).append(s.study_date)
     rows = []
     for s in summaries:
-        earlier = [d for d in dates.get(s.patient_id, []) if d and s.study_date and d < s.study_date]
+        mine = dates.get(s.patient_id, [])
+        earlier = [d for d in mine if d and s.study_date and d < s.study_date]
         rows.append(
             WorklistRow(
                 study_uid=s.study_uid,
