@@ -87,7 +87,8 @@ def _j2k_reduced(ds: pydicom.Dataset, level: int) -> np.ndarray | None:
             im.reduce = level
             im.load()
     except Exception as exc:
-        raise DecodeError(f"corrupt JPEG 2000 codestream: {str(exc).splitlines()[0][:120]}") from exc
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise DecodeError(f"corrupt JPEG 2000 codestream: {first}") from exc
     arr = np.asarray(im)
     if im.mode.startswith("I;16"):
         # OpenJPEG through Pillow scales samples up to 16 bits.
@@ -107,7 +108,8 @@ def block_mean_stored(arr: np.ndarray, k: int) -> np.ndarray:
     h, w = arr.shape[:2]
     ph, pw = -h % k, -w % k
     src = np.pad(arr.astype(np.float32), ((0, ph), (0, pw)), mode="edge") if ph or pw else arr
-    out = src.reshape(src.shape[0] // k, k, src.shape[1] // k, k).mean(axis=(1, 3), dtype=np.float32)
+    blocks = src.reshape(src.shape[0] // k, k, src.shape[1] // k, k)
+    out = blocks.mean(axis=(1, 3), dtype=np.float32)
     return np.rint(out).astype(arr.dtype)
 
 
