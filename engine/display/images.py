@@ -1,0 +1,139 @@
+"""One image as the viewer holds it: the header it needs for display, and
+its stored pixels at one or more pyramid levels (level k is 1/2**k of full
+size on each side; level 0 is every stored pixel)."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pydicom
+
+from engine.dicom.reader import read_dataset
+from engine.display.decode import block_mean_stored, decode_level
+from engine.display.hanging import HangImage, hang_image
+from engine.display.voi import Preset, presets
+from engine.errors import DecodeError, DicomReadError
+
+SMALLEST_SIDE = 256  # the pyramid stops when a level is this small
+
+
+@dataclass
+class ViewImage:
+    key: str  # SOP Instance UID
+    header: pydicom.Dataset  # everything but the pixel data
+    rows: int
+    columns: int
+    spacing_mm: tuple[float, float] | None  # (row, column) spacing at the detector/patient
+    hang: HangImage
+    presets: list[Preset]
+    levels: dict[int, np.ndarray] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return next(iter(self.levels.values())).dtype
+
+    @property
+    def full(self) -> np.ndarray | None:
+        return self.levels.get(0)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.levels.values())
+
+    def finest_level(self) -> int:
+        return min(self.levels)
+
+    def level_for(self, scale: float) -> int:
+        """The coarsest level that still has at least one stored pixel per
+        screen pixel at `scale` screen pixels per full-size pixel."""
+        want = 0
+        while scale * (1 << (want + 1)) <= 1.0:
+            want += 1
+        have = sorted(self.levels)
+        usable = [k for k in have if k <= want]
+        return max(usable) if usable else min(have)
+
+    def add_level(self, level: int, pixels: np.ndarray) -> None:
+        with self._lock:
+            self.levels[level] = pixels
+
+    def build_pyramid(self) -> None:
+        """Fill in the coarser levels from the finest one."""
+        with self._lock:
+            k = min(self.levels)
+            arr = self.levels[k]
+            while min(arr.shape) // 2 >= SMALLEST_SIDE:
+                k += 1
+                if k not in self.levels:
+                    self.levels[k] = block_mean_stored(arr, 2)
+                arr = self.levels[k]
+
+
+def spacing_of(ds: pydicom.Dataset) -> tuple[float, float] | None:
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        value = ds.get(keyword)
+        try:
+            if value is not None and len(value) == 2 and float(value[0]) > 0 < float(value[1]):
+                return float(value[0]), float(value[1])
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def header_only(ds: pydicom.Dataset) -> pydicom.Dataset:
+    out = pydicom.Dataset()
+    for elem in ds:
+        if elem.keyword not in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
+            out.add(elem)
+    out.file_meta = getattr(ds, "file_meta", pydicom.dataset.FileMetaDataset())
+    return out
+
+
+def load_view(source: Path | pydicom.Dataset, level: int = 0) -> ViewImage:
+    """Read a file and decode it at `level` (or finer, if the file cannot
+    give that reduction).  DicomReadError / DecodeError on bad files."""
+    if isinstance(source, pydicom.Dataset):
+        ds = source
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = read_dataset(source)
+    pixels, got = decode_level(ds, level)
+    if pixels.ndim != 2:
+        raise DecodeError("expected a single-frame greyscale image")
+    rows = int(ds.get("Rows") or pixels.shape[0] << got)
+    cols = int(ds.get("Columns") or pixels.shape[1] << got)
+    view = ViewImage(
+        key=str(ds.get("SOPInstanceUID", "")),
+        header=header_only(ds),
+        rows=rows,
+        columns=cols,
+        spacing_mm=spacing_of(ds),
+        hang=hang_image(ds),
+        presets=presets(ds, pixels),
+    )
+    view.add_level(got, pixels)
+    return view
+
+
+def add_full_resolution(view: ViewImage, source: Path | pydicom.Dataset) -> None:
+    """Decode every stored pixel into `view` and rebuild its pyramid."""
+    if view.full is not None:
+        return
+    if isinstance(source, pydicom.Dataset):
+        ds = source
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = read_dataset(source)
+    pixels, got = decode_level(ds, 0)
+    view.add_level(got, pixels)
+    view.build_pyramid()
+
+
+__all__ = ["DecodeError", "DicomReadError", "ViewImage", "add_full_resolution", "load_view"]

@@ -1,0 +1,90 @@
+"""Where a study's images come from for display, and opening each one fast:
+from the disk cache when the library has decoded it before, else by a
+reduced decode first and the full resolution after."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+
+from engine.display.disk_cache import DiskCache
+from engine.display.hanging import hang_image
+from engine.display.images import (
+    ViewImage,
+    add_full_resolution,
+    header_only,
+    load_view,
+    spacing_of,
+)
+from engine.display.voi import presets
+from engine.library.store import Library
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    key: str  # SOP Instance UID
+    path: Path
+    digest: str | None  # SHA-256 of the file when it is in the library
+
+
+def library_files(library: Library, study_uid: str) -> list[ImageFile]:
+    rows = library.conn.execute(
+        "SELECT sop_uid, rel_path, sha256 FROM instances WHERE study_uid = ? AND has_pixel_data",
+        (study_uid,),
+    ).fetchall()
+    return [ImageFile(uid, library.file_path(rel), digest) for uid, rel, digest in rows]
+
+
+def folder_files(paths: list[Path]) -> list[ImageFile]:
+    """Image files found under paths (not imported), keyed by SOP Instance UID."""
+    out: list[ImageFile] = []
+    for path in paths:
+        files = sorted(p for p in Path(path).rglob("*") if p.is_file()) if Path(path).is_dir() \
+            else [Path(path)]
+        for f in files:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ds = pydicom.dcmread(f, stop_before_pixels=True)
+            except Exception:
+                continue
+            if "SOPInstanceUID" in ds and "Rows" in ds:
+                out.append(ImageFile(str(ds.SOPInstanceUID), f, None))
+    return out
+
+
+def open_view(item: ImageFile, level: int, disk: DiskCache | None = None) -> ViewImage:
+    """The image at `level` or finer: the disk cache's levels when it has
+    them (all levels, level 0 memory-mapped), else a decode."""
+    cached = disk.load(item.digest) if disk is not None and item.digest else None
+    if cached:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(item.path, stop_before_pixels=True)
+        finest = cached[min(cached)]
+        view = ViewImage(
+            key=item.key,
+            header=header_only(ds),
+            rows=int(ds.get("Rows") or cached[0].shape[0]),
+            columns=int(ds.get("Columns") or cached[0].shape[1]),
+            spacing_mm=spacing_of(ds),
+            hang=hang_image(ds),
+            presets=presets(ds, finest),
+        )
+        for k, arr in cached.items():
+            view.add_level(k, arr)
+        return view
+    view = load_view(item.path, level)
+    view.key = item.key or view.key
+    return view
+
+
+def complete_view(view: ViewImage, item: ImageFile, disk: DiskCache | None = None) -> None:
+    """Decode the full resolution (if missing) and keep it in the disk cache."""
+    had_full = view.full is not None
+    add_full_resolution(view, item.path)
+    if disk is not None and item.digest and not had_full:
+        disk.store(item.digest, dict(view.levels))
