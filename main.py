@@ -179,8 +179,9 @@ def cmd_demo(args: argparse.Namespace, paths: AppPaths) -> int:
         _print_result(results[demo.study_uid])
     print(f"library: {paths.library}")
     if not headless:
-        print("the reading workstation window is not part of this build yet; "
-              "shown headless", file=sys.stderr)
+        from ui.app import run_gui
+
+        return run_gui(paths, open_uid=demo.study_uid)
     return 0
 
 
@@ -320,8 +321,26 @@ def cmd_train(args: argparse.Namespace, paths: AppPaths) -> int:
 
 
 def cmd_gui(args: argparse.Namespace, paths: AppPaths) -> int:
-    raise MammoDeskError("the reading workstation window is not part of this build yet; "
-                         "run 'main.py --help' for the headless commands")
+    if not _has_display():
+        raise MammoDeskError("no display to open the window on; run 'main.py --help' for "
+                             "the headless commands (screenshot renders without one)")
+    from ui.app import run_gui
+
+    return run_gui(paths)
+
+
+def cmd_screenshot(args: argparse.Namespace, paths: AppPaths) -> int:
+    if not _has_display():
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from ui.screenshot import render_screenshot
+
+    cells = render_screenshot(paths, args.target, Path(args.out))
+    if args.json:
+        _print_json({"out": str(args.out), "platform": os.environ.get("QT_QPA_PLATFORM", ""),
+                     "cells": cells})
+    else:
+        print(f"screenshot of {' '.join(c['label'] for c in cells)} written to {args.out}")
+    return 0
 
 
 # -- plumbing ----------------------------------------------------------------
@@ -439,6 +458,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive, default=None,
                    help="processes preparing images (default: one per core)")
     p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("screenshot", help="render the reading view of a study to a PNG")
+    p.add_argument("target", metavar="PATH|UID", help="a study folder or a library study UID")
+    p.add_argument("--out", required=True, metavar="FILE.png")
+    p.add_argument("--json", action="store_true", help="also print where each cell is")
+    p.set_defaults(handler=cmd_screenshot)
 
     p = sub.add_parser("demo", help="make and open the synthetic demo study")
     p.add_argument("--headless", action="store_true", help="print instead of opening a window")

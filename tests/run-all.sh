@@ -4,7 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(dicom3tools dcmtk)
+# dicom3tools and dcmtk: outside DICOM validators; xvfb and the xcb/GL
+# libraries: a real Qt window for the screenshot test.
+APT_PACKAGES=(dicom3tools dcmtk xvfb xauth libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4
+              libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-shape0
+              libegl1 libgl1 libfontconfig1 libdbus-1-3)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

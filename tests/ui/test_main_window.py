@@ -1,0 +1,183 @@
+"""The workstation as a radiologist drives it: worklist, opening by keyboard,
+hanging layouts, shortcuts, reading and sign-off, a corrupt image."""
+
+from __future__ import annotations
+
+import shutil
+
+import pydicom
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.display.viewport import FIT, PIXEL, TRUE_SIZE
+from engine.library import Library, import_paths
+from engine.library.reads import current_read
+
+
+@pytest.fixture
+def window(qtbot, ctx, small_cohort):
+    with Library(ctx.paths.library) as lib:
+        import_paths(lib, small_cohort.files)
+    from ui.main_window import MainWindow
+
+    w = MainWindow(ctx)
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    w.activateWindow()
+    qtbot.waitExposed(w)
+    w.refresh_worklist()
+    qtbot.waitUntil(lambda: w.worklist.model.rowCount() == 4, timeout=10000)
+    return w
+
+
+def _loaded(w) -> bool:
+    tiles = [t for t in w.reading.hanging.visible_tiles() if t.cell and t.cell.placement]
+    return bool(tiles) and all(t.problem or (t.view is not None and t.view.full is not None)
+                               for t in tiles)
+
+
+def _open_first(qtbot, w):
+    w.worklist.table.setFocus()
+    w.worklist.table.selectRow(0)
+    qtbot.keyClick(w.worklist.table, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: w.reading.study is not None and _loaded(w), timeout=20000)
+
+
+def test_enter_opens_the_study_in_the_2x2_hang(qtbot, window):
+    uid = window.worklist.current_uid()
+    _open_first(qtbot, window)
+    assert window.stack.currentWidget() is window.reading
+    assert window.reading.study.uid == uid
+    tiles = window.reading.hanging.visible_tiles()
+    assert [t.cell.label for t in tiles] == ["RCC", "LCC", "RMLO", "LMLO"]
+    assert [t.vp.anchor for t in tiles] == ["right", "left", "right", "left"]
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert window.stack.currentWidget() is window.worklist
+
+
+def test_keyboard_shortcuts_drive_the_viewer(qtbot, window):
+    _open_first(qtbot, window)
+    tiles = window.reading.hanging.visible_tiles()
+    qtbot.keyClick(window, Qt.Key.Key_1)
+    assert all(t.vp.mode == PIXEL for t in tiles)
+    qtbot.keyClick(window, Qt.Key.Key_T)
+    assert all(t.vp.mode == TRUE_SIZE for t in tiles)
+    qtbot.keyClick(window, Qt.Key.Key_F)
+    assert all(t.vp.mode == FIT for t in tiles)
+    qtbot.keyClick(window, Qt.Key.Key_I)
+    assert all(t.invert for t in tiles)
+    qtbot.keyClick(window, Qt.Key.Key_R)
+    assert not any(t.invert for t in tiles)
+    qtbot.keyClick(window, Qt.Key.Key_M)
+    assert all(t.magnifier for t in tiles)
+    qtbot.keyClick(window, Qt.Key.Key_H)
+    assert window.reading.ai.heat.isChecked()
+    qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert [t.cell.label for t in window.reading.hanging.visible_tiles()] == ["RCC", "LCC"]
+    qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
+    assert [t.cell.label for t in window.reading.hanging.visible_tiles()] == ["RCC", "RMLO"]
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.reading.hanging.visible_tiles()) == 4
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    assert window.help.isVisible()
+    assert ("Ctrl+Return", "Sign the read (locks it)") in window.help.shortcuts
+    qtbot.keyClick(window.help, Qt.Key.Key_Escape)
+    assert not window.help.isVisible()
+
+
+def test_zoom_and_pan_are_linked_across_views(qtbot, window):
+    _open_first(qtbot, window)
+    first, second = window.reading.hanging.visible_tiles()[:2]
+    first.zoom_by(2.0)
+    assert second.vp.mode == first.vp.mode and second.vp.scale == pytest.approx(first.vp.scale)
+    qtbot.keyClick(window, Qt.Key.Key_L)
+    first.zoom_by(2.0)
+    assert second.vp.scale != pytest.approx(first.vp.scale)
+
+
+def test_prior_comparison_and_next_study(qtbot, window):
+    rows = window.worklist.model.rows
+    with_prior = next(r for r in rows if r.has_prior)
+    window.open_study(with_prior.study_uid)
+    qtbot.waitUntil(lambda: window.reading.study is not None and _loaded(window), timeout=20000)
+    qtbot.keyClick(window, Qt.Key.Key_C)
+    labels = [t.cell.label for t in window.reading.hanging.visible_tiles()]
+    assert labels == ["RCC", "LCC", "RCC prior", "LCC prior"]
+    qtbot.waitUntil(lambda: _loaded(window), timeout=20000)
+    prior_tile = window.reading.hanging.visible_tiles()[2]
+    assert prior_tile.view is not None and prior_tile.view.key != \
+        window.reading.hanging.visible_tiles()[0].view.key
+    before = window.reading.study.uid
+    qtbot.keyClick(window, Qt.Key.Key_PageDown)
+    qtbot.waitUntil(lambda: window.reading.study is not None
+                    and window.reading.study.uid != before, timeout=20000)
+
+
+def test_sign_off_locks_the_read(qtbot, window):
+    _open_first(qtbot, window)
+    panel = window.reading.reading
+    window.ctx.settings.update({"reader.name": "Dr Synthetic"})
+    for side, birads, density in (("R", 1, "b"), ("L", 2, "b")):
+        panel.birads[side].setCurrentIndex(panel.birads[side].findData(birads))
+        panel.density[side].setCurrentIndex(panel.density[side].findData(density))
+    panel.impression.setPlainText("No evidence of malignancy.")
+    qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: panel.locked, timeout=10000)
+    assert "Signed by Dr Synthetic" in panel.state.text()
+    assert not panel.birads["R"].isEnabled() and not panel.impression.isEnabled()
+    assert panel.addendum.isEnabled()
+    with Library(window.ctx.paths.library) as lib:
+        stored = current_read(lib, window.reading.study.uid)
+    assert stored.signed and stored.read.birads == {"R": 1, "L": 2}
+    panel.addendum_text.setPlainText("Reviewed with the prior: stable.")
+    panel.addendum.click()
+    qtbot.waitUntil(lambda: "stable" in panel.history.text(), timeout=10000)
+    window.refresh_worklist()
+    qtbot.waitUntil(lambda: any(r.status == "read" for r in window.worklist.model.rows),
+                    timeout=10000)
+
+
+def test_signing_an_incomplete_read_says_what_is_missing(qtbot, window):
+    _open_first(qtbot, window)
+    window.reading.sign()
+    qtbot.waitUntil(lambda: "cannot sign without" in window.status_msg.text(), timeout=10000)
+    assert not window.reading.reading.locked
+
+
+def test_a_corrupt_image_shows_its_reason_and_the_rest_works(qtbot, ctx, small_cohort, tmp_path):
+    study = sorted({p.parent for p in small_cohort.files})[0]
+    copy = tmp_path / "study"
+    shutil.copytree(study, copy)
+    victim = copy / "LCC.dcm"
+    ds = pydicom.dcmread(victim)
+    ds.PixelData = ds.PixelData[: len(ds.PixelData) // 3]  # truncated pixel data
+    ds.save_as(victim, enforce_file_format=True)
+    from ui.reading_view import ReadingView, load_folder_study
+
+    view = ReadingView(ctx)
+    qtbot.addWidget(view)
+    view.resize(1200, 800)
+    view.show()
+    view.show_study(load_folder_study(copy))
+    tiles = {t.cell.label: t for t in view.hanging.visible_tiles()}
+    qtbot.waitUntil(lambda: tiles["LCC"].problem is not None, timeout=20000)
+    assert "pixel data" in tiles["LCC"].problem
+    qtbot.waitUntil(lambda: all(tiles[k].view is not None for k in ("RCC", "RMLO", "LMLO")),
+                    timeout=20000)
+
+
+def test_missing_views_hang_with_a_label(qtbot, ctx, small_cohort, tmp_path):
+    study = sorted({p.parent for p in small_cohort.files})[0]
+    copy = tmp_path / "study"
+    shutil.copytree(study, copy)
+    (copy / "LMLO.dcm").unlink()
+    from ui.reading_view import ReadingView, load_folder_study
+
+    view = ReadingView(ctx)
+    qtbot.addWidget(view)
+    view.show()
+    view.show_study(load_folder_study(copy))
+    labels = [t.cell.label for t in view.hanging.visible_tiles()]
+    assert labels == ["RCC", "LCC", "RMLO", "LMLO missing"]
+    assert view.hanging.visible_tiles()[3].view is None

@@ -1,0 +1,96 @@
+"""The AI panel: exam score and category, per-breast probability, density,
+overlay switches, the model and the device it ran on.  It says plainly
+when there is no model, while the model loads, and that the model is not
+for clinical use."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.ai.results import NOT_FOR_CLINICAL_USE, ExamResult
+
+SIDE = {"R": "Right breast", "L": "Left breast"}
+
+
+class AiPanel(QGroupBox):
+    overlays_changed = Signal(bool, bool, float)  # marks, heatmap, opacity
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("AI", parent)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.score = QLabel("-")
+        self.score.setObjectName("aiScore")
+        self.category = QLabel("-")
+        self.right = QLabel("-")
+        self.left = QLabel("-")
+        self.density = QLabel("-")
+        self.model = QLabel("-")
+        self.model.setWordWrap(True)
+        self.notice = QLabel(NOT_FOR_CLINICAL_USE)
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.marks = QCheckBox("Marks (A)")
+        self.marks.setChecked(True)
+        self.heat = QCheckBox("Heatmap (H)")
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(50)
+        for w in (self.marks, self.heat):
+            w.toggled.connect(self._emit)
+        self.opacity.valueChanged.connect(self._emit)
+
+        form = QFormLayout()
+        form.addRow("Exam score", self.score)
+        form.addRow("Category", self.category)
+        form.addRow(SIDE["R"], self.right)
+        form.addRow(SIDE["L"], self.left)
+        form.addRow("Density", self.density)
+        box = QVBoxLayout(self)
+        box.addWidget(self.status)
+        box.addLayout(form)
+        box.addWidget(self.marks)
+        box.addWidget(self.heat)
+        box.addWidget(QLabel("Heatmap opacity ([ and ])"))
+        box.addWidget(self.opacity)
+        box.addWidget(self.model)
+        box.addWidget(self.notice)
+        self.result: ExamResult | None = None
+        self.show_state("no study open")
+
+    def _emit(self) -> None:
+        self.overlays_changed.emit(self.marks.isChecked(), self.heat.isChecked(),
+                                   self.opacity.value() / 100.0)
+
+    def show_state(self, text: str) -> None:
+        """A state without numbers: loading, no model, analysing, failed."""
+        self.result = None
+        self.status.setText(text)
+        for w in (self.score, self.category, self.right, self.left, self.density):
+            w.setText("-")
+
+    def show_result(self, result: ExamResult) -> None:
+        self.result = result
+        self.status.setText(result.reason or "AI result")
+        self.score.setText("-" if result.exam_score is None else f"{result.exam_score:.0f} / 100")
+        self.category.setText("-" if result.category is None else f"{result.category} of 10")
+        for side, label in (("R", self.right), ("L", self.left)):
+            b = result.breast(side)
+            if b is None or b.probability is None:
+                label.setText(b.reason if b and b.reason else "not assessed")
+            else:
+                label.setText(f"{b.probability * 100:.0f}% (density {b.density or '-'})")
+        self.density.setText(result.density or "-")
+        self.model.setText(f"{result.model_name} {result.model_version} on {result.device}")
+
+    def step_opacity(self, delta: int) -> None:
+        self.opacity.setValue(max(0, min(100, self.opacity.value() + delta)))

@@ -1,0 +1,46 @@
+"""Starting the reading workstation: the window first, the AI model after.
+
+TensorFlow alone takes seconds to import; nothing heavy is imported before
+the window is on screen, and the model loads in the background while the AI
+panel says so."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from engine.paths import AppPaths
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    app.setApplicationName("MammoDesk")
+    from ui.theme import apply_dark_theme
+
+    apply_dark_theme(app)  # type: ignore[arg-type]
+    return app  # type: ignore[return-value]
+
+
+def build_window(paths: AppPaths, ai: bool = True):  # type: ignore[no-untyped-def]
+    from ui.context import AppContext
+    from ui.main_window import MainWindow
+
+    ctx = AppContext(paths, ai_enabled=ai)
+    window = MainWindow(ctx)
+    return ctx, window
+
+
+def run_gui(paths: AppPaths, open_uid: str | None = None) -> int:
+    app = make_app()
+    ctx, window = build_window(paths)
+    window.show()
+    window.refresh_worklist()
+    QTimer.singleShot(0, ctx.load_model)
+    if open_uid:
+        QTimer.singleShot(0, lambda: window.open_study(open_uid))
+    code = app.exec()
+    ctx.ops.wait(5000)
+    ctx.ai_ops.wait(5000)
+    return code

@@ -1,0 +1,84 @@
+"""What the windows share: folders, the operations pool, the image caches,
+and the AI model, which loads in the background after the window shows."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.display.disk_cache import DiskCache
+from engine.display.image_cache import ImageCache
+from engine.paths import AppPaths
+from engine.settings import Settings
+from ui.operations import Operations
+from ui.viewer.image_store import ImageStore
+
+log = logging.getLogger(__name__)
+LOADING, READY, NO_MODEL, FAILED = "loading", "ready", "none", "failed"
+
+
+class AppContext(QObject):
+    model_changed = Signal(str)  # state
+
+    def __init__(self, paths: AppPaths, parent: QObject | None = None,
+                 ai_enabled: bool = True) -> None:
+        super().__init__(parent)
+        self.paths = paths
+        self.settings = Settings(paths.config)
+        # Decoding and the AI share two threads: the machines this runs on
+        # may have only two cores.
+        self.ops = Operations(2, self)
+        self.ai_ops = Operations(1, self)
+        self.cache = ImageCache()
+        self.disk = DiskCache(paths.cache / "display")
+        self.images = ImageStore(self.ops, self.cache, self.disk, self)
+        self.runtime = None
+        self.model_state = NO_MODEL if not ai_enabled else LOADING
+        self.model_text = "AI off" if not ai_enabled else "loading the AI model..."
+        self._ai_enabled = ai_enabled
+        self._waiting: list[Callable[[], None]] = []
+
+    def load_model(self) -> None:
+        """Start loading the active model package (call after the window shows)."""
+        if not self._ai_enabled:
+            self.model_changed.emit(self.model_state)
+            return
+
+        def load():  # type: ignore[no-untyped-def]
+            from engine.ai.service import open_runtime
+
+            return open_runtime(self.paths.models)
+
+        def done(runtime) -> None:  # type: ignore[no-untyped-def]
+            self.runtime = runtime
+            pkg = runtime.package
+            self.model_state = READY
+            self.model_text = f"model {pkg.name} {pkg.version} ({runtime.device})"
+            log.info("AI model ready: %s", self.model_text)
+            self._flush()
+
+        def failed(message: str) -> None:
+            from engine.ai.service import NO_MODEL as NO_MODEL_TEXT
+
+            self.model_state = NO_MODEL if message == NO_MODEL_TEXT else FAILED
+            self.model_text = (
+                message if self.model_state == NO_MODEL else f"AI unavailable: {message}"
+            )
+            self._flush()
+
+        self.ai_ops.run(load, done, failed)
+
+    def when_model_settled(self, fn: Callable[[], None]) -> None:
+        """Run fn now if loading is over, else when it is."""
+        if self.model_state == LOADING:
+            self._waiting.append(fn)
+        else:
+            fn()
+
+    def _flush(self) -> None:
+        self.model_changed.emit(self.model_state)
+        waiting, self._waiting = self._waiting, []
+        for fn in waiting:
+            fn()

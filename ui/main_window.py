@@ -1,0 +1,312 @@
+"""The main window: worklist and reading view, menus, keyboard shortcuts,
+drag-and-drop import, and a status bar with the model, sync and offline
+state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QStackedWidget,
+)
+
+from engine.display.viewport import FIT, PIXEL, TRUE_SIZE
+from ui.context import AppContext
+from ui.help_overlay import HelpOverlay
+from ui.reading_view import ReadingView
+from ui.worklist import WorklistWidget
+
+NOTICE = "MammoDesk - AI trained on synthetic data only, not for clinical use"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.setWindowTitle("MammoDesk")
+        self.setAcceptDrops(True)
+        self.worklist = WorklistWidget()
+        self.reading = ReadingView(ctx)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.worklist)
+        self.stack.addWidget(self.reading)
+        self.setCentralWidget(self.stack)
+        self.worklist.open_requested.connect(self.open_study)
+        self.reading.message.connect(self.say)
+        self.reading.study_changed.connect(self.refresh_worklist)
+        self.model_label = QLabel(ctx.model_text)
+        self.sync_label = QLabel("sync: -")
+        self.status_msg = QLabel()
+        bar = self.statusBar()
+        bar.addWidget(self.status_msg, 1)
+        bar.addPermanentWidget(self.model_label)
+        bar.addPermanentWidget(self.sync_label)
+        ctx.model_changed.connect(lambda _s: self.model_label.setText(ctx.model_text))
+        self.shortcuts: list[tuple[str, str]] = []
+        self._build_actions()
+        self.help = HelpOverlay(self, self.shortcuts)
+        self.resize(1600, 1000)
+
+    # -- actions ---------------------------------------------------------------
+
+    def _action(self, menu, text: str, keys: str | list[str], fn: Callable[[], None],
+                reading_only: bool = False) -> QAction:
+        act = QAction(text, self)
+        seqs = [keys] if isinstance(keys, str) else keys
+        act.setShortcuts([QKeySequence(k) for k in seqs])
+        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+
+        def run() -> None:
+            if reading_only and (self.stack.currentWidget() is not self.reading
+                                 or self.reading.study is None):
+                return
+            fn()
+
+        act.triggered.connect(run)
+        (menu or self).addAction(act)
+        if menu is None:
+            self.addAction(act)
+        self.shortcuts.append((" / ".join(seqs), text))
+        return act
+
+    def _tiles(self, fn: Callable) -> Callable[[], None]:
+        return lambda: self.reading.hanging.for_each(fn)
+
+    def _build_actions(self) -> None:
+        m = self.menuBar()
+        file = m.addMenu("&File")
+        self._action(file, "Import a folder, DICOMDIR or ZIP...", "Ctrl+I", self.import_dialog)
+        self._action(file, "Export the PDF report...", "Ctrl+P", self.export_pdf, True)
+        self._action(file, "Settings...", "Ctrl+,", self.settings_dialog)
+        self._action(file, "Quit", "Ctrl+Q", self.close)
+        nav = m.addMenu("&Study")
+        self._action(nav, "Open the selected study", ["Return", "Enter"], self._enter)
+        self._action(nav, "Back to the worklist", "Esc", self.show_worklist)
+        self._action(nav, "Search the worklist", "Ctrl+F", self._search)
+        self._action(nav, "Next study", ["PgDown", "Space"], lambda: self._step(1), True)
+        self._action(nav, "Previous study", "PgUp", lambda: self._step(-1), True)
+        self._action(nav, "Save the read as a draft", "Ctrl+S", self.reading.save_draft, True)
+        self._action(nav, "Sign the read (locks it)", "Ctrl+Return", self.reading.sign, True)
+        hang = m.addMenu("&Hanging")
+        for key, name, layout in (("Ctrl+1", "2x2 screening hang", "2x2"),
+                                  ("Ctrl+2", "CC views, right and left", "CC"),
+                                  ("Ctrl+3", "MLO views, right and left", "MLO"),
+                                  ("Ctrl+4", "Right breast, CC and MLO", "R"),
+                                  ("Ctrl+5", "Left breast, CC and MLO", "L")):
+            self._action(hang, name, key, lambda lay=layout: self.reading.set_layout(lay), True)
+        self._action(hang, "Current vs prior", "C", self.reading.toggle_prior, True)
+        view = m.addMenu("&View")
+        self._action(view, "Fit to the cell", "F", self._tiles(lambda t: t.set_mode(FIT)), True)
+        self._action(view, "1:1 (one stored pixel per screen pixel)", "1",
+                     self._tiles(lambda t: t.set_mode(PIXEL)), True)
+        self._action(view, "True size (from pixel spacing)", "T",
+                     self._tiles(lambda t: t.set_mode(TRUE_SIZE)), True)
+        self._action(view, "Zoom in", ["+", "="], self._zoom(1.25), True)
+        self._action(view, "Zoom out", "-", self._zoom(0.8), True)
+        self._action(view, "Next window preset", "W", self._tiles(lambda t: t.next_preset()), True)
+        self._action(view, "Invert", "I", self._tiles(lambda t: t.toggle_invert()), True)
+        self._action(view, "Reset zoom, pan and window", "R", self._tiles(lambda t: t.reset()),
+                     True)
+        self._action(view, "Link zoom and pan across views", "L", self._toggle_link, True)
+        self._action(view, "Magnifier", "M", self._tiles(_toggle("magnifier")), True)
+        self._action(view, "Distance measurement", "D", self._measure_tool, True)
+        ai = m.addMenu("&AI")
+        self._action(ai, "Show AI marks", "A", lambda: self.reading.ai.marks.toggle(), True)
+        self._action(ai, "Show the heatmap", "H", lambda: self.reading.ai.heat.toggle(), True)
+        self._action(ai, "Heatmap more opaque", "]", lambda: self.reading.ai.step_opacity(10),
+                     True)
+        self._action(ai, "Heatmap more transparent", "[",
+                     lambda: self.reading.ai.step_opacity(-10), True)
+        helpm = m.addMenu("&Help")
+        self._action(helpm, "Keyboard shortcuts", ["F1", "?"], lambda: self.help.toggle())
+
+    def _zoom(self, factor: float) -> Callable[[], None]:
+        def run() -> None:
+            tile = self.reading.hanging.current()
+            if tile is not None:
+                tile.zoom_by(factor)
+        return run
+
+    def _toggle_link(self) -> None:
+        self.reading.hanging.linked = not self.reading.hanging.linked
+        self.say("zoom and pan " + ("linked" if self.reading.hanging.linked else "per view"))
+
+    def _measure_tool(self) -> None:
+        tiles = self.reading.hanging.visible_tiles()
+        on = not (tiles and tiles[0].tool == "measure")
+        for t in tiles:
+            t.tool = "measure" if on else "wl"
+        self.say("distance tool: drag on an image" if on else "window/level with the left button")
+
+    def _enter(self) -> None:
+        if self.stack.currentWidget() is self.worklist:
+            self.worklist.open_current()
+
+    def _search(self) -> None:
+        self.show_worklist()
+        self.worklist.search.setFocus()
+        self.worklist.search.selectAll()
+
+    def _step(self, step: int) -> None:
+        study = self.reading.study
+        uid = self.worklist.neighbour(study.uid, step) if study else None
+        if uid:
+            self.worklist.select(uid)
+            self.open_study(uid)
+        else:
+            self.say("no further study in the worklist")
+
+    # -- pages -----------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        self.status_msg.setText(text)
+
+    def show_worklist(self) -> None:
+        if self.help.isVisible():
+            self.help.hide()
+            return
+        self.stack.setCurrentWidget(self.worklist)
+        self.worklist.table.setFocus()
+
+    def open_study(self, uid: str) -> None:
+        self.stack.setCurrentWidget(self.reading)
+        self.reading.open_study(uid)
+        nxt = self.worklist.neighbour(uid, 1)
+        if nxt:
+            QTimer.singleShot(0, lambda: self._prefetch(nxt))
+
+    def _prefetch(self, uid: str) -> None:
+        from ui.reading_view import load_library_study
+
+        root = self.ctx.paths.library
+
+        def fetch(study) -> None:  # type: ignore[no-untyped-def]
+            for image in study.images:
+                item = study.files.get(image.key)
+                if item is not None:
+                    self.ctx.images.request(item, (1024, 1024), full=True)
+
+        self.ctx.ops.run(lambda: load_library_study(root, uid), fetch, lambda _m: None)
+
+    def refresh_worklist(self) -> None:
+        root = self.ctx.paths.library
+
+        def load():  # type: ignore[no-untyped-def]
+            from engine.library.store import Library
+            from engine.library.worklist import worklist
+
+            with Library(root) as lib:
+                rows = worklist(lib)
+                queued = lib.conn.execute(
+                    "SELECT COUNT(*) FROM outbox WHERE state NOT IN ('synced', 'confirmed')"
+                ).fetchone()[0]
+            return rows, queued
+
+        def show(result) -> None:  # type: ignore[no-untyped-def]
+            rows, queued = result
+            self.worklist.set_rows(rows)
+            cloud = self.ctx.settings.all().get("cloud.url") if self.ctx.settings.path.exists() \
+                else None
+            if not cloud:
+                self.sync_label.setText("offline: no cloud configured")
+            else:
+                self.sync_label.setText(f"sync: {queued} queued")
+
+        self.ctx.ops.run(load, show, self.say, channel="worklist")
+
+    # -- import ----------------------------------------------------------------
+
+    def import_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Import studies from a folder")
+        if folder:
+            self.import_paths([Path(folder)])
+
+    def import_paths(self, paths: list[Path]) -> None:
+        root = self.ctx.paths.library
+        self.say("importing...")
+
+        def work():  # type: ignore[no-untyped-def]
+            from engine.library import import_paths
+            from engine.library.store import Library
+
+            with Library(root) as lib:
+                return import_paths(lib, paths)
+
+        def done(report) -> None:  # type: ignore[no-untyped-def]
+            rejected = len(report.rejected)
+            self.say(f"imported {report.imported} image(s)" +
+                     (f", {rejected} rejected" if rejected else ""))
+            self.refresh_worklist()
+            self._analyse_new(sorted(report.study_uids))
+
+        self.ctx.ops.run(work, done, self.say)
+
+    def _analyse_new(self, study_uids: list[str]) -> None:
+        """The AI runs on newly imported studies in the background."""
+        if not study_uids:
+            return
+
+        def go() -> None:
+            if self.ctx.runtime is None:
+                return
+            runtime, root = self.ctx.runtime, self.ctx.paths.library
+
+            def work():  # type: ignore[no-untyped-def]
+                from engine.ai.service import analyze_studies
+                from engine.library.store import Library
+
+                with Library(root) as lib:
+                    return analyze_studies(lib, study_uids, runtime)
+
+            self.ctx.ai_ops.run(work, lambda _r: self.refresh_worklist(), self.say)
+
+        self.ctx.when_model_settled(go)
+
+    def dragEnterEvent(self, e) -> None:
+        if e.mimeData().hasUrls():
+            e.acceptProposedAction()
+
+    def dropEvent(self, e) -> None:
+        paths = [Path(u.toLocalFile()) for u in e.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.import_paths(paths)
+
+    # -- dialogs ---------------------------------------------------------------
+
+    def settings_dialog(self) -> None:
+        from ui.settings_dialog import SettingsDialog
+
+        if SettingsDialog(self.ctx.settings, self).exec():
+            self.refresh_worklist()
+
+    def export_pdf(self) -> None:
+        from ui.report import export_report
+
+        study = self.reading.study
+        if study is None or not study.in_library:
+            return
+        out, _ = QFileDialog.getSaveFileName(self, "Export the report", "report.pdf", "PDF (*.pdf)")
+        if out:
+            try:
+                export_report(self.reading, Path(out))
+                self.say(f"report written to {out}")
+            except OSError as exc:
+                self.say(f"cannot write the report: {exc.strerror or exc}")
+
+    def resizeEvent(self, e) -> None:
+        super().resizeEvent(e)
+        if self.help.isVisible():
+            self.help.setGeometry(self.rect())
+
+
+def _toggle(attr: str) -> Callable:
+    def flip(tile) -> None:  # type: ignore[no-untyped-def]
+        setattr(tile, attr, not getattr(tile, attr))
+        tile.update()
+    return flip

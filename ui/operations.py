@@ -1,0 +1,132 @@
+"""The one way the UI runs slow work: off the GUI thread, results and errors
+delivered back on the GUI thread (after Anki's QueryOp and Picard's
+run_task).
+
+    ops.run(lambda: list_studies(lib), on_done=self.show_rows, on_error=self.say)
+
+Errors reach `on_error` as one line: MammoDesk's own errors as they are
+written for users, anything else as "internal error: <type>: <message>"
+(with the traceback in the log, never on screen).  A result whose owner
+went away (a closed dialog, a newer request) is dropped, not delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+from engine.errors import MammoDeskError
+
+log = logging.getLogger(__name__)
+
+
+def user_message(exc: BaseException) -> str:
+    """One line for the screen."""
+    if isinstance(exc, MammoDeskError):
+        text = str(exc)
+    elif isinstance(exc, MemoryError):
+        text = "not enough memory for this operation"
+    elif isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.strerror.lower()}" + (f": {exc.filename}" if exc.filename else "")
+    else:
+        text = f"internal error: {type(exc).__name__}: {exc}"
+    return " ".join(text.split())[:300]
+
+
+class _Relay(QObject):
+    """Lives on the GUI thread; queued signals carry results back to it."""
+
+    done = Signal(int, object)
+    failed = Signal(int, str)
+
+
+class _Task(QRunnable):
+    def __init__(self, ident: int, fn: Callable[[], Any], relay: _Relay) -> None:
+        super().__init__()
+        self.ident, self.fn, self.relay = ident, fn, relay
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except BaseException as exc:
+            if not isinstance(exc, MammoDeskError):
+                log.exception("background task failed")
+            self.relay.failed.emit(self.ident, user_message(exc))
+            return
+        self.relay.done.emit(self.ident, result)
+
+
+class Operations(QObject):
+    """A small thread pool with GUI-thread delivery.  `channel` names a kind
+    of request: a newer request on the same channel makes older results
+    stale (opening study B while A is still loading shows B only)."""
+
+    busy_changed = Signal(int)
+
+    def __init__(self, max_threads: int = 2, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(max(1, max_threads))
+        self._relay = _Relay()
+        self._relay.done.connect(self._on_done)
+        self._relay.failed.connect(self._on_failed)
+        self._next = 0
+        self._callbacks: dict[int, tuple[Callable, Callable | None, str | None]] = {}
+        self._latest: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        return len(self._callbacks)
+
+    def run(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[Any], None] = lambda _r: None,
+        on_error: Callable[[str], None] | None = None,
+        channel: str | None = None,
+    ) -> int:
+        with self._lock:
+            self._next += 1
+            ident = self._next
+        self._callbacks[ident] = (on_done, on_error, channel)
+        if channel is not None:
+            self._latest[channel] = ident
+        self.pool.start(_Task(ident, fn, self._relay))
+        self.busy_changed.emit(self.pending)
+        return ident
+
+    def _take(self, ident: int) -> tuple[Callable, Callable | None] | None:
+        entry = self._callbacks.pop(ident, None)
+        self.busy_changed.emit(self.pending)
+        if entry is None:
+            return None
+        on_done, on_error, channel = entry
+        if channel is not None and self._latest.get(channel) != ident:
+            return None  # superseded
+        return on_done, on_error
+
+    @Slot(int, object)
+    def _on_done(self, ident: int, result: object) -> None:
+        cb = self._take(ident)
+        if cb is not None:
+            cb[0](result)
+
+    @Slot(int, str)
+    def _on_failed(self, ident: int, message: str) -> None:
+        cb = self._take(ident)
+        if cb is None:
+            return
+        if cb[1] is not None:
+            cb[1](message)
+        else:
+            log.warning("background task: %s", message)
+
+    def wait(self, msecs: int = 30000) -> bool:
+        """Block until the pool is idle (tests, shutdown)."""
+        return self.pool.waitForDone(msecs)

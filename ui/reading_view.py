@@ -1,0 +1,329 @@
+"""The reading view: the hanging, the AI panel and the reading panel for
+one study.  Everything slow (headers, pixels, the AI, the database) runs
+through the operations layer; this widget only arranges results."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pydicom
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+
+from engine.ai.results import ExamResult
+from engine.display.hanging import Cell, HangImage, hang, hang_image
+from engine.display.study_images import ImageFile, folder_files, library_files
+from engine.library.reads import Read, StoredRead
+from ui.ai_panel import AiPanel
+from ui.context import LOADING, NO_MODEL, READY, AppContext
+from ui.reading_panel import ReadingPanel
+from ui.viewer.hanging_view import HangingView
+
+AI_NOTE = "AI marks: not for clinical use"
+
+
+@dataclass
+class StudyData:
+    uid: str
+    title: str
+    files: dict[str, ImageFile]
+    images: list[HangImage]
+    prior: list[HangImage] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # one line per file
+    result: ExamResult | None = None
+    read: StoredRead | None = None
+    addenda: list[StoredRead] = field(default_factory=list)
+    in_library: bool = True
+
+
+def _headers(files: list[ImageFile]) -> tuple[list[HangImage], list[str]]:
+    images, bad = [], []
+    for f in files:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = pydicom.dcmread(f.path, stop_before_pixels=True)
+            images.append(hang_image(ds))
+        except Exception as exc:  # an unreadable header: listed, the rest still hangs
+            bad.append(f"{f.path.name}: {type(exc).__name__}")
+    return images, bad
+
+
+def load_library_study(library_root: Path, uid: str) -> StudyData:
+    from engine.ai.store import latest_result
+    from engine.library.listing import list_studies
+    from engine.library.reads import reads_for
+    from engine.library.store import Library
+    from engine.library.worklist import prior_study
+
+    with Library(library_root) as lib:
+        summary = list_studies(lib, uid)
+        if not summary:
+            from engine.errors import MammoDeskError
+
+            raise MammoDeskError("this study is no longer in the library")
+        files = library_files(lib, uid)
+        prior_uid = prior_study(lib, uid)
+        prior_files = library_files(lib, prior_uid) if prior_uid else []
+        result = latest_result(lib, uid)
+        reads = reads_for(lib, uid)
+    images, bad = _headers(files)
+    prior, _ = _headers(prior_files)
+    s = summary[0]
+    date = s.study_date
+    shown_date = f"{date[:4]}-{date[4:6]}-{date[6:8]}" if len(date) == 8 else date
+    title = f"{s.patient_id}  {shown_date}".strip()
+    main = next((r for r in reads if r.addendum_of is None), None)
+    return StudyData(
+        uid, title, {f.key: f for f in files + prior_files}, images, prior, bad, result, main,
+        [r for r in reads if r.addendum_of is not None],
+    )
+
+
+def load_folder_study(path: Path) -> StudyData:
+    files = folder_files([path])
+    images, bad = _headers(files)
+    return StudyData(str(path), path.name, {f.key: f for f in files}, images, [], bad,
+                     in_library=False)
+
+
+class ReadingView(QWidget):
+    message = Signal(str)  # one line for the status bar
+    study_changed = Signal()
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.study: StudyData | None = None
+        self.layout_name = "2x2"
+        self.compare = False
+        self.hanging = HangingView()
+        self.hanging.on_activate = self._one_up
+        self.title = QLabel()
+        self.title.setObjectName("studyTitle")
+        self.problems = QLabel()
+        self.problems.setObjectName("error")
+        self.problems.setWordWrap(True)
+        self.ai = AiPanel()
+        self.ai.overlays_changed.connect(self._overlays)
+        self.reading = ReadingPanel()
+        self.reading.save_requested.connect(self.save_draft)
+        self.reading.sign_requested.connect(self.sign)
+        self.reading.addendum_requested.connect(self.addendum)
+        side = QWidget()
+        side_box = QVBoxLayout(side)
+        side_box.setContentsMargins(4, 0, 0, 0)
+        side_box.addWidget(self.ai)
+        side_box.addWidget(self.reading, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        left = QWidget()
+        left_box = QVBoxLayout(left)
+        left_box.setContentsMargins(0, 0, 0, 0)
+        left_box.addWidget(self.title)
+        left_box.addWidget(self.problems)
+        left_box.addWidget(self.hanging, 1)
+        split.addWidget(left)
+        split.addWidget(side)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 0)
+        side.setMinimumWidth(300)
+        side.setMaximumWidth(460)
+        split.setSizes([1500, 380])
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(split)
+        ctx.images.ready.connect(self._image_ready)
+        ctx.images.failed.connect(self._image_failed)
+        ctx.model_changed.connect(lambda _s: self._ai_state())
+
+    # -- opening ---------------------------------------------------------------
+
+    def open_study(self, uid: str) -> None:
+        self.study = None
+        self.title.setText("opening...")
+        self.ai.show_state("opening the study...")
+        root = self.ctx.paths.library
+        self.ctx.ops.run(lambda: load_library_study(root, uid), self.show_study,
+                         lambda m: self.message.emit(m), channel="study")
+
+    def open_folder(self, path: Path) -> None:
+        self.ctx.ops.run(lambda: load_folder_study(path), self.show_study,
+                         lambda m: self.message.emit(m), channel="study")
+
+    def show_study(self, study: StudyData) -> None:
+        self.study = study
+        self.title.setText(study.title)
+        self.problems.setText("; ".join(f"cannot read {b}" for b in study.unreadable))
+        self.compare = False
+        self.set_layout("2x2")
+        self.reading.setEnabled(study.in_library)
+        self.reading.show_read(study.read, study.addenda)
+        self._ai_state()
+        self.study_changed.emit()
+
+    def set_layout(self, name: str) -> None:
+        if self.study is None:
+            return
+        self.layout_name = name
+        h = hang(self.study.images, name, self.study.prior)
+        self.hanging.show_hang(h)
+        self.ctx.cache.pin(c.placement.image.key for c in h.cells() if c.placement)
+        for tile in self.hanging.visible_tiles():
+            cell = tile.cell
+            if cell is None or cell.placement is None:
+                continue
+            item = self.study.files.get(cell.placement.image.key)
+            if item is None:
+                tile.set_problem("the file is missing")
+                continue
+            target = (max(tile.height(), 256), max(tile.width(), 256))
+            self.ctx.images.request(item, target)
+        self._overlays()
+
+    def toggle_prior(self) -> None:
+        if self.study is None:
+            return
+        if not self.study.prior:
+            self.message.emit("this patient has no earlier study in the library")
+            return
+        self.compare = not self.compare
+        self.set_layout("prior CC" if self.compare else "2x2")
+
+    def _one_up(self, cell: Cell) -> None:
+        single = f"{cell.laterality}{cell.view}"
+        self.set_layout("2x2" if self.layout_name == single else single)
+
+    def _image_ready(self, key: str, view) -> None:  # type: ignore[no-untyped-def]
+        for tile in self.hanging.tile_for(key):
+            tile.set_view(view)
+
+    def _image_failed(self, key: str, reason: str) -> None:
+        for tile in self.hanging.tile_for(key):
+            tile.set_problem(reason)
+
+    # -- AI -------------------------------------------------------------------
+
+    def _ai_state(self) -> None:
+        study = self.study
+        if study is None:
+            return
+        if study.result is not None:
+            self.ai.show_result(study.result)
+            self._overlays()
+            return
+        state = self.ctx.model_state
+        if state == LOADING:
+            self.ai.show_state("loading the AI model...")
+        elif state == NO_MODEL:
+            self.ai.show_state(self.ctx.model_text if self.ctx.model_text != "AI off"
+                               else "AI is switched off")
+        elif state == READY and study.in_library:
+            self._analyse(study)
+        elif state == READY:
+            self.ai.show_state("AI runs on studies in the library; import this folder first")
+        else:
+            self.ai.show_state(self.ctx.model_text)
+
+    def _analyse(self, study: StudyData) -> None:
+        self.ai.show_state(f"analysing on {self.ctx.runtime.device}...")
+        runtime, root, uid = self.ctx.runtime, self.ctx.paths.library, study.uid
+
+        def work() -> ExamResult:
+            from engine.ai.service import analyze_and_store
+            from engine.library.store import Library
+
+            with Library(root) as lib:
+                return analyze_and_store(lib, uid, runtime)
+
+        def done(result: ExamResult) -> None:
+            if self.study is study:
+                study.result = result
+                self._ai_state()
+
+        def failed(message: str) -> None:
+            if self.study is study:
+                self.ai.show_state(f"AI failed: {message}")
+
+        self.ctx.ai_ops.run(work, done, failed, channel="analyse")
+
+    def _overlays(self) -> None:
+        result = self.study.result if self.study else None
+        by_uid = {v.sop_instance_uid: v for v in result.views} if result else {}
+        marks, heat, opacity = (self.ai.marks.isChecked(), self.ai.heat.isChecked(),
+                                self.ai.opacity.value() / 100.0)
+        for tile in self.hanging.visible_tiles():
+            key = tile.cell.placement.image.key if tile.cell and tile.cell.placement else None
+            v = by_uid.get(key) if key else None
+            tile.show_marks, tile.show_heat, tile.heat_opacity = marks, heat, opacity
+            if v is None:
+                tile.set_ai([], None, 16.0, "")
+            else:
+                tile.set_ai(v.marks, v.heatmap, v.heatmap_stride, AI_NOTE)
+
+    # -- reading ---------------------------------------------------------------
+
+    def _reader(self) -> str:
+        """The configured reader name, else the login name of this session."""
+        import getpass
+
+        try:
+            name = self.ctx.settings.get("reader.name")
+        except Exception:  # an unreadable settings file must not block reading
+            name = ""
+        if not name:
+            try:
+                name = getpass.getuser()
+            except Exception:
+                name = ""
+        return name
+
+    def _write(self, fn, what: str) -> None:  # type: ignore[no-untyped-def]
+        study = self.study
+        if study is None or not study.in_library:
+            return
+        root = self.ctx.paths.library
+
+        def work():  # type: ignore[no-untyped-def]
+            from engine.library.reads import reads_for
+            from engine.library.store import Library
+
+            with Library(root) as lib:
+                fn(lib, study.uid)
+                return reads_for(lib, study.uid)
+
+        def done(reads: list[StoredRead]) -> None:
+            if self.study is not study:
+                return
+            study.read = next((r for r in reads if r.addendum_of is None), None)
+            study.addenda = [r for r in reads if r.addendum_of is not None]
+            self.reading.show_read(study.read, study.addenda)
+            self.message.emit(what)
+            self.study_changed.emit()
+
+        self.ctx.ops.run(work, done, lambda m: self.message.emit(m))
+
+    def save_draft(self, read: Read | None = None) -> None:
+        from engine.library.reads import save_draft
+
+        read = read or self.reading.read()
+        reader = self._reader()
+        self._write(lambda lib, uid: save_draft(lib, uid, reader, read), "draft saved")
+
+    def sign(self) -> None:
+        from engine.library.reads import save_draft, sign
+
+        read, reader = self.reading.read(), self._reader()
+
+        def both(lib, uid):  # type: ignore[no-untyped-def]
+            save_draft(lib, uid, reader, read)
+            sign(lib, uid, reader)
+
+        self._write(both, "read signed and locked")
+
+    def addendum(self, text: str) -> None:
+        from engine.library.reads import add_addendum
+
+        reader = self._reader()
+        self._write(lambda lib, uid: add_addendum(lib, uid, reader, text), "addendum added")

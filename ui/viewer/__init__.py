@@ -1,0 +1,1 @@
+"""The image viewer: tiles, the hanging grid, progressive image loading."""

@@ -1,0 +1,172 @@
+"""The worklist: studies with patient, date, views, status and AI score;
+type to search, Enter or double-click to open."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.library.worklist import STATUSES, WorklistRow
+
+COLUMNS = ("Patient ID", "Patient", "Date", "Views", "Prior", "Status", "AI score")
+
+
+def _date(value: str) -> str:
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 else value
+
+
+class WorklistModel(QAbstractTableModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[WorklistRow] = []
+
+    def set_rows(self, rows: list[WorklistRow]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        r = self.rows[index.row()]
+        if role == Qt.ItemDataRole.UserRole:
+            return r
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return None
+        values = (
+            r.patient_id,
+            r.patient_name.replace("^", " "),
+            _date(r.study_date),
+            " ".join(r.views) or "-",
+            "yes" if r.has_prior else "",
+            r.status,
+            "" if r.exam_score is None else f"{r.exam_score:.0f}",
+        )
+        return values[index.column()]
+
+
+class _Filter(QSortFilterProxyModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.text = ""
+        self.status = ""
+
+    def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:
+        model = self.sourceModel()
+        r: WorklistRow = model.data(model.index(row, 0, parent), Qt.ItemDataRole.UserRole)
+        return r.matches(self.text) and (not self.status or r.status == self.status)
+
+
+class WorklistWidget(QWidget):
+    open_requested = Signal(str)  # study UID
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = WorklistModel()
+        self.proxy = _Filter()
+        self.proxy.setSourceModel(self.model)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search patient, date, status ...  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.status = QComboBox()
+        self.status.addItem("all", "")
+        for s in STATUSES:
+            self.status.addItem(s, s)
+        self.count = QLabel()
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(lambda _i: self.open_current())
+        self.search.textChanged.connect(self._refilter)
+        self.search.returnPressed.connect(self.open_current)
+        self.status.currentIndexChanged.connect(self._refilter)
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(QLabel("Status"))
+        top.addWidget(self.status)
+        top.addWidget(self.count)
+        box = QVBoxLayout(self)
+        box.addLayout(top)
+        box.addWidget(self.table)
+
+    def keyPressEvent(self, e) -> None:
+        if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.open_current()
+            e.accept()
+            return
+        super().keyPressEvent(e)
+
+    def set_rows(self, rows: list[WorklistRow]) -> None:
+        selected = self.current_uid()
+        self.model.set_rows(rows)
+        self._refilter()
+        if selected:
+            self.select(selected)
+        elif self.proxy.rowCount():
+            self.table.selectRow(0)
+
+    def _refilter(self) -> None:
+        self.proxy.text = self.search.text()
+        self.proxy.status = self.status.currentData() or ""
+        self.proxy.invalidate()
+        self.count.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()}")
+        if self.proxy.rowCount() and not self.table.selectionModel().hasSelection():
+            self.table.selectRow(0)
+
+    def visible_uids(self) -> list[str]:
+        return [
+            self.proxy.data(self.proxy.index(i, 0), Qt.ItemDataRole.UserRole).study_uid
+            for i in range(self.proxy.rowCount())
+        ]
+
+    def current_uid(self) -> str | None:
+        idx = self.table.currentIndex()
+        if not idx.isValid():
+            rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+            if not rows:
+                return None
+            idx = rows[0]
+        return self.proxy.data(self.proxy.index(idx.row(), 0), Qt.ItemDataRole.UserRole).study_uid
+
+    def select(self, uid: str) -> None:
+        uids = self.visible_uids()
+        if uid in uids:
+            self.table.selectRow(uids.index(uid))
+
+    def neighbour(self, uid: str, step: int) -> str | None:
+        """The study `step` rows from `uid` in the visible order."""
+        uids = self.visible_uids()
+        if uid not in uids:
+            return None
+        i = uids.index(uid) + step
+        return uids[i] if 0 <= i < len(uids) else None
+
+    def open_current(self) -> None:
+        uid = self.current_uid()
+        if uid:
+            self.open_requested.emit(uid)
