@@ -54,7 +54,7 @@ def test_screenshot_in_xvfb_is_the_2x2_hang(tmp_path, small_cohort):
     cells = report["cells"]
     assert [c["label"] for c in cells] == ["RCC", "LCC", "RMLO", "LMLO"]
     img = np.asarray(Image.open(out).convert("L"), dtype=np.float32)
-    (x0, y0, w0, h0), (x1, y1, _w1, _h1) = cells[0]["rect"], cells[1]["rect"]
+    (x0, y0, _w0, _h0), (x1, y1, _w1, _h1) = cells[0]["rect"], cells[1]["rect"]
     assert x0 < x1 and y0 == y1  # right breast on the viewer's left
     assert cells[2]["rect"][1] > y0  # MLO row under the CC row
     for c in cells:
