@@ -351,6 +351,7 @@ def _date(value: str) -> str:
 
 def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or os.environ.get("QT_QPA_PLATFORM") == "offscreen"
                 or sys.platform in ("win32", "darwin"))
 
 

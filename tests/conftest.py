@@ -33,7 +33,8 @@ def library(tmp_path: Path):
 def run_cli(*args: str, home: Path, check_traceback: bool = True,
             timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MAMMODESK_HOME": str(home)}
-    env.pop("DISPLAY", None)
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        env.pop(name, None)  # no screen: commands that need one must say so
     done = subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
     if check_traceback:

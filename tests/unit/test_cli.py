@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 
 def _one_line_error(done) -> str:
@@ -87,7 +90,17 @@ def test_demo_headless_reports_the_four_views_and_the_ai_result(tmp_path):
     assert len(listing) == 2  # current and prior, imported once
 
 
-def test_gui_without_window_says_so(tmp_path):
+def test_gui_without_a_display_says_so(tmp_path):
     done = run_cli(home=tmp_path)
     assert done.returncode == 2
-    assert "not part of this build" in _one_line_error(done)
+    assert "no display to open the window on" in _one_line_error(done)
+
+
+def test_gui_starts_offscreen_and_its_window_comes_up(tmp_path):
+    env = {**os.environ, "MAMMODESK_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen",
+           "MAMMODESK_QUIT_WHEN_READY": "1"}
+    env.pop("DISPLAY", None)
+    done = subprocess.run([sys.executable, str(ROOT / "main.py")], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "window ready" in done.stdout and "Traceback" not in done.stderr
