@@ -181,3 +181,67 @@ def test_missing_views_hang_with_a_label(qtbot, ctx, small_cohort, tmp_path):
     labels = [t.cell.label for t in view.hanging.visible_tiles()]
     assert labels == ["RCC", "LCC", "RMLO", "LMLO missing"]
     assert view.hanging.visible_tiles()[3].view is None
+
+
+def test_ai_runs_in_the_background_and_fills_the_panel(qtbot, paths, small_cohort):
+    from ui.context import READY, AppContext
+    from ui.main_window import MainWindow
+
+    with Library(paths.library) as lib:
+        import_paths(lib, small_cohort.files)
+    ctx = AppContext(paths, ai_enabled=True)
+    w = MainWindow(ctx)
+    qtbot.addWidget(w)
+    w.show()
+    w.refresh_worklist()
+    assert "loading" in ctx.model_text
+    ctx.load_model()
+    qtbot.waitUntil(lambda: w.worklist.model.rowCount() == 4, timeout=10000)
+    _open_first(qtbot, w)
+    qtbot.waitUntil(lambda: ctx.model_state == READY, timeout=60000)
+    panel = w.reading.ai
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=60000)
+    assert panel.score.text().endswith("/ 100")
+    assert "not for clinical use" in panel.notice.text()
+    assert "mammodesk-phantom" in w.model_label.text() and "CPU" in w.model_label.text()
+    with_marks = [t for t in w.reading.hanging.visible_tiles() if t.marks]
+    assert sum(len(v.marks) for v in panel.result.views) == sum(len(t.marks) for t in with_marks)
+    w.refresh_worklist()
+    uid = w.reading.study.uid
+    qtbot.waitUntil(lambda: next(r for r in w.worklist.model.rows if r.study_uid == uid).status
+                    == "AI done", timeout=10000)
+    ctx.ops.wait()
+    ctx.ai_ops.wait()
+
+
+def test_import_by_drop_adds_studies_to_the_worklist(qtbot, ctx, small_cohort):
+    from ui.main_window import MainWindow
+
+    w = MainWindow(ctx)
+    qtbot.addWidget(w)
+    w.show()
+    w.refresh_worklist()
+    qtbot.waitUntil(lambda: "0 of 0" in w.worklist.count.text(), timeout=10000)
+    w.import_paths([small_cohort.out_dir])
+    qtbot.waitUntil(lambda: w.worklist.model.rowCount() == 4, timeout=30000)
+    assert "imported 16 image(s)" in w.status_msg.text()
+    w.worklist.search.setText(w.worklist.model.rows[0].patient_id)
+    assert w.worklist.proxy.rowCount() >= 1
+    w.worklist.search.setText("no such patient")
+    assert w.worklist.proxy.rowCount() == 0
+
+
+def test_pdf_report_has_the_read_and_the_notice(qtbot, window, tmp_path):
+    _open_first(qtbot, window)
+    panel = window.reading.reading
+    panel.birads["R"].setCurrentIndex(panel.birads["R"].findData(2))
+    from ui.report import export_report, report_lines
+
+    text = "\n".join(t for t, _b in report_lines(window.reading))
+    assert "BI-RADS 2 - benign" in text and "DRAFT - not signed" in text
+    assert "not for clinical use" in text
+    out = tmp_path / "report.pdf"
+    export_report(window.reading, out)
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 20_000  # text plus the key image
+    assert not list(tmp_path.glob("*.part"))

@@ -1,0 +1,177 @@
+"""Opening a study in the reading view (offscreen, 1920x1080, 2x2 hang).
+
+Study: four phantom views at 3328 x 4096, JPEG 2000 lossless (--size and
+--no-jpeg2000 change that).  Baseline: decoding the four original files one
+after another (pydicom + pylibjpeg-openjpeg), measured in the same run.
+
+  cold_paint_s   a folder never seen: open request -> all four views
+                 painted at screen resolution (goal <= 0.6 x baseline)
+  warm_paint_s   the same study from the library after its display cache
+                 was made (goal < 0.3 s)
+  full_res_s     cold: until every view has its full resolution
+  wl_fps         window/level drag on the 2x2: frames of four repainted
+                 tiles per second (goal >= 30)
+  peak_rss_mb    after three studies were opened to full resolution
+
+Medians of --runs runs.  JSON lines last.
+
+    .venv/bin/python tests/benchmarks/open_study.py [--runs 3] [--size full]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from engine.dicom.pixels import decode_pixels
+from engine.dicom.reader import read_dataset
+from engine.display.voi import drag
+from engine.library import Library, import_paths
+from engine.paths import app_paths
+from engine.phantom import generate_cohort
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _wait(app, cond, timeout: float = 300.0) -> float:  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    while not cond():
+        app.processEvents()
+        if time.perf_counter() - t0 > timeout:
+            raise TimeoutError("the study did not open in time")
+        time.sleep(0.001)
+    return time.perf_counter() - t0
+
+
+def _painted(view) -> bool:  # type: ignore[no-untyped-def]
+    tiles = [t for t in view.hanging.visible_tiles() if t.cell and t.cell.placement]
+    return len(tiles) == 4 and all(t.view is not None for t in tiles)
+
+
+def _full(view) -> bool:  # type: ignore[no-untyped-def]
+    return _painted(view) and all(t.view.full is not None for t in view.hanging.visible_tiles())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--size", default="full", choices=["small", "default", "full"])
+    ap.add_argument("--no-jpeg2000", action="store_true")
+    args = ap.parse_args()
+    from ui.app import make_app
+    from ui.context import AppContext
+    from ui.reading_view import ReadingView, load_folder_study
+
+    app = make_app()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        t0 = time.perf_counter()
+        cohort = generate_cohort(tmp / "cohort", 3, seed=77, cancer_rate=1.0, size=args.size,
+                                 prior_rate=0.0, jpeg2000=not args.no_jpeg2000)
+        print(f"made 3 studies in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        folders = sorted({p.parent for p in cohort.files})
+        files = sorted(folders[0].glob("*.dcm"))
+
+        serial = []
+        for _ in range(args.runs):
+            t = time.perf_counter()
+            for f in files:
+                decode_pixels(read_dataset(f))
+            serial.append(time.perf_counter() - t)
+
+        cold, full_res = [], []
+        for _ in range(args.runs):
+            ctx = AppContext(app_paths(tmp / f"home-cold-{len(cold)}"), ai_enabled=False)
+            view = ReadingView(ctx)
+            view.resize(1920, 1080)
+            view.show()
+            app.processEvents()
+            t = time.perf_counter()
+            ctx.ops.run(lambda: load_folder_study(folders[0]), view.show_study)
+            _wait(app, lambda v=view: _painted(v))
+            view.repaint()
+            cold.append(time.perf_counter() - t)
+            _wait(app, lambda v=view: _full(v))
+            full_res.append(time.perf_counter() - t)
+            ctx.ops.wait()
+
+        paths = app_paths(tmp / "home")
+        with Library(paths.library) as lib:
+            import_paths(lib, cohort.files)
+            uids = [r[0] for r in lib.conn.execute("SELECT study_uid FROM studies")]
+        ctx = AppContext(paths, ai_enabled=False)
+        view = ReadingView(ctx)
+        view.resize(1920, 1080)
+        view.show()
+        view.open_study(uids[0])  # first open makes the display cache
+        _wait(app, lambda: _full(view))
+        ctx.ops.wait()
+        warm = []
+        for i in range(args.runs):
+            ctx = AppContext(paths, ai_enabled=False)  # empty memory cache: disk only
+            view = ReadingView(ctx)
+            view.resize(1920, 1080)
+            view.show()
+            app.processEvents()
+            t = time.perf_counter()
+            view.open_study(uids[0])
+            _wait(app, lambda v=view: _painted(v))
+            view.repaint()
+            warm.append(time.perf_counter() - t)
+            ctx.ops.wait()
+            del i
+
+        tiles = view.hanging.visible_tiles()
+        frames, t = 0, time.perf_counter()
+        while time.perf_counter() - t < 3.0:
+            for tile in tiles:
+                tile.window = drag(tile.window, 3, 2, 4096)
+                tile.repaint()
+            frames += 1
+        fps = frames / (time.perf_counter() - t)
+
+        for uid in uids[1:]:
+            view.open_study(uid)
+            _wait(app, lambda u=uid: view.study is not None and view.study.uid == u
+                  and _painted(view))
+            _wait(app, lambda: _full(view))
+        ctx.ops.wait()
+        rss = _rss_mb()
+
+    base = statistics.median(serial)
+    rows = [
+        {"bench": "open_study", "metric": "cold_paint_s",
+         "value": round(statistics.median(cold), 3),
+         "baseline": round(base, 3), "ratio": round(statistics.median(cold) / base, 3),
+         "unit": "s", "goal": "<= 0.6 x baseline"},
+        {"bench": "open_study", "metric": "warm_paint_s",
+         "value": round(statistics.median(warm), 3),
+         "baseline": round(base, 3), "ratio": round(statistics.median(warm) / base, 3),
+         "unit": "s", "goal": 0.3},
+        {"bench": "open_study", "metric": "full_res_s",
+         "value": round(statistics.median(full_res), 3), "baseline": round(base, 3),
+         "ratio": round(statistics.median(full_res) / base, 3), "unit": "s"},
+        {"bench": "open_study", "metric": "wl_fps", "value": round(fps, 1), "unit": "frames/s",
+         "goal": 30},
+        {"bench": "open_study", "metric": "peak_rss_mb", "value": round(rss, 1), "unit": "MB",
+         "studies_cached": 3},
+    ]
+    for r in rows:
+        r |= {"size": args.size, "jpeg2000": not args.no_jpeg2000}
+        print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()
