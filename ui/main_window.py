@@ -23,6 +23,7 @@ from ui.reading_view import ReadingView
 from ui.worklist import WorklistWidget
 
 NOTICE = "MammoDesk - AI trained on synthetic data only, not for clinical use"
+PREPARE_ON_IMPORT = 20  # studies decoded for display right after an import
 
 
 class MainWindow(QMainWindow):
@@ -243,7 +244,12 @@ class MainWindow(QMainWindow):
             self.say(f"imported {report.imported} image(s)" +
                      (f", {rejected} rejected" if rejected else ""))
             self.refresh_worklist()
-            self._analyse_new(sorted(report.study_uids))
+            new = sorted(report.study_uids)
+            self._analyse_new(new)
+            # Decode the newest arrivals now, in the background, so they open
+            # from the display cache when the doctor gets to them.
+            for uid in new[:PREPARE_ON_IMPORT]:
+                self._prefetch(uid)
 
         self.ctx.ops.run(work, done, self.say)
 
