@@ -46,12 +46,11 @@ def run_gui(paths: AppPaths, open_uid: str | None = None) -> int:
     if os.environ.get(QUIT_WHEN_READY):
         QTimer.singleShot(0, lambda: (print("window ready", flush=True), app.quit()))
         code = app.exec()
-        ctx.ops.wait(5000)
+        ctx.wait_all(5000)
         return code
     QTimer.singleShot(0, ctx.load_model)
     if open_uid:
         QTimer.singleShot(0, lambda: window.open_study(open_uid))
     code = app.exec()
-    ctx.ops.wait(5000)
-    ctx.ai_ops.wait(5000)
+    ctx.wait_all(5000)
     return code

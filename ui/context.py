@@ -27,13 +27,14 @@ class AppContext(QObject):
         super().__init__(parent)
         self.paths = paths
         self.settings = Settings(paths.config)
-        # Decoding and the AI share two threads: the machines this runs on
-        # may have only two cores.
+        # Database work, decoding and the AI each have their own threads, so
+        # a long decode never holds up saving a read or the worklist.
         self.ops = Operations(2, self)
+        self.decode_ops = Operations(2, self)
         self.ai_ops = Operations(1, self)
         self.cache = ImageCache()
         self.disk = DiskCache(paths.cache / "display")
-        self.images = ImageStore(self.ops, self.cache, self.disk, self)
+        self.images = ImageStore(self.decode_ops, self.cache, self.disk, self)
         self.runtime = None
         self.model_state = NO_MODEL if not ai_enabled else LOADING
         self.model_text = "AI off" if not ai_enabled else "loading the AI model..."
@@ -69,6 +70,10 @@ class AppContext(QObject):
             self._flush()
 
         self.ai_ops.run(load, done, failed)
+
+    def wait_all(self, msecs: int = 30000) -> bool:
+        """Block until every pool is idle (tests, benchmarks, shutdown)."""
+        return all(o.wait(msecs) for o in (self.ops, self.decode_ops, self.ai_ops))
 
     def when_model_settled(self, fn: Callable[[], None]) -> None:
         """Run fn now if loading is over, else when it is."""

@@ -90,14 +90,16 @@ class Operations(QObject):
         on_done: Callable[[Any], None] = lambda _r: None,
         on_error: Callable[[str], None] | None = None,
         channel: str | None = None,
+        priority: int = 0,
     ) -> int:
+        """Queue fn; higher `priority` runs first among waiting tasks."""
         with self._lock:
             self._next += 1
             ident = self._next
         self._callbacks[ident] = (on_done, on_error, channel)
         if channel is not None:
             self._latest[channel] = ident
-        self.pool.start(_Task(ident, fn, self._relay))
+        self.pool.start(_Task(ident, fn, self._relay), priority)
         self.busy_changed.emit(self.pending)
         return ident
 

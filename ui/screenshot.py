@@ -76,5 +76,5 @@ def render_screenshot(paths: AppPaths, target: str, out: Path, timeout_s: float 
                                                   t.height())],
             "anchor": t.vp.anchor,
         })
-    ctx.ops.wait(10000)
+    ctx.wait_all(10000)
     return cells

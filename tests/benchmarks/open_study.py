@@ -105,7 +105,7 @@ def main() -> None:
             cold.append(time.perf_counter() - t)
             _wait(app, lambda v=view: _full(v))
             full_res.append(time.perf_counter() - t)
-            ctx.ops.wait()
+            ctx.wait_all()
 
         paths = app_paths(tmp / "home")
         with Library(paths.library) as lib:
@@ -117,7 +117,7 @@ def main() -> None:
         view.show()
         view.open_study(uids[0])  # first open makes the display cache
         _wait(app, lambda: _full(view))
-        ctx.ops.wait()
+        ctx.wait_all()
         warm = []
         for i in range(args.runs):
             ctx = AppContext(paths, ai_enabled=False)  # empty memory cache: disk only
@@ -130,7 +130,7 @@ def main() -> None:
             _wait(app, lambda v=view: _painted(v))
             view.repaint()
             warm.append(time.perf_counter() - t)
-            ctx.ops.wait()
+            ctx.wait_all()
             del i
 
         tiles = view.hanging.visible_tiles()
@@ -147,7 +147,7 @@ def main() -> None:
             _wait(app, lambda u=uid: view.study is not None and view.study.uid == u
                   and _painted(view))
             _wait(app, lambda: _full(view))
-        ctx.ops.wait()
+        ctx.wait_all()
         rss = _rss_mb()
 
     base = statistics.median(serial)

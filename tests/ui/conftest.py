@@ -22,5 +22,4 @@ def ctx(qtbot, paths):
 
     c = AppContext(paths, ai_enabled=False)
     yield c
-    c.ops.wait(20000)
-    c.ai_ops.wait(20000)
+    c.wait_all(20000)

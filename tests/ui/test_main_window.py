@@ -210,8 +210,7 @@ def test_ai_runs_in_the_background_and_fills_the_panel(qtbot, paths, small_cohor
     uid = w.reading.study.uid
     qtbot.waitUntil(lambda: next(r for r in w.worklist.model.rows if r.study_uid == uid).status
                     == "AI done", timeout=10000)
-    ctx.ops.wait()
-    ctx.ai_ops.wait()
+    ctx.wait_all()
 
 
 def test_import_by_drop_adds_studies_to_the_worklist(qtbot, ctx, small_cohort):

@@ -27,15 +27,21 @@ class ImageStore(QObject):
         self._loading: set[str] = set()
         self._completing: set[str] = set()
 
+    # Queue order: what is on screen first, its full resolution next, then
+    # images fetched ahead (the next study in the worklist).
+    SCREEN, FULL, AHEAD = 3, 2, 0
+
     def request(self, item: ImageFile, target: tuple[int, int] = (1024, 1024),
-                full: bool = True) -> None:
+                full: bool = True, ahead: bool = False) -> None:
         """Make `item` available: at least big enough for a cell of `target`
         (rows, columns) now, every stored pixel later when `full`."""
         view = self.cache.get(item.key)
+        first_priority = self.AHEAD if ahead else self.SCREEN
+        full_priority = self.AHEAD if ahead else self.FULL
         if view is not None:
             self.ready.emit(item.key, view)
             if full and view.full is None:
-                self._complete(item, view)
+                self._complete(item, view, full_priority)
             return
         if item.key in self._loading:
             return
@@ -58,15 +64,15 @@ class ImageStore(QObject):
             self.cache.put(view)
             self.ready.emit(item.key, view)
             if full and view.full is None:
-                self._complete(item, view)
+                self._complete(item, view, full_priority)
 
         def fail(message: str) -> None:
             self._loading.discard(item.key)
             self.failed.emit(item.key, message)
 
-        self.ops.run(first, done, fail)
+        self.ops.run(first, done, fail, priority=first_priority)
 
-    def _complete(self, item: ImageFile, view: ViewImage) -> None:
+    def _complete(self, item: ImageFile, view: ViewImage, priority: int) -> None:
         if item.key in self._completing:
             return
         self._completing.add(item.key)
@@ -80,4 +86,4 @@ class ImageStore(QObject):
             self._completing.discard(item.key)
             self.failed.emit(item.key, message)
 
-        self.ops.run(lambda: complete_view(view, item, self.disk), done, fail)
+        self.ops.run(lambda: complete_view(view, item, self.disk), done, fail, priority=priority)
