@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
         if self.help.isVisible():
             self.help.hide()
             return
+        self.reading.leave()
         self.stack.setCurrentWidget(self.worklist)
         self.worklist.table.setFocus()
 
@@ -304,6 +305,10 @@ class MainWindow(QMainWindow):
                 self.say(f"report written to {out}")
             except OSError as exc:
                 self.say(f"cannot write the report: {exc.strerror or exc}")
+
+    def closeEvent(self, e) -> None:
+        self.reading.leave(wait=True)
+        super().closeEvent(e)
 
     def resizeEvent(self, e) -> None:
         super().resizeEvent(e)

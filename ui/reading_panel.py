@@ -101,7 +101,14 @@ class ReadingPanel(QGroupBox):
         box.addWidget(self.addendum_text)
         box.addWidget(self.addendum)
         self._findings: list[Finding] = []
+        self.dirty = False  # edited since the read was shown or saved
+        for combo in (*self.birads.values(), *self.density.values()):
+            combo.currentIndexChanged.connect(self._edited)
+        self.impression.textChanged.connect(self._edited)
         self.show_read(None, [])
+
+    def _edited(self, *_args: object) -> None:
+        self.dirty = True
 
     # -- the form <-> Read -------------------------------------------------------
 
@@ -112,12 +119,14 @@ class ReadingPanel(QGroupBox):
         self._findings.append(f)
         self._list_findings()
         self.finding_where.clear()
+        self.dirty = True
 
     def _remove_finding(self) -> None:
         row = self.findings.currentRow()
         if 0 <= row < len(self._findings):
             del self._findings[row]
             self._list_findings()
+            self.dirty = True
 
     def _list_findings(self) -> None:
         self.findings.clear()
@@ -158,6 +167,7 @@ class ReadingPanel(QGroupBox):
         self.history.setText("\n".join(
             f"Addendum by {a.reader} at {a.signed_at}: {a.text}" for a in addenda))
         self.addendum_text.clear()
+        self.dirty = False
 
     @property
     def locked(self) -> bool:

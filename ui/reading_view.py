@@ -4,6 +4,7 @@ through the operations layer; this widget only arranges results."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from ui.reading_panel import ReadingPanel
 from ui.viewer.hanging_view import HangingView
 
 AI_NOTE = "AI marks: not for clinical use"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -140,7 +142,36 @@ class ReadingView(QWidget):
 
     # -- opening ---------------------------------------------------------------
 
+    def leave(self, wait: bool = False) -> None:
+        """Keep unsaved edits of the read as a draft before the study goes
+        away (another study, the worklist, closing the window)."""
+        study = self.study
+        if study is None or not study.in_library or not self.reading.dirty \
+                or self.reading.locked:
+            return
+        from engine.library.reads import save_draft
+        from engine.library.store import Library
+
+        read, reader, root = self.reading.read(), self._reader(), self.ctx.paths.library
+        self.reading.dirty = False
+
+        def work() -> None:
+            with Library(root) as lib:
+                save_draft(lib, study.uid, reader, read)
+
+        if wait:
+            try:
+                work()
+            except Exception as exc:  # closing: say it in the log, never lose silently
+                from ui.operations import user_message
+
+                log.error("the draft read could not be saved: %s", user_message(exc))
+            return
+        self.ctx.ops.run(work, lambda _r: self.message.emit("unsaved read kept as a draft"),
+                         lambda m: self.message.emit(f"the draft read could not be saved: {m}"))
+
     def open_study(self, uid: str) -> None:
+        self.leave()
         self.study = None
         self.title.setText("opening...")
         self.ai.show_state("opening the study...")

@@ -244,3 +244,23 @@ def test_pdf_report_has_the_read_and_the_notice(qtbot, window, tmp_path):
     data = out.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 20_000  # text plus the key image
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_leaving_a_study_keeps_unsaved_edits_as_a_draft(qtbot, window):
+    _open_first(qtbot, window)
+    uid = window.reading.study.uid
+    panel = window.reading.reading
+    panel.birads["L"].setCurrentIndex(panel.birads["L"].findData(3))
+    panel.impression.setPlainText("Probably benign; six-month follow-up.")
+    assert panel.dirty
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert window.stack.currentWidget() is window.worklist
+
+    def saved():  # type: ignore[no-untyped-def]
+        with Library(window.ctx.paths.library) as lib:
+            return current_read(lib, uid)
+
+    qtbot.waitUntil(lambda: saved() is not None, timeout=10000)
+    read = saved()
+    assert not read.signed and read.read.birads["L"] == 3
+    assert read.read.impression.startswith("Probably benign")
