@@ -33,9 +33,12 @@ class ViewImage:
     levels: dict[int, np.ndarray] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    # Levels are added by a decoding thread while the GUI reads them: every
+    # read below copies the dict's keys or values first (one atomic step).
+
     @property
     def dtype(self) -> np.dtype:
-        return next(iter(self.levels.values())).dtype
+        return list(self.levels.values())[0].dtype
 
     @property
     def full(self) -> np.ndarray | None:
@@ -43,10 +46,10 @@ class ViewImage:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.levels.values())
+        return sum(a.nbytes for a in list(self.levels.values()))
 
     def finest_level(self) -> int:
-        return min(self.levels)
+        return min(list(self.levels))
 
     def level_for(self, scale: float) -> int:
         """The coarsest level that still has at least one stored pixel per
@@ -54,7 +57,7 @@ class ViewImage:
         want = 0
         while scale * (1 << (want + 1)) <= 1.0:
             want += 1
-        have = sorted(self.levels)
+        have = sorted(list(self.levels))
         usable = [k for k in have if k <= want]
         return max(usable) if usable else min(have)
 
