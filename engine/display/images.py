@@ -38,7 +38,8 @@ class ViewImage:
 
     @property
     def dtype(self) -> np.dtype:
-        return list(self.levels.values())[0].dtype
+        values = list(self.levels.values())
+        return values[0].dtype
 
     @property
     def full(self) -> np.ndarray | None:
