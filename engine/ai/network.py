@@ -109,34 +109,17 @@ class LogSumExpPool(L.Layer):
         return {**super().get_config(), "r": self.r}
 
 
-@keras.saving.register_keras_serializable(package="mammodesk")
-class FlipRows(L.Layer):
-    """Mirror images (B, H, W, C) top to bottom."""
-
-    def call(self, x):  # type: ignore[no-untyped-def]
-        return keras.ops.flip(x, axis=1)
-
-
 def density_layer() -> L.Dense:
     """Density logits (ACR a-d) from pooled features; shared by both models."""
     return L.Dense(4, name="density_logits")
 
 
-def breast_model(
-    view: keras.Model, density: L.Dense, height: int, width: int, flip_cc: bool = False
-) -> keras.Model:
+def breast_model(view: keras.Model, density: L.Dense, height: int, width: int) -> keras.Model:
     """CC and MLO of one breast -> heatmaps (probabilities), breast
-    probability, view logits and density probabilities.  With `flip_cc` the
-    CC view is also read mirrored top to bottom (a CC view has no up or
-    down; training flips it too) and the two heatmaps are averaged."""
+    probability, view logits and density probabilities."""
     cc = keras.Input((height, width, 1), name="cc")
     mlo = keras.Input((height, width, 1), name="mlo")
     heat_cc, f_cc = view(cc)
-    if flip_cc:
-        flip = FlipRows(name="flip_cc")
-        heat_f, f_f = view(flip(cc))
-        heat_cc = L.Average(name="heat_cc_tta")([heat_cc, FlipRows(name="unflip_cc")(heat_f)])
-        f_cc = L.Average(name="feat_cc_tta")([f_cc, f_f])
     heat_mlo, f_mlo = view(mlo)
     pool = LogSumExpPool(name="lse")
     z_cc = pool(heat_cc)
@@ -167,7 +150,6 @@ def training_model(view: keras.Model, density: L.Dense) -> keras.Model:
 
 
 CUSTOM_OBJECTS = {
-    "FlipRows": FlipRows,
     "LogSumExpPool": LogSumExpPool,
     "BreastMask": BreastMask,
     "SpeckChannel": SpeckChannel,

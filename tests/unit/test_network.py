@@ -1,6 +1,5 @@
 """The network's own promises: the heatmap stays inside the breast, the view
-score is a smooth maximum of the heatmap, and reading a CC view mirrored as
-well averages the two readings."""
+score is a smooth maximum of the heatmap."""
 
 from __future__ import annotations
 
@@ -49,19 +48,3 @@ def test_view_logit_is_the_log_sum_exp_of_the_heatmap(parts):
     z = np.log(p / (1 - p))
     lse = (np.log(np.mean(np.exp(LSE_R * z)))) / LSE_R
     assert float(np.asarray(out["view_logits"])[0, 0]) == pytest.approx(lse, abs=1e-3)
-
-
-def test_mirrored_cc_reading_averages_both_readings(parts):
-    view, density = parts
-    plain = breast_model(view, density, H, W)
-    tta = breast_model(view, density, H, W, flip_cc=True)
-    cc, mlo = _image(1), _image(2)
-    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
-    a = np.asarray(plain({"cc": cc, "mlo": mlo})["heat_cc"], np.float64)
-    b = np.asarray(plain({"cc": cc[:, ::-1].copy(), "mlo": mlo})["heat_cc"], np.float64)
-    both = np.asarray(tta({"cc": cc, "mlo": mlo})["heat_cc"], np.float64)
-    want = 1 / (1 + np.exp(-(logit(a) + logit(b[:, ::-1])) / 2))
-    assert np.allclose(both, want, atol=1e-5)
-    # MLO is read once, as before.
-    assert np.allclose(np.asarray(tta({"cc": cc, "mlo": mlo})["heat_mlo"]),
-                       np.asarray(plain({"cc": cc, "mlo": mlo})["heat_mlo"]), atol=1e-6)

@@ -29,8 +29,6 @@ from engine.ai.training.examples import DENSITY_INDEX
 from engine.ai.training.fusion import fit_logistic, fit_softmax
 
 ONNX_TOLERANCE = 1e-4
-# Read each CC view also mirrored top to bottom and average the heatmaps.
-FLIP_CC = False
 PREPROCESSING = {
     "scope": "MG For Presentation, CC and MLO, no implants, single frame",
     "steps": [
@@ -130,7 +128,7 @@ def export_package(
     spec = trainer.cfg.spec
     arrays = _val_arrays(val_cached)
     pairs = _pairs(val_recs, set(arrays))
-    model = breast_model(trainer.view, trainer.density, spec.height, spec.width, FLIP_CC)
+    model = breast_model(trainer.view, trainer.density, spec.height, spec.width)
     raw = _predict(model, arrays, pairs)
     z = np.array([r["view_logits"] for r in raw], dtype=np.float64)
     y = np.array([val_recs[c].cancer for c, _ in pairs], dtype=np.float64)
@@ -215,10 +213,6 @@ def export_package(
             "category_thresholds": [round(c, 3) for c in cats],
             "category": "1-10 by deciles of validation non-cancer exam scores",
             "density_classes": ["a", "b", "c", "d"],
-            "test_time_augmentation": (
-                "each CC view is also read mirrored top to bottom; heatmaps averaged"
-                if FLIP_CC else "none"
-            ),
         },
         "operating_points": ops,
         "training_data": {
