@@ -24,6 +24,18 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
+def finish(app: QApplication, *widgets) -> None:  # type: ignore[no-untyped-def]
+    """Tear Qt down in order before Python does: widgets first, then the
+    application object.  Left to the interpreter's final garbage collection,
+    PySide6 objects can be destroyed in an order that crashes at exit."""
+    for w in widgets:
+        w.close()
+        w.deleteLater()
+    app.processEvents()
+    app.sendPostedEvents(None, 0)
+    app.shutdown()
+
+
 def build_window(paths: AppPaths, ai: bool = True):  # type: ignore[no-untyped-def]
     from ui.context import AppContext
     from ui.main_window import MainWindow
@@ -47,10 +59,12 @@ def run_gui(paths: AppPaths, open_uid: str | None = None) -> int:
         QTimer.singleShot(0, lambda: (print("window ready", flush=True), app.quit()))
         code = app.exec()
         ctx.wait_all(5000)
+        finish(app, window)
         return code
     QTimer.singleShot(0, ctx.load_model)
     if open_uid:
         QTimer.singleShot(0, lambda: window.open_study(open_uid))
     code = app.exec()
     ctx.wait_all(5000)
+    finish(app, window)
     return code

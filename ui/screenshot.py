@@ -77,4 +77,7 @@ def render_screenshot(paths: AppPaths, target: str, out: Path, timeout_s: float 
             "anchor": t.vp.anchor,
         })
     ctx.wait_all(10000)
+    from ui.app import finish
+
+    finish(app, view)
     return cells

@@ -75,6 +75,7 @@ def main() -> None:
     from ui.reading_view import ReadingView, load_folder_study
 
     app = make_app()
+    keep: list = []  # every view, closed in order at the end
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
@@ -95,6 +96,7 @@ def main() -> None:
         for _ in range(args.runs):
             ctx = AppContext(app_paths(tmp / f"home-cold-{len(cold)}"), ai_enabled=False)
             view = ReadingView(ctx)
+            keep.append(view)
             view.resize(1920, 1080)
             view.show()
             app.processEvents()
@@ -113,6 +115,7 @@ def main() -> None:
             uids = [r[0] for r in lib.conn.execute("SELECT study_uid FROM studies")]
         ctx = AppContext(paths, ai_enabled=False)
         view = ReadingView(ctx)
+        keep.append(view)
         view.resize(1920, 1080)
         view.show()
         view.open_study(uids[0])  # first open makes the display cache
@@ -122,6 +125,7 @@ def main() -> None:
         for i in range(args.runs):
             ctx = AppContext(paths, ai_enabled=False)  # empty memory cache: disk only
             view = ReadingView(ctx)
+            keep.append(view)
             view.resize(1920, 1080)
             view.show()
             app.processEvents()
@@ -149,6 +153,9 @@ def main() -> None:
             _wait(app, lambda: _full(view))
         ctx.wait_all()
         rss = _rss_mb()
+        from ui.app import finish
+
+        finish(app, *keep)
 
     base = statistics.median(serial)
     rows = [

@@ -7,6 +7,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
 from engine.display.viewport import Viewport
+from ui.viewer.qimage import argb_image
 
 HEAT_FLOOR = 0.1  # heat below this is not drawn at all
 MARK_COLOUR = QColor(255, 200, 0)
@@ -28,10 +29,7 @@ def heat_image(heat: np.ndarray, opacity: float, flip_h: bool, flip_v: bool) -> 
     out[..., 1] = np.rint(green * alpha)
     out[..., 2] = np.rint(red * alpha)
     out[..., 3] = np.rint(255.0 * alpha)
-    out = np.ascontiguousarray(out)
-    img = QImage(out.data, out.shape[1], out.shape[0], out.strides[0],
-                 QImage.Format.Format_ARGB32_Premultiplied)
-    return img.copy()  # own the pixels: the array goes away
+    return argb_image(out)
 
 
 def draw_heat(p: QPainter, vp: Viewport, scale: float, heat: np.ndarray, stride: float,

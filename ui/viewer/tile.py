@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from engine.display.hanging import Cell, tissue_flip
@@ -23,6 +23,7 @@ from engine.display.images import ViewImage
 from engine.display.viewport import FIT, PIXEL, TRUE_SIZE, Viewport, distance_mm
 from engine.display.voi import Window, apply_lut, display_lut, drag
 from ui.viewer.overlays import draw_corner_text, draw_heat, draw_marks, draw_measure
+from ui.viewer.qimage import grey_image
 
 MAGNIFIER_RADIUS = 110
 MAGNIFIER_FACTOR = 2.0
@@ -243,9 +244,7 @@ class ImageTile(QWidget):
             grey = grey[:, ::-1]
         if self.vp.flip_v:
             grey = grey[::-1, :]
-        grey = np.ascontiguousarray(grey)
-        img = QImage(grey.data, grey.shape[1], grey.shape[0], grey.strides[0],
-                     QImage.Format.Format_Grayscale8)
+        img = grey_image(grey)
         x0, y0 = self.vp.to_screen(a0 * k, b0 * k, scale)
         x1, y1 = self.vp.to_screen(min(a1 * k, view.columns), min(b1 * k, view.rows), scale)
         target = QRectF(min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0))
@@ -274,9 +273,7 @@ class ImageTile(QWidget):
             grey = grey[:, ::-1]
         if self.vp.flip_v:
             grey = grey[::-1, :]
-        grey = np.ascontiguousarray(grey)
-        img = QImage(grey.data, grey.shape[1], grey.shape[0], grey.strides[0],
-                     QImage.Format.Format_Grayscale8)
+        img = grey_image(grey)
         lens = replace(self.vp, mode="free", scale=zoom, pan=(0.0, 0.0))
         # Place the lens so the stored point under the pointer stays under it.
         sx, sy = lens.to_screen(col, row, zoom)
