@@ -58,13 +58,14 @@ def run_gui(paths: AppPaths, open_uid: str | None = None) -> int:
     if os.environ.get(QUIT_WHEN_READY):
         QTimer.singleShot(0, lambda: (print("window ready", flush=True), app.quit()))
         code = app.exec()
-        ctx.wait_all(5000)
+        ctx.close()
         finish(app, window)
         return code
     QTimer.singleShot(0, ctx.load_model)
+    QTimer.singleShot(0, lambda: ctx.images.procs)  # start the decoders now
     if open_uid:
         QTimer.singleShot(0, lambda: window.open_study(open_uid))
     code = app.exec()
-    ctx.wait_all(5000)
+    ctx.close()
     finish(app, window)
     return code

@@ -34,7 +34,7 @@ class AppContext(QObject):
         self.ai_ops = Operations(1, self)
         self.cache = ImageCache()
         self.disk = DiskCache(paths.cache / "display")
-        self.images = ImageStore(self.decode_ops, self.cache, self.disk, self)
+        self.images = ImageStore(self.decode_ops, self.cache, self.disk, parent=self)
         self.runtime = None
         self.model_state = NO_MODEL if not ai_enabled else LOADING
         self.model_text = "AI off" if not ai_enabled else "loading the AI model..."
@@ -70,6 +70,11 @@ class AppContext(QObject):
             self._flush()
 
         self.ai_ops.run(load, done, failed)
+
+    def close(self) -> None:
+        """Finish background work and stop the decoding processes."""
+        self.wait_all()
+        self.images.close()
 
     def wait_all(self, msecs: int = 30000) -> bool:
         """Block until every pool is idle (tests, benchmarks, shutdown)."""

@@ -76,7 +76,7 @@ def render_screenshot(paths: AppPaths, target: str, out: Path, timeout_s: float 
                                                   t.height())],
             "anchor": t.vp.anchor,
         })
-    ctx.wait_all(10000)
+    ctx.close()
     from ui.app import finish
 
     finish(app, view)

@@ -62,6 +62,17 @@ class ViewImage:
         usable = [k for k in have if k <= want]
         return max(usable) if usable else min(have)
 
+    def __getstate__(self) -> dict:
+        # Sent between processes (decoding runs in worker processes): the
+        # lock stays behind and a fresh one is made on arrival.
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def add_level(self, level: int, pixels: np.ndarray) -> None:
         with self._lock:
             self.levels[level] = pixels

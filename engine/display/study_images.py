@@ -4,10 +4,12 @@ reduced decode first and the full resolution after."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pydicom
 
 from engine.display.disk_cache import DiskCache
@@ -88,3 +90,33 @@ def complete_view(view: ViewImage, item: ImageFile, disk: DiskCache | None = Non
     add_full_resolution(view, item.path)
     if disk is not None and item.digest and not had_full:
         disk.store(item.digest, dict(view.levels))
+
+
+# -- jobs for decoding processes ------------------------------------------------
+# Decoders hold Python's global lock for the whole decode (seconds for a large
+# JPEG 2000 image), so a viewer decodes in worker processes.  These functions
+# are what the workers run; their arguments and results travel by pickle.
+
+
+def job_open(item: ImageFile, level: int) -> ViewImage:
+    """A first, possibly reduced, decode."""
+    return open_view(item, level, None)
+
+
+def job_full(item: ImageFile, disk_root: str | None) -> dict[int, np.ndarray] | None:
+    """Every level down from full resolution.  With a disk cache the levels
+    are stored there and None comes back (the viewer maps them from disk
+    instead of receiving a copy); else the levels themselves."""
+    view = load_view(item.path, 0)
+    view.build_pyramid()
+    if disk_root is not None and item.digest:
+        DiskCache(Path(disk_root)).store(item.digest, dict(view.levels))
+        return None
+    return dict(view.levels)
+
+
+def warm_up() -> int:
+    """Imports done ahead of the first real job."""
+    import engine.display.decode  # noqa: F401
+
+    return os.getpid()

@@ -22,4 +22,4 @@ def ctx(qtbot, paths):
 
     c = AppContext(paths, ai_enabled=False)
     yield c
-    c.wait_all(20000)
+    c.close()

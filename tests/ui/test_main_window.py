@@ -210,7 +210,7 @@ def test_ai_runs_in_the_background_and_fills_the_panel(qtbot, paths, small_cohor
     uid = w.reading.study.uid
     qtbot.waitUntil(lambda: next(r for r in w.worklist.model.rows if r.study_uid == uid).status
                     == "AI done", timeout=10000)
-    ctx.wait_all()
+    ctx.close()
 
 
 def test_import_by_drop_adds_studies_to_the_worklist(qtbot, ctx, small_cohort):

@@ -1,10 +1,20 @@
 """Decoded images for the viewer, arriving progressively: a reduced image
 first (screen resolution), then the full resolution; from the memory cache
-or the library's disk cache when they have it.  Decoding runs in the
-operations pool; `ready` fires on the GUI thread each time an image gains
-resolution, `failed` with a one-line reason."""
+or the library's disk cache when they have it.
+
+Decoders hold Python's global lock for the whole decode (seconds for a
+large JPEG 2000 image), which would freeze the window, so decoding runs in
+worker processes; the operations pool's threads only wait for them.
+`ready` fires on the GUI thread each time an image gains resolution,
+`failed` with a one-line reason."""
 
 from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
@@ -12,24 +22,58 @@ from engine.display.decode import reduction_level
 from engine.display.disk_cache import DiskCache
 from engine.display.image_cache import ImageCache
 from engine.display.images import ViewImage
-from engine.display.study_images import ImageFile, complete_view, open_view
+from engine.display.study_images import ImageFile, job_full, job_open, open_view, warm_up
+from engine.errors import DecodeError
 from ui.operations import Operations
+
+DECODE_PROCESSES = 2
+T = TypeVar("T")
+
+
+def decode_pool(workers: int = DECODE_PROCESSES) -> ProcessPoolExecutor:
+    """Worker processes started fresh (spawn: never a fork of a Qt process)."""
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(workers):
+        pool.submit(warm_up)  # start them and import the decoders now
+    return pool
 
 
 class ImageStore(QObject):
     ready = Signal(str, object)  # key, ViewImage
     failed = Signal(str, str)  # key, reason
 
-    def __init__(self, ops: Operations, cache: ImageCache, disk: DiskCache | None,
-                 parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.ops, self.cache, self.disk = ops, cache, disk
-        self._loading: set[str] = set()
-        self._completing: set[str] = set()
-
     # Queue order: what is on screen first, its full resolution next, then
     # images fetched ahead (the next study in the worklist).
     SCREEN, FULL, AHEAD = 3, 2, 0
+
+    def __init__(self, ops: Operations, cache: ImageCache, disk: DiskCache | None,
+                 procs: ProcessPoolExecutor | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ops, self.cache, self.disk = ops, cache, disk
+        self._procs = procs
+        self._loading: set[str] = set()
+        self._completing: set[str] = set()
+
+    @property
+    def procs(self) -> ProcessPoolExecutor:
+        if self._procs is None:
+            self._procs = decode_pool()
+        return self._procs
+
+    def _in_worker(self, fn: Callable[..., T], *args: object) -> T:
+        try:
+            return self.procs.submit(fn, *args).result()
+        except BrokenProcessPool as exc:
+            # A decoder died (a crash in native code on a bad file): start
+            # fresh workers for the next image and say what happened.
+            self._procs = None
+            raise DecodeError("the image decoder stopped on this image") from exc
+
+    def close(self) -> None:
+        if self._procs is not None:
+            self._procs.shutdown(wait=True, cancel_futures=True)
+            self._procs = None
 
     def request(self, item: ImageFile, target: tuple[int, int] = (1024, 1024),
                 full: bool = True, ahead: bool = False) -> None:
@@ -50,6 +94,10 @@ class ImageStore(QObject):
         def first() -> ViewImage:
             import pydicom
 
+            if self.disk is not None and item.digest:
+                cached = self.disk.load(item.digest)
+                if cached:  # decoded before: map it from disk, no decode at all
+                    return open_view(item, 0, self.disk)
             rows = cols = 0
             try:
                 ds = pydicom.dcmread(item.path, stop_before_pixels=True)
@@ -57,7 +105,7 @@ class ImageStore(QObject):
             except Exception:  # the decode below reports the real problem
                 pass
             level = reduction_level(rows, cols, *target) if rows and cols else 0
-            return open_view(item, level, self.disk)
+            return self._in_worker(job_open, item, level)
 
         def done(view: ViewImage) -> None:
             self._loading.discard(item.key)
@@ -76,6 +124,17 @@ class ImageStore(QObject):
         if item.key in self._completing:
             return
         self._completing.add(item.key)
+        disk = self.disk
+
+        def work() -> None:
+            root = str(disk.root) if disk is not None and item.digest else None
+            levels = self._in_worker(job_full, item, root)
+            if levels is None and disk is not None and item.digest:
+                levels = disk.load(item.digest)
+                if levels is None:  # the cache could not keep it (full disk)
+                    levels = self._in_worker(job_full, item, None)
+            for k, arr in (levels or {}).items():
+                view.add_level(k, arr)
 
         def done(_r: object) -> None:
             self._completing.discard(item.key)
@@ -86,4 +145,4 @@ class ImageStore(QObject):
             self._completing.discard(item.key)
             self.failed.emit(item.key, message)
 
-        self.ops.run(lambda: complete_view(view, item, self.disk), done, fail, priority=priority)
+        self.ops.run(work, done, fail, priority=priority)
