@@ -35,7 +35,8 @@ class AppContext(QObject):
         self.cache = ImageCache()
         self.disk = DiskCache(paths.cache / "display")
         self.images = ImageStore(self.decode_ops, self.cache, self.disk, parent=self)
-        self.runtime = None
+        self.model: dict[str, str] | None = None  # name, version, device, backend
+        self._ai_procs = None
         self.model_state = NO_MODEL if not ai_enabled else LOADING
         self.model_text = "AI off" if not ai_enabled else "loading the AI model..."
         self._ai_enabled = ai_enabled
@@ -47,16 +48,23 @@ class AppContext(QObject):
             self.model_changed.emit(self.model_state)
             return
 
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from engine.ai import worker
+
+        # The model lives in a process of its own (see engine.ai.worker).
+        self._ai_procs = ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=worker.init,
+            initargs=(str(self.paths.models),))
+
         def load():  # type: ignore[no-untyped-def]
-            from engine.ai.service import open_runtime
+            return self.in_ai_process(worker.model_info)
 
-            return open_runtime(self.paths.models)
-
-        def done(runtime) -> None:  # type: ignore[no-untyped-def]
-            self.runtime = runtime
-            pkg = runtime.package
+        def done(info: dict[str, str]) -> None:
+            self.model = info
             self.model_state = READY
-            self.model_text = f"model {pkg.name} {pkg.version} ({runtime.device})"
+            self.model_text = f"model {info['name']} {info['version']} ({info['device']})"
             log.info("AI model ready: %s", self.model_text)
             self._flush()
 
@@ -71,10 +79,27 @@ class AppContext(QObject):
 
         self.ai_ops.run(load, done, failed)
 
+    def in_ai_process(self, fn, *args):  # type: ignore[no-untyped-def]
+        """Run an engine.ai.worker job in the AI process and wait (call from
+        a background thread)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        from engine.errors import MammoDeskError
+
+        if self._ai_procs is None:
+            raise MammoDeskError("the AI is not running")
+        try:
+            return self._ai_procs.submit(fn, *args).result()
+        except BrokenProcessPool as exc:
+            raise MammoDeskError("the AI process stopped; restart MammoDesk") from exc
+
     def close(self) -> None:
-        """Finish background work and stop the decoding processes."""
+        """Finish background work and stop the worker processes."""
         self.wait_all()
         self.images.close()
+        if self._ai_procs is not None:
+            self._ai_procs.shutdown(wait=True, cancel_futures=True)
+            self._ai_procs = None
 
     def wait_all(self, msecs: int = 30000) -> bool:
         """Block until every pool is idle (tests, benchmarks, shutdown)."""

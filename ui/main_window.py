@@ -260,18 +260,14 @@ class MainWindow(QMainWindow):
             return
 
         def go() -> None:
-            if self.ctx.runtime is None:
+            if self.ctx.model is None:
                 return
-            runtime, root = self.ctx.runtime, self.ctx.paths.library
+            from engine.ai import worker
 
-            def work():  # type: ignore[no-untyped-def]
-                from engine.ai.service import analyze_studies
-                from engine.library.store import Library
-
-                with Library(root) as lib:
-                    return analyze_studies(lib, study_uids, runtime)
-
-            self.ctx.ai_ops.run(work, lambda _r: self.refresh_worklist(), self.say)
+            root = str(self.ctx.paths.library)
+            self.ctx.ai_ops.run(
+                lambda: self.ctx.in_ai_process(worker.analyze_library_studies, root, study_uids),
+                lambda _r: self.refresh_worklist(), self.say)
 
         self.ctx.when_model_settled(go)
 

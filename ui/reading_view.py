@@ -258,15 +258,14 @@ class ReadingView(QWidget):
             self.ai.show_state(self.ctx.model_text)
 
     def _analyse(self, study: StudyData) -> None:
-        self.ai.show_state(f"analysing on {self.ctx.runtime.device}...")
-        runtime, root, uid = self.ctx.runtime, self.ctx.paths.library, study.uid
+        from engine.ai import worker
+
+        device = (self.ctx.model or {}).get("device", "")
+        self.ai.show_state(f"analysing on {device}...")
+        root, uid = str(self.ctx.paths.library), study.uid
 
         def work() -> ExamResult:
-            from engine.ai.service import analyze_and_store
-            from engine.library.store import Library
-
-            with Library(root) as lib:
-                return analyze_and_store(lib, uid, runtime)
+            return self.ctx.in_ai_process(worker.analyze_library_study, root, uid)
 
         def done(result: ExamResult) -> None:
             if self.study is study:
