@@ -349,6 +349,25 @@ def _date(value: str) -> str:
     return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 else value
 
 
+def _configured_library(paths: AppPaths, explicit: str | None) -> AppPaths:
+    """The library folder from Settings, unless --library or MAMMODESK_LIBRARY
+    names one."""
+    import dataclasses
+
+    from engine.paths import LIBRARY_ENV
+    from engine.settings import Settings
+
+    if explicit or os.environ.get(LIBRARY_ENV):
+        return paths
+    try:
+        configured = Settings(paths.config).get("library.path")
+    except MammoDeskError as exc:
+        print(f"{PROG}: warning: {exc}; using the default library", file=sys.stderr)
+        return paths
+    return dataclasses.replace(paths, library=Path(configured).expanduser()) if configured \
+        else paths
+
+
 def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                 or os.environ.get("QT_QPA_PLATFORM") == "offscreen"
@@ -501,7 +520,7 @@ def _setup_logging(paths: AppPaths, verbose: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    paths = app_paths(args.home, args.library)
+    paths = _configured_library(app_paths(args.home, args.library), args.library)
     _setup_logging(paths, args.verbose)
     handler: Callable[[argparse.Namespace, AppPaths], int] = args.handler
     try:

@@ -104,3 +104,32 @@ def test_gui_starts_offscreen_and_its_window_comes_up(tmp_path):
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "window ready" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_library_location_from_settings_takes_effect(tmp_path):
+    from engine.paths import app_paths
+    from engine.settings import Settings
+
+    elsewhere = tmp_path / "data-disk" / "library"
+    Settings(app_paths(tmp_path / "home").config).update({"library.path": str(elsewhere)})
+    done = run_cli("studies", "--json", home=tmp_path / "home")
+    assert done.returncode == 0, done.stderr
+    assert (elsewhere / "library.db").is_file()
+    assert not (tmp_path / "home" / "library" / "library.db").exists()
+
+
+def test_bad_settings_are_refused_in_one_line(tmp_path):
+    from engine.errors import MammoDeskError
+    from engine.settings import Settings
+
+    s = Settings(tmp_path)
+    for key, value, message in (("cloud.url", "http://x", "must start with https://"),
+                                ("nope", "1", "unknown setting"),
+                                ("cloud.ca_bundle", str(tmp_path / "none.pem"), "no CA bundle")):
+        try:
+            s.update({key: value})
+        except MammoDeskError as exc:
+            assert message in str(exc) and "\n" not in str(exc)
+        else:
+            raise AssertionError(f"{key}={value} was accepted")
+    assert s.all() == {}
