@@ -136,19 +136,4 @@ def load_view(source: Path | pydicom.Dataset, level: int = 0) -> ViewImage:
     return view
 
 
-def add_full_resolution(view: ViewImage, source: Path | pydicom.Dataset) -> None:
-    """Decode every stored pixel into `view` and rebuild its pyramid."""
-    if view.full is not None:
-        return
-    if isinstance(source, pydicom.Dataset):
-        ds = source
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = read_dataset(source)
-    pixels, got = decode_level(ds, 0)
-    view.add_level(got, pixels)
-    view.build_pyramid()
-
-
-__all__ = ["DecodeError", "DicomReadError", "ViewImage", "add_full_resolution", "load_view"]
+__all__ = ["DecodeError", "DicomReadError", "ViewImage", "load_view"]

@@ -14,13 +14,7 @@ import pydicom
 
 from engine.display.disk_cache import DiskCache
 from engine.display.hanging import hang_image
-from engine.display.images import (
-    ViewImage,
-    add_full_resolution,
-    header_only,
-    load_view,
-    spacing_of,
-)
+from engine.display.images import ViewImage, header_only, load_view, spacing_of
 from engine.display.voi import presets
 from engine.library.store import Library
 
@@ -58,38 +52,27 @@ def folder_files(paths: list[Path]) -> list[ImageFile]:
     return out
 
 
-def open_view(item: ImageFile, level: int, disk: DiskCache | None = None) -> ViewImage:
-    """The image at `level` or finer: the disk cache's levels when it has
-    them (all levels, level 0 memory-mapped), else a decode."""
+def open_cached(item: ImageFile, disk: DiskCache | None) -> ViewImage | None:
+    """The image from the disk cache (every level, level 0 memory-mapped),
+    or None when it is not there.  No decoding: cheap on any thread."""
     cached = disk.load(item.digest) if disk is not None and item.digest else None
-    if cached:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(item.path, stop_before_pixels=True)
-        finest = cached[min(cached)]
-        view = ViewImage(
-            key=item.key,
-            header=header_only(ds),
-            rows=int(ds.get("Rows") or cached[0].shape[0]),
-            columns=int(ds.get("Columns") or cached[0].shape[1]),
-            spacing_mm=spacing_of(ds),
-            hang=hang_image(ds),
-            presets=presets(ds, finest),
-        )
-        for k, arr in cached.items():
-            view.add_level(k, arr)
-        return view
-    view = load_view(item.path, level)
-    view.key = item.key or view.key
+    if not cached:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(item.path, stop_before_pixels=True)
+    view = ViewImage(
+        key=item.key,
+        header=header_only(ds),
+        rows=int(ds.get("Rows") or cached[0].shape[0]),
+        columns=int(ds.get("Columns") or cached[0].shape[1]),
+        spacing_mm=spacing_of(ds),
+        hang=hang_image(ds),
+        presets=presets(ds, cached[min(cached)]),
+    )
+    for k, arr in cached.items():
+        view.add_level(k, arr)
     return view
-
-
-def complete_view(view: ViewImage, item: ImageFile, disk: DiskCache | None = None) -> None:
-    """Decode the full resolution (if missing) and keep it in the disk cache."""
-    had_full = view.full is not None
-    add_full_resolution(view, item.path)
-    if disk is not None and item.digest and not had_full:
-        disk.store(item.digest, dict(view.levels))
 
 
 # -- jobs for decoding processes ------------------------------------------------
@@ -100,7 +83,9 @@ def complete_view(view: ViewImage, item: ImageFile, disk: DiskCache | None = Non
 
 def job_open(item: ImageFile, level: int) -> ViewImage:
     """A first, possibly reduced, decode."""
-    return open_view(item, level, None)
+    view = load_view(item.path, level)
+    view.key = item.key or view.key
+    return view
 
 
 def job_full(item: ImageFile, disk_root: str | None) -> dict[int, np.ndarray] | None:

@@ -112,9 +112,10 @@ def test_one_to_one_paints_the_full_resolution_not_a_preview(qtbot, tile, small_
     tile.set_mode(PIXEL)
     info = tile._info_lines(tile.scale(), view.finest_level())
     assert "preview" in info[-1]
-    from engine.display.images import add_full_resolution
+    from engine.display.study_images import ImageFile, job_full
 
-    add_full_resolution(view, small_cohort.files[0])
+    for k, arr in job_full(ImageFile(view.key, small_cohort.files[0], None), None).items():
+        view.add_level(k, arr)
     tile.set_view(view)
     assert view.level_for(tile.scale() * tile.devicePixelRatioF()) == 0
     assert "preview" not in " ".join(tile._info_lines(tile.scale(), 0))

@@ -10,7 +10,7 @@ from engine.dicom.pixels import decode_pixels
 from engine.display.disk_cache import DiskCache
 from engine.display.image_cache import ImageCache
 from engine.display.images import load_view
-from engine.display.study_images import complete_view, library_files, open_view
+from engine.display.study_images import ImageFile, job_full, job_open, library_files, open_cached
 from engine.library import import_paths
 
 
@@ -21,18 +21,13 @@ def test_load_reduced_then_full_builds_the_pyramid(small_cohort):
     assert view.hang.laterality in ("R", "L") and view.presets
     full = decode_pixels(pydicom.dcmread(path))
     assert view.levels[2].shape == tuple(-(-n // 4) for n in full.shape)
-    item = library_files_for_path(path)
-    complete_view(view, item)
+    uid = str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+    for k, arr in job_full(ImageFile(uid, path, None), None).items():  # sent back, no cache
+        view.add_level(k, arr)
     assert np.array_equal(view.full, full)
     assert {0, 1, 2} <= set(view.levels)
     assert view.level_for(1.0) == 0 and view.level_for(0.5) == 1 and view.level_for(0.3) == 1
     assert view.level_for(0.25) == 2 and view.level_for(4.0) == 0
-
-
-def library_files_for_path(path):
-    from engine.display.study_images import ImageFile
-
-    return ImageFile(str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID), path, None)
 
 
 def test_memory_cache_evicts_least_recent_but_never_pinned(small_cohort):
@@ -56,9 +51,11 @@ def test_disk_cache_serves_a_library_study_without_decoding(library, small_cohor
     study = library.conn.execute("SELECT study_uid FROM studies").fetchone()[0]
     items = library_files(library, study)
     disk = DiskCache(tmp_path / "display")
-    first = open_view(items[0], 2, disk)
-    complete_view(first, items[0], disk)
-    assert disk.size() > first.full.nbytes
+    assert open_cached(items[0], disk) is None
+    first = job_open(items[0], 2)
+    assert job_full(items[0], str(disk.root)) is None  # stored, not sent back
+    full = decode_pixels(pydicom.dcmread(items[0].path))
+    assert disk.size() > full.nbytes
 
     import engine.display.study_images as si
 
@@ -66,9 +63,9 @@ def test_disk_cache_serves_a_library_study_without_decoding(library, small_cohor
         raise AssertionError("decoded although cached")
 
     monkeypatch.setattr(si, "load_view", no_decode)
-    again = open_view(items[0], 2, disk)
-    assert np.array_equal(again.full, first.full) and set(again.levels) == set(first.levels)
-    assert again.hang == first.hang
+    again = open_cached(items[0], disk)
+    assert np.array_equal(again.full, full) and {0, 1} <= set(again.levels)
+    assert again.hang == first.hang and again.key == items[0].key
 
 
 def test_disk_cache_is_bounded_and_drops_damaged_entries(tmp_path):

@@ -22,7 +22,7 @@ from engine.display.decode import reduction_level
 from engine.display.disk_cache import DiskCache
 from engine.display.image_cache import ImageCache
 from engine.display.images import ViewImage
-from engine.display.study_images import ImageFile, job_full, job_open, open_view, warm_up
+from engine.display.study_images import ImageFile, job_full, job_open, open_cached, warm_up
 from engine.errors import DecodeError
 from ui.operations import Operations
 
@@ -94,10 +94,9 @@ class ImageStore(QObject):
         def first() -> ViewImage:
             import pydicom
 
-            if self.disk is not None and item.digest:
-                cached = self.disk.load(item.digest)
-                if cached:  # decoded before: map it from disk, no decode at all
-                    return open_view(item, 0, self.disk)
+            cached = open_cached(item, self.disk)  # decoded before: no decode at all
+            if cached is not None:
+                return cached
             rows = cols = 0
             try:
                 ds = pydicom.dcmread(item.path, stop_before_pixels=True)
