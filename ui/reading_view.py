@@ -179,10 +179,6 @@ class ReadingView(QWidget):
         self.ctx.ops.run(lambda: load_library_study(root, uid), self.show_study,
                          lambda m: self.message.emit(m), channel="study")
 
-    def open_folder(self, path: Path) -> None:
-        self.ctx.ops.run(lambda: load_folder_study(path), self.show_study,
-                         lambda m: self.message.emit(m), channel="study")
-
     def show_study(self, study: StudyData) -> None:
         self.study = study
         self.title.setText(study.title)

@@ -4,7 +4,7 @@ stands (new, AI done, read, queued for the cloud, synced)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from engine.library.listing import list_studies
 from engine.library.store import Library
@@ -28,9 +28,6 @@ class WorklistRow:
     exam_score: float | None  # latest AI exam score 0..100
     has_prior: bool
     ai_scope: str
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
     def matches(self, text: str) -> bool:
         """Case-insensitive search over patient, date, description, status and views."""
