@@ -192,7 +192,8 @@ class MainWindow(QMainWindow):
             for image in study.images:
                 item = study.files.get(image.key)
                 if item is not None:
-                    self.ctx.images.request(item, (1024, 1024), full=True, ahead=True)
+                    self.ctx.images.request(item, (1024, 1024), full=True, ahead=True,
+                                            size=(image.rows, image.columns))
 
         self.ctx.ops.run(lambda: load_library_study(root, uid), fetch, lambda _m: None)
 

@@ -206,7 +206,8 @@ class ReadingView(QWidget):
                 tile.set_problem("the file is missing")
                 continue
             target = (max(tile.height(), 256), max(tile.width(), 256))
-            self.ctx.images.request(item, target)
+            image = cell.placement.image
+            self.ctx.images.request(item, target, size=(image.rows, image.columns))
         self._overlays()
 
     def toggle_prior(self) -> None:

@@ -50,6 +50,8 @@ class HangImage:
     patient_orientation: tuple[str, str] | None = None
     order: tuple = ()  # later images sort last (acquisition date/time, instance number)
     label: str = ""
+    rows: int = 0  # stored size, when the header gives it
+    columns: int = 0
 
 
 @dataclass(frozen=True)
@@ -196,4 +198,13 @@ def hang_image(ds: pydicom.Dataset) -> HangImage:
         orientation,
         order,
         info.label,
+        number_or_zero(ds.get("Rows")),
+        number_or_zero(ds.get("Columns")),
     )
+
+
+def number_or_zero(value: object) -> int:
+    try:
+        return int(value or 0)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0

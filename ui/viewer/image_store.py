@@ -76,9 +76,10 @@ class ImageStore(QObject):
             self._procs = None
 
     def request(self, item: ImageFile, target: tuple[int, int] = (1024, 1024),
-                full: bool = True, ahead: bool = False) -> None:
+                full: bool = True, ahead: bool = False, size: tuple[int, int] = (0, 0)) -> None:
         """Make `item` available: at least big enough for a cell of `target`
-        (rows, columns) now, every stored pixel later when `full`."""
+        (rows, columns) now, every stored pixel later when `full`.  `size` is
+        the image's stored size when the caller already read its header."""
         view = self.cache.get(item.key)
         first_priority = self.AHEAD if ahead else self.SCREEN
         full_priority = self.AHEAD if ahead else self.FULL
@@ -97,12 +98,13 @@ class ImageStore(QObject):
             cached = open_cached(item, self.disk)  # decoded before: no decode at all
             if cached is not None:
                 return cached
-            rows = cols = 0
-            try:
-                ds = pydicom.dcmread(item.path, stop_before_pixels=True)
-                rows, cols = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
-            except Exception:  # the decode below reports the real problem
-                pass
+            rows, cols = size
+            if not (rows and cols):
+                try:
+                    ds = pydicom.dcmread(item.path, stop_before_pixels=True)
+                    rows, cols = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+                except Exception:  # the decode below reports the real problem
+                    pass
             level = reduction_level(rows, cols, *target) if rows and cols else 0
             return self._in_worker(job_open, item, level)
 
