@@ -23,8 +23,13 @@ fi
 
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q --no-cache-dir --upgrade pip
+.venv/bin/python -m pip install -q --no-cache-dir -e '.[test]'
+
+# The suite writes a few GB of synthetic studies under the temporary folder:
+# say how much room there is, so that a full disk is recognised as such.
+echo "== free space"
+df -h . "${TMPDIR:-/tmp}" || true
 
 echo "== ruff"
 .venv/bin/ruff check .
