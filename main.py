@@ -345,6 +345,23 @@ def cmd_screenshot(args: argparse.Namespace, paths: AppPaths) -> int:
 
 # -- plumbing ----------------------------------------------------------------
 
+def cmd_config(args: argparse.Namespace, paths: AppPaths) -> int:
+    from engine.settings import Settings
+
+    settings = Settings(paths.config)
+    if args.action == "get":
+        print(settings.get(args.key))
+        return 0
+    if args.value is None:
+        raise MammoDeskError("config set needs a value (an empty string '' clears the setting)")
+    if args.key.startswith("deid."):
+        from sync.deid.profile import profile_from_settings
+
+        profile_from_settings(settings.all() | {args.key: args.value})  # refuse bad values
+    settings.update({args.key: args.value})
+    return 0
+
+
 def _date(value: str) -> str:
     return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 else value
 
@@ -484,6 +501,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE.png")
     p.add_argument("--json", action="store_true", help="also print where each cell is")
     p.set_defaults(handler=cmd_screenshot)
+
+    from sync.deid.commands import add_parsers as add_deid_parsers
+
+    add_deid_parsers(sub)
+
+    p = sub.add_parser("config", help="read or change a setting")
+    p.add_argument("action", choices=["get", "set"])
+    p.add_argument("key", metavar="KEY")
+    p.add_argument("value", nargs="?", metavar="VALUE")
+    p.set_defaults(handler=cmd_config)
 
     p = sub.add_parser("demo", help="make and open the synthetic demo study")
     p.add_argument("--headless", action="store_true", help="print instead of opening a window")

@@ -19,6 +19,9 @@ KEYS: dict[str, str] = {
     "cloud.url": "the DICOMweb root of the cloud service (https://...)",
     "cloud.user": "the cloud account name (its password lives in the system keyring)",
     "cloud.ca_bundle": "an extra CA certificate file for a hospital proxy",
+    "deid.profile": "de-identification profile for sync and anonymize: sync (default) or basic",
+    "deid.options": "comma-separated de-identification options replacing the profile's own",
+    "deid.safe_private": "allowlist file of private elements kept by retain-safe-private",
 }
 
 
@@ -32,6 +35,8 @@ def _check(key: str, value: str) -> str:
             raise MammoDeskError("the cloud URL must start with https:// and name a host")
     if key == "cloud.ca_bundle" and value and not Path(value).is_file():
         raise MammoDeskError(f"no CA bundle file at {value}")
+    if key == "deid.safe_private" and value and not Path(value).is_file():
+        raise MammoDeskError(f"no safe private list file at {value}")
     if "\n" in value:
         raise MammoDeskError("a setting is one line")
     return value

@@ -208,7 +208,11 @@ MASK_STEP = 4  # the mask is found on every 4th pixel and holds for 4x4 blocks
 
 def breast_mask_coarse(img: np.ndarray) -> np.ndarray:
     """breast_mask on a grid of MASK_STEP x MASK_STEP blocks."""
-    small = img[::MASK_STEP, ::MASK_STEP]
+    return breast_mask_of(img[::MASK_STEP, ::MASK_STEP])
+
+
+def breast_mask_of(small: np.ndarray) -> np.ndarray:
+    """The breast mask of an image as given (values 0..1, bright tissue)."""
     hist, edges = np.histogram(small, bins=128, range=(0.0, 1.0))
     # Otsu separates fat from gland here, not breast from air: go a tenth of
     # the way from the background level towards it.

@@ -116,8 +116,24 @@ def _v1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v2(conn: sqlite3.Connection) -> None:
+    # The re-identification map: pseudonym -> original identity, sealed by
+    # the sync layer with a key this database never sees.
+    run_script(
+        conn,
+        """
+        CREATE TABLE reid_map (
+            pseudonym TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            sealed BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
 # Index i holds the migration to version i + 1.  Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

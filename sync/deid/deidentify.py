@@ -1,0 +1,129 @@
+"""De-identify one object: classify, harvest, clean, stamp, leak-check.
+
+``Deidentifier.run(ds)`` changes ``ds`` in place and returns an Outcome:
+``clean`` (the dataset may leave), ``quarantined`` (it cannot be cleaned; it
+stays here) or ``blocked`` (cleaned, but the leak check found an identifier).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import UID
+
+from sync.deid import pixels
+from sync.deid.classify import classify
+from sync.deid.identifiers import harvest
+from sync.deid.keys import SiteKeys
+from sync.deid.leakcheck import Leak, Scanner
+from sync.deid.profile import OPTIONS, Profile
+from sync.deid.pseudonyms import Pseudonymizer
+from sync.deid.table import RuleTable, load_table
+from sync.deid.walker import Walker
+
+IMPLEMENTATION_UID = "2.25.98146349761094262613402470357733416911"
+IMPLEMENTATION_VERSION = "MAMMODESK_0_1"
+
+
+@dataclass
+class Outcome:
+    status: str                      # "clean" | "quarantined" | "blocked"
+    reason: str = ""                 # one line, no patient data
+    leaks: list[Leak] = field(default_factory=list)
+    patient_pseudonym: str = ""
+    study_uid: str = ""              # the new Study Instance UID
+    sop_instance_uid: str = ""       # the new SOP Instance UID
+    original: dict[str, str] = field(default_factory=dict)  # for the re-identification map
+    scanner: Scanner | None = None   # to re-check the written bytes (--verify)
+
+
+class Deidentifier:
+    def __init__(self, profile: Profile, keys: SiteKeys, table: RuleTable | None = None) -> None:
+        self.profile = profile
+        self.table = table or load_table()
+        self.pseudo = Pseudonymizer(keys.secret)
+
+    def run(self, ds: Dataset) -> Outcome:
+        verdict = classify(ds, self.table.sop_classes)
+        if verdict.kind == "quarantine":
+            return Outcome("quarantined", verdict.reason)
+        sop_class = str(ds.get("SOPClassUID", "")).strip("\0 ")
+        patient_key = self.pseudo.patient_key(str(ds.get("PatientID", "") or ""),
+                                              str(ds.get("IssuerOfPatientID", "") or ""))
+        if not str(ds.get("PatientID", "") or "").strip():
+            # No patient ID: the study is the patient, so nothing links it to others.
+            patient_key = "study\0" + str(ds.get("StudyInstanceUID", ""))
+        shift = self.pseudo.date_shift_days(patient_key) if self.profile.shifts_dates else 0
+        walker = Walker(self.table, self.profile, self.pseudo, sop_class, shift)
+        ids = harvest(ds, walker.action_of, dates_kept="retain-full-dates" in self.profile.options)
+        original = {"patient_id": str(ds.get("PatientID", "") or ""),
+                    "patient_name": str(ds.get("PatientName", "") or ""),
+                    "issuer": str(ds.get("IssuerOfPatientID", "") or ""),
+                    "study_uid": str(ds.get("StudyInstanceUID", "") or "")}
+        cleaned_pixels = False
+        if verdict.kind == "mammogram":
+            try:
+                pixels.blank_outside_breast(ds)
+            except pixels.Uncleanable as exc:
+                return Outcome("quarantined", f"mammogram pixels: {exc}")
+            cleaned_pixels = True
+        walker.clean(ds)
+        pseudonym = self.pseudo.patient_id(patient_key)
+        self._stamp(ds, patient_key, cleaned_pixels)
+        self._file_meta(ds)
+        scanner = Scanner(ids)
+        outcome = Outcome("clean", patient_pseudonym=pseudonym,
+                          study_uid=str(ds.get("StudyInstanceUID", "")),
+                          sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
+                          original=original, scanner=scanner)
+        outcome.leaks = scanner.scan(ds)
+        if outcome.leaks:
+            outcome.status = "blocked"
+            outcome.reason = "leak check: " + "; ".join(map(str, outcome.leaks[:3]))
+        return outcome
+
+    def _stamp(self, ds: Dataset, patient_key: str, cleaned_pixels: bool) -> None:
+        ds.PatientName = self.pseudo.patient_name(patient_key)
+        ds.PatientID = self.pseudo.patient_id(patient_key)
+        ds.PatientIdentityRemoved = "YES"
+        ds.DeidentificationMethod = [f"DICOM PS3.15 E.1-1 {self.table.edition}",
+                                     f"MammoDesk profile {self.profile.name}"]
+        applied = ["basic", *sorted(OPTIONS[o] for o in self.profile.options)]
+        if cleaned_pixels:
+            applied.append("cleanPixelData")
+        items = []
+        for key in applied:
+            code, meaning = self.table.option_code(key)
+            item = Dataset()
+            item.CodeValue = code
+            item.CodingSchemeDesignator = "DCM"
+            item.CodeMeaning = meaning
+            items.append(item)
+        ds.DeidentificationMethodCodeSequence = Sequence(items)
+        if "retain-full-dates" in self.profile.options:
+            ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
+        elif self.profile.shifts_dates:
+            ds.LongitudinalTemporalInformationModified = "MODIFIED"
+        else:
+            ds.LongitudinalTemporalInformationModified = "REMOVED"
+        if cleaned_pixels:
+            ds.BurnedInAnnotation = "NO"
+
+    @staticmethod
+    def _file_meta(ds: Dataset) -> None:
+        old = getattr(ds, "file_meta", None) or FileMetaDataset()
+        meta = FileMetaDataset()
+        meta.FileMetaInformationVersion = b"\x00\x01"
+        meta.MediaStorageSOPClassUID = UID(str(ds.SOPClassUID))
+        meta.MediaStorageSOPInstanceUID = UID(str(ds.SOPInstanceUID))
+        # Written afresh: nothing of the old meta (source AE titles, private
+        # information) is carried over but the transfer syntax; native data is
+        # written as explicit VR little endian.
+        ts = UID(str(old.get("TransferSyntaxUID", "")).strip("\0 "))
+        meta.TransferSyntaxUID = ts if ts.is_encapsulated else pydicom.uid.ExplicitVRLittleEndian
+        meta.ImplementationClassUID = UID(IMPLEMENTATION_UID)
+        meta.ImplementationVersionName = IMPLEMENTATION_VERSION
+        ds.file_meta = meta

@@ -1,0 +1,91 @@
+"""Mammogram pixels: blank everything outside the breast.
+
+Burned-in labels (name, ID, date, technologist) sit in the background of a
+mammogram.  The breast is the largest bright connected region (the engine's
+breast mask, the one the AI uses), found here on the stored values rather
+than a display window so that the skin line is inside it, then widened by a
+margin.  Everything else becomes the air level.  The result is kept
+lossless: native data stays native, compressed data is re-encoded with a
+lossless codec (JPEG 2000 lossless for the JPEG family, RLE for RLE).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+from pydicom import uid as uids
+from scipy import ndimage
+
+from engine.ai.preprocess import MASK_STEP, breast_mask_of
+from engine.dicom.integrity import transfer_syntax
+from engine.dicom.pixels import decode_pixels
+from engine.errors import DecodeError
+
+MARGIN_MM = 3.0  # kept around the breast so the skin line survives
+MIN_BREAST_FRACTION = 0.02
+DEFAULT_SPACING_MM = 0.1
+
+
+class Uncleanable(Exception):
+    """The pixels cannot be cleaned safely: the object must be quarantined."""
+
+
+def _spacing_mm(ds: pydicom.Dataset) -> float:
+    for keyword in ("ImagerPixelSpacing", "PixelSpacing"):
+        value = ds.get(keyword)
+        try:
+            if value and float(value[0]) > 0:
+                return float(value[0])
+        except (TypeError, ValueError, IndexError):
+            continue
+    return DEFAULT_SPACING_MM
+
+
+def breast_region(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
+    """Boolean mask of the breast plus margin, at full resolution."""
+    sample = stored[::MASK_STEP, ::MASK_STEP].astype(np.float32)
+    lo, hi = np.percentile(sample, [0.5, 99.5])
+    norm = np.clip((sample - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0)
+    if str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1":
+        norm = 1.0 - norm
+    coarse = breast_mask_of(norm)
+    if coarse.mean() < MIN_BREAST_FRACTION:
+        raise Uncleanable("no breast found in the image, so the background cannot be "
+                          "told from the breast")
+    steps = max(1, int(np.ceil(MARGIN_MM / (_spacing_mm(ds) * MASK_STEP))))
+    coarse = ndimage.binary_dilation(coarse, iterations=steps)
+    full = np.repeat(np.repeat(coarse, MASK_STEP, axis=0), MASK_STEP, axis=1)
+    return full[: stored.shape[0], : stored.shape[1]]
+
+
+def blank_outside_breast(ds: pydicom.Dataset) -> None:
+    """Blank the background in place and store the pixels losslessly."""
+    if int(ds.get("SamplesPerPixel", 1)) != 1 or int(ds.get("NumberOfFrames") or 1) != 1:
+        raise Uncleanable("a colour or multi-frame mammogram cannot be cleaned here")
+    ts = transfer_syntax(ds)
+    try:
+        stored = decode_pixels(ds)
+    except DecodeError as exc:
+        raise Uncleanable(str(exc)) from None
+    mask = breast_region(ds, stored)
+    air = stored[~mask]
+    background = stored.dtype.type(np.median(air)) if air.size else stored.min()
+    stored = stored.copy()
+    stored[~mask] = background
+    _store(ds, stored, ts)
+
+
+def _store(ds: pydicom.Dataset, stored: np.ndarray, ts: uids.UID | None) -> None:
+    if ts is not None and ts.is_encapsulated:
+        target = uids.RLELossless if ts == uids.RLELossless else uids.JPEG2000Lossless
+        try:
+            ds.compress(target, stored, encoding_plugin="pylibjpeg" if target ==
+                        uids.JPEG2000Lossless else "")
+        except Exception as exc:  # encoders raise several types on odd input
+            raise Uncleanable(f"cannot re-encode the cleaned image losslessly: {exc}") from None
+        return
+    bits = int(ds.get("BitsAllocated", 16))
+    dtype = np.dtype(f"<{'i' if int(ds.get('PixelRepresentation', 0)) else 'u'}{bits // 8}")
+    ds.PixelData = stored.astype(dtype).tobytes()
+    ds["PixelData"].VR = "OW" if bits > 8 else "OB"
+    ds.file_meta.TransferSyntaxUID = uids.ExplicitVRLittleEndian
