@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pydicom
-from pydicom.dataelem import DataElement
-from pydicom.valuerep import PersonName
+
+from sync.deid.elements import values
 
 MIN_SUBSTRING = 4
 # Values MammoDesk itself writes, or placeholders of earlier tools: never
@@ -100,15 +100,6 @@ def _date_formats(value: str) -> list[str]:
                                       "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%Y.%m.%d")]
 
 
-def _values(elem: DataElement) -> list[str]:
-    value = elem.value
-    if value is None or isinstance(value, bytes | bytearray):
-        return []
-    if isinstance(value, str | PersonName) or not hasattr(value, "__iter__"):
-        return [str(value)]
-    return [str(v) for v in value]
-
-
 ActionOf = Callable[[pydicom.Dataset, int, tuple[int, ...]], "str | None"]
 
 
@@ -121,54 +112,46 @@ def harvest(ds: pydicom.Dataset, action_of: ActionOf, *, dates_kept: bool) -> Id
     """
     ids = Identifiers()
     kept_text: list[str] = []
-
-    def walk(dataset: pydicom.Dataset, path: tuple[int, ...]) -> None:
-        for elem in dataset:
-            tag = int(elem.tag)
-            if elem.VR == "SQ":
-                for item in elem.value or ():
-                    walk(item, (*path, tag))
-                continue
-            if elem.tag.is_private_creator:
-                continue
-            action = action_of(dataset, tag, path)
-            removed = action in ("X", "Z", "D", "U")
-            if elem.VR == "PN":
-                for value in _values(elem):
-                    wholes, parts = _name_formats(value)
-                    for whole in wholes:
-                        ids.add(whole, "person name")
-                    for part in parts:
-                        ids.add_name_part(part, "person name")
-            elif elem.VR == "UI" and action in ("U", "D", "X", "Z"):
-                for value in _values(elem):
-                    ids.add(value, "original UID")
-            elif elem.keyword == "PatientBirthDate":
-                for value in _values(elem):
-                    for text in _date_formats(value):
-                        ids.add(text, "birth date")
-            elif elem.VR == "DA" and not path and not dates_kept and elem.keyword in _STUDY_DATES:
-                for value in _values(elem):
-                    for text in _date_formats(value)[:2]:
-                        ids.add(text, "date")
-            elif not removed and elem.VR in _KEPT_TEXT_VRS:
-                kept_text.extend(v.lower() for v in _values(elem))
-            elif (removed and elem.VR in ("LO", "SH", "LT", "ST", "UC", "UT", "AE")
-                  and (elem.tag.is_private or _ID_KEYWORD.search(elem.keyword or ""))):
-                kind = ("patient identifier" if elem.keyword in PATIENT_KEYWORDS
-                        else "identifier")
-                for value in _values(elem):
-                    ids.add(value, kind)
-
-    walk(ds, ())
+    for v in values(ds):
+        tag = v.tag
+        if tag >> 16 & 1 and 0x0010 <= tag & 0xFFFF <= 0x00FF:
+            continue  # private creators name a vendor, not a person
+        texts = v.texts or []
+        action = action_of(v.dataset, tag, v.path)
+        removed = action in ("X", "Z", "D", "U")
+        if v.vr == "PN":
+            for value in texts:
+                wholes, parts = _name_formats(value)
+                for whole in wholes:
+                    ids.add(whole, "person name")
+                for part in parts:
+                    ids.add_name_part(part, "person name")
+        elif v.vr == "UI" and removed:
+            for value in texts:
+                ids.add(value, "original UID")
+        elif v.keyword == "PatientBirthDate":
+            for value in texts:
+                for text in _date_formats(value):
+                    ids.add(text, "birth date")
+        elif v.vr == "DA" and not v.path and not dates_kept and v.keyword in _STUDY_DATES:
+            for value in texts:
+                for text in _date_formats(value)[:2]:
+                    ids.add(text, "date")
+        elif not removed and v.vr in _KEPT_TEXT_VRS:
+            kept_text.extend(t.lower() for t in texts)
+        elif (removed and v.vr in ("LO", "SH", "LT", "ST", "UC", "UT", "AE")
+              and (tag >> 16 & 1 or _ID_KEYWORD.search(v.keyword))):
+            kind = "patient identifier" if v.keyword in PATIENT_KEYWORDS else "identifier"
+            for value in texts:
+                ids.add(value, kind)
     # A single name part or a device/site identifier that also stands in a
     # value kept on purpose (a patient called like the device model, a serial
     # number inside a calibration note) would be found there by design.  The
     # patient's own identifiers, whole names, dates and UIDs are never excused.
+    kept = "\0".join(kept_text)
     for table in (ids.in_text, ids.anywhere, ids.exact):
         for value, kind in list(table.items()):
-            if kind in ("person name", "identifier") and (table is ids.in_text or
-                                                         kind == "identifier"):
-                if any(value in text for text in kept_text):
-                    del table[value]
+            excusable = kind == "identifier" or (kind == "person name" and table is ids.in_text)
+            if excusable and value in kept:
+                del table[value]
     return ids

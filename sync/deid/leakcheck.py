@@ -3,23 +3,31 @@ meta, private elements, UN/OB/OW and pixel data included), searched for the
 identifiers harvested from its input.  Any hit blocks the object.
 
 Text values are searched as text; binary values as bytes, in UTF-8 and
-UTF-16LE, case-insensitively.  A hit is reported by element path and kind of
-identifier, never by value.
+UTF-16LE; all case-insensitively.  A number or UID counts only as a whole
+(1234 inside 2.25.991234567 is chance).  A hit is reported by element path
+and kind of identifier, never by value.
+
+All text values of an object are joined into one string and each identifier
+is looked for once with ``str.find``; large binary values are searched
+through a table of the identifiers' first two bytes.
 """
 
 from __future__ import annotations
 
-import re
+import bisect
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pydicom
-from pydicom.dataelem import DataElement
-from pydicom.valuerep import PersonName
 
+from sync.deid.elements import Value, values
 from sync.deid.identifiers import Identifiers
 
-LARGE = 1 << 16  # bytes: above this, search through a prefix table
+LARGE = 1 << 16  # bytes: above this, a value is searched through the prefix tables
+_SEP = "\x00"
+_DIGITS = frozenset("0123456789.")
+_DIGIT_BYTES = frozenset(b"0123456789.")
 
 
 @dataclass(frozen=True)
@@ -31,113 +39,134 @@ class Leak:
         return f"{self.kind} in {self.where}"
 
 
-def _pattern(needle: str) -> str:
-    body = re.escape(needle)
-    if re.fullmatch(r"[0-9.]+", needle):
-        # A number or UID counts only as a whole: 1234 inside 2.25.9912345 is chance.
-        return rf"(?<![0-9.]){body}(?![0-9])"
-    return body
+def _numeric(needle: str) -> bool:
+    return all(c in _DIGITS for c in needle)
+
+
+def _whole(hay: str | bytes, at: int, size: int, digits: frozenset) -> bool:
+    """A numeric needle at ``at`` is whole: no digit or dot before, no digit after."""
+    before = hay[at - 1] if at > 0 else None
+    after = hay[at + size] if at + size < len(hay) else None
+    if before is not None and before in digits:
+        return False
+    return not (after is not None and after in digits and after not in (".", ord(".")))
 
 
 class Scanner:
     def __init__(self, ids: Identifiers) -> None:
         self.ids = ids
-        self._kinds = {**ids.anywhere, **ids.in_text}
-        anywhere = sorted(ids.anywhere, key=len, reverse=True)
-        text_all = sorted({*ids.anywhere, *ids.in_text}, key=len, reverse=True)
-        self._text = re.compile("|".join(map(_pattern, text_all))) if text_all else None
-        binary = [_pattern(n).encode("utf-8") for n in anywhere]
-        binary += [re.escape(n.encode("utf-16-le")) for n in anywhere]
-        self._bytes = re.compile(b"|".join(binary)) if binary else None
-        # For large values (pixel data): a table of every needle's first two
-        # bytes finds the few places worth trying the pattern at.
-        self._prefixes = np.zeros(1 << 16, dtype=bool)
-        for raw in (n.encode(e) for n in anywhere for e in ("utf-8", "utf-16-le")):
-            self._prefixes[raw[0] | raw[1] << 8] = True
+        self._text = [(n, k, _numeric(n)) for n, k in {**ids.in_text, **ids.anywhere}.items()]
+        self._bytes = [(n.encode(e), k, _numeric(n) and e == "utf-8")
+                       for n, k in ids.anywhere.items() for e in ("utf-8", "utf-16-le")]
+        self._by_prefix: dict[int, list[tuple[bytes, str, bool]]] = {}
+        # Bytes 0-1 and 2-3 of every identifier (all are 4 bytes or longer).
+        self._first = np.zeros(1 << 16, dtype=bool)
+        self._second = np.zeros(1 << 16, dtype=bool)
+        for needle in self._bytes:
+            raw = needle[0]
+            key = raw[0] | raw[1] << 8
+            self._first[key] = True
+            self._second[raw[2] | raw[3] << 8] = True
+            self._by_prefix.setdefault(key, []).append(needle)
 
-    def _kind_of_text(self, found: str) -> str:
-        return self._kinds.get(found, "identifier")
+    # -- searching ---------------------------------------------------------
+    def _search_text(self, hay: str) -> Iterator[tuple[int, str]]:
+        for needle, kind, numeric in self._text:
+            start = hay.find(needle)
+            while start >= 0:
+                if not numeric or _whole(hay, start, len(needle), _DIGITS):
+                    yield start, kind
+                    break
+                start = hay.find(needle, start + 1)
 
-    def _kind_of_bytes(self, found: bytes) -> str:
-        for encoding in ("utf-8", "utf-16-le"):
-            try:
-                kind = self._kinds.get(found.decode(encoding))
-            except UnicodeDecodeError:
-                continue
-            if kind:
-                return kind
-        return "identifier"
+    def _search_bytes(self, hay: bytes) -> Iterator[tuple[int, str]]:
+        if len(hay) < LARGE:
+            for needle, kind, numeric in self._bytes:
+                start = hay.find(needle)
+                while start >= 0:
+                    if not numeric or _whole(hay, start, len(needle), _DIGIT_BYTES):
+                        yield start, kind
+                        break
+                    start = hay.find(needle, start + 1)
+            return
+        for pos in self._candidates(hay):
+            pos = int(pos)
+            for needle, kind, numeric in self._by_prefix[hay[pos] | hay[pos + 1] << 8]:
+                if hay.startswith(needle, pos) and (
+                        not numeric or _whole(hay, pos, len(needle), _DIGIT_BYTES)):
+                    yield pos, kind
+                    return
 
-    def text_hit(self, value: str) -> str | None:
-        low = value.strip(" \0").lower()
-        if not low:
-            return None
-        if low in self.ids.exact:
-            return self.ids.exact[low]
-        if self._text is not None:
-            m = self._text.search(low)
-            if m:
-                return self._kind_of_text(m.group(0))
-        return None
-
-    def bytes_hit(self, data: bytes) -> str | None:
-        if self._bytes is None or not data:
-            return None
-        low = data.lower()
-        if len(low) < LARGE:
-            m = self._bytes.search(low)
-            return self._kind_of_bytes(m.group(0)) if m else None
-        for pos in self._candidates(low):
-            m = self._bytes.match(low, int(pos))
-            if m:
-                return self._kind_of_bytes(m.group(0))
-        return None
-
-    def _candidates(self, low: bytes) -> np.ndarray:
-        """Offsets whose two bytes begin some needle, in order."""
-        even = np.frombuffer(low, dtype="<u2", count=len(low) // 2)
-        odd = np.frombuffer(low, dtype="<u2", count=(len(low) - 1) // 2, offset=1)
-        hits = np.concatenate([np.flatnonzero(self._prefixes[even]) * 2,
-                               np.flatnonzero(self._prefixes[odd]) * 2 + 1])
+    def _candidates(self, hay: bytes) -> np.ndarray:
+        """Offsets whose first four bytes could begin an identifier, in order."""
+        found = []
+        for offset in (0, 1):
+            words = np.frombuffer(hay, dtype="<u2", count=(len(hay) - offset) // 2,
+                                  offset=offset)
+            first = np.flatnonzero(self._first[words[:-1]])
+            found.append(first[self._second[words[first + 1]]] * 2 + offset)
+        hits = np.concatenate(found)
         hits.sort()
         return hits
 
-    def element_hit(self, elem: DataElement) -> str | None:
-        value = elem.value
-        if value is None:
-            return None
-        if isinstance(value, bytes | bytearray):
-            return self.bytes_hit(bytes(value))
-        if isinstance(value, str | PersonName) or not hasattr(value, "__iter__"):
-            return self.text_hit(str(value))
-        for item in value:
-            hit = (self.bytes_hit(bytes(item)) if isinstance(item, bytes | bytearray)
-                   else self.text_hit(str(item)))
-            if hit:
-                return hit
-        return None
+    # -- single values (tests, callers) -----------------------------------
+    def text_hit(self, value: str) -> str | None:
+        low = value.strip(" \0").lower()
+        if low in self.ids.exact:
+            return self.ids.exact[low]
+        return next((kind for _, kind in self._search_text(low)), None)
 
+    def bytes_hit(self, data: bytes) -> str | None:
+        return next((kind for _, kind in self._search_bytes(data.lower())), None)
+
+    # -- whole objects -----------------------------------------------------
     def scan(self, ds: pydicom.Dataset) -> list[Leak]:
-        """Every leak in ``ds`` and its file meta (empty: clean)."""
+        """Every leaking element of ``ds`` and its file meta (empty: clean)."""
+        texts: list[tuple[Value, str]] = []      # (element, lower-case text)
+        blobs: list[tuple[Value, bytes]] = []    # (element, lower-case bytes)
         leaks: list[Leak] = []
-
-        def walk(dataset: pydicom.Dataset, where: str) -> None:
-            for elem in dataset:
-                here = f"{where} > {elem.tag}" if where else str(elem.tag)
-                if elem.VR == "SQ":
-                    for i, item in enumerate(elem.value or ()):
-                        walk(item, f"{here}[{i}]")
-                    continue
-                kind = self.element_hit(elem)
-                if kind:
-                    name = f" {elem.keyword}" if elem.keyword else ""
-                    leaks.append(Leak(f"{here}{name}", kind))
-
         meta = getattr(ds, "file_meta", None)
-        if meta is not None:
-            walk(meta, "")
-        walk(ds, "")
+        for dataset in (meta, ds):
+            if dataset is None:
+                continue
+            for v in values(dataset):
+                if v.blob is not None:
+                    blobs.append((v, v.blob.lower()))
+                    continue
+                for item in v.texts or ():
+                    low = item.strip(" \0").lower()
+                    if low in self.ids.exact:
+                        leaks.append(Leak(v.where, self.ids.exact[low]))
+                    elif low:
+                        texts.append((v, low))
+        # All text in one string: each identifier is looked for once.
+        starts, parts, at = [], [], 0
+        for _, text in texts:
+            starts.append(at)
+            parts.append(text)
+            at += len(text) + 1
+        hay = _SEP.join(parts)
+        seen = {leak.where for leak in leaks}
+        for pos, kind in self._search_all_text(hay):
+            where = texts[bisect.bisect_right(starts, pos) - 1][0].where
+            if where not in seen:
+                seen.add(where)
+                leaks.append(Leak(where, kind))
+        for v, blob in blobs:
+            kind = next((k for _, k in self._search_bytes(blob)), None)
+            if kind and v.where not in seen:
+                seen.add(v.where)
+                leaks.append(Leak(v.where, kind))
         return leaks
+
+    def _search_all_text(self, hay: str) -> Iterator[tuple[int, str]]:
+        """Every (position, kind) hit in the joined text, one per identifier occurrence."""
+        for needle, kind, numeric in self._text:
+            start = hay.find(needle)
+            while start >= 0:
+                if not numeric or _whole(hay, start, len(needle), _DIGITS):
+                    yield start, kind
+                start = hay.find(needle, start + 1)
 
     def scan_file_bytes(self, data: bytes) -> str | None:
         """A whole written file searched as bytes (``--verify``): kind of the first hit."""

@@ -54,8 +54,9 @@ def breast_region(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
                           "told from the breast")
     steps = max(1, int(np.ceil(MARGIN_MM / (_spacing_mm(ds) * MASK_STEP))))
     coarse = ndimage.binary_dilation(coarse, iterations=steps)
-    full = np.repeat(np.repeat(coarse, MASK_STEP, axis=0), MASK_STEP, axis=1)
-    return full[: stored.shape[0], : stored.shape[1]]
+    h, w = coarse.shape
+    full = np.broadcast_to(coarse[:, None, :, None], (h, MASK_STEP, w, MASK_STEP))
+    return full.reshape(h * MASK_STEP, w * MASK_STEP)[: stored.shape[0], : stored.shape[1]]
 
 
 def blank_outside_breast(ds: pydicom.Dataset) -> None:
@@ -68,10 +69,10 @@ def blank_outside_breast(ds: pydicom.Dataset) -> None:
     except DecodeError as exc:
         raise Uncleanable(str(exc)) from None
     mask = breast_region(ds, stored)
-    air = stored[~mask]
-    background = stored.dtype.type(np.median(air)) if air.size else stored.min()
-    stored = stored.copy()
-    stored[~mask] = background
+    outside = ~mask
+    sample = stored[::MASK_STEP, ::MASK_STEP][outside[::MASK_STEP, ::MASK_STEP]]
+    background = stored.dtype.type(np.median(sample)) if sample.size else stored.min()
+    stored = np.where(outside, background, stored)
     _store(ds, stored, ts)
 
 

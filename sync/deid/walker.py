@@ -11,7 +11,7 @@ its data, as the Basic profile removes Overlay Data and Comments).
 
 from __future__ import annotations
 
-from pydicom.datadict import dictionary_has_tag
+from pydicom.datadict import dictionary_has_tag, dictionary_VR
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
@@ -22,6 +22,9 @@ from sync.deid.values import descriptor_is_safe, dummy
 
 Path = tuple[int, ...]
 _TEXT_VRS = {"LO", "LT", "SH", "ST", "UC", "UT", "CS", "AE", "PN"}
+# Replaced inside a D sequence although the table does not list them (code
+# meanings, free text, names, dates); coded values (CS) and numbers stay.
+_DUMMIED_VRS = {"LO", "LT", "SH", "ST", "UC", "UT", "AE", "PN", "DA", "DT", "TM", "UR", "UI"}
 
 
 def _is_overlay(group: int) -> bool:
@@ -41,6 +44,8 @@ class Walker:
         self.pseudo = pseudo
         self.sop_class = sop_class
         self.shift_days = shift_days
+        self._actions: dict[tuple[int, Path], str | None] = {}
+        self._dummy_depth = 0  # > 0 inside a sequence the table says to replace (D)
 
     # -- what happens to an element -------------------------------------
     def action_of(self, ds: Dataset, tag: int, path: Path) -> str | None:
@@ -49,8 +54,11 @@ class Walker:
             return "K" if self._safe_private(ds, tag) else "X"
         if _is_overlay(group) or _is_curve(group):
             return "X"
-        return self.table.action(tag, options=self.columns, sop_class_uid=self.sop_class,
-                                 path=path)
+        key = (tag, path)
+        if key not in self._actions:
+            self._actions[key] = self.table.action(tag, options=self.columns,
+                                                   sop_class_uid=self.sop_class, path=path)
+        return self._actions[key]
 
     def _basic_action(self, tag: int, path: Path) -> str:
         action = self.table.action(tag, options=(), sop_class_uid=self.sop_class, path=path)
@@ -70,16 +78,24 @@ class Walker:
 
     # -- the walk -------------------------------------------------------
     def clean(self, ds: Dataset, path: Path = ()) -> None:
-        for tag in list(ds.keys()):
-            elem = ds[tag]
+        # The element store itself (see elements.values): elements removed or
+        # kept as they are never get decoded.
+        for tag, raw in list(ds._dict.items()):
             t = int(tag)
-            if elem.tag.is_private_creator:
-                continue  # pruned below once their blocks are known
+            if t >> 16 & 1 and 0x0010 <= t & 0xFFFF <= 0x00FF:
+                continue  # private creators: pruned below once their blocks are known
             action = self.action_of(ds, t, path)
+            if action == "X" or (action is None and not dictionary_has_tag(t)):
+                del ds._dict[tag]  # removed without decoding it first
+                continue
+            vr = raw.VR or (dictionary_VR(t) if dictionary_has_tag(t) else "UN")
+            if action is None and self._dummy_depth and vr in _DUMMIED_VRS:
+                action = "D"  # inside a replaced sequence no free text survives
+            if vr != "SQ" and action in (None, "K"):
+                continue  # kept as it came (and written back as it came)
+            elem = ds[tag]
             if action is None:
-                if not dictionary_has_tag(t):
-                    del ds[tag]
-                elif elem.VR == "SQ":
+                if elem.VR == "SQ":
                     self._items(elem, (*path, t))
                 continue
             self._apply(ds, elem, action, path)
@@ -96,7 +112,13 @@ class Walker:
         elif elem.VR == "SQ":
             if action == "Z":
                 elem.value = []
-            else:  # K, D, U, C on a sequence: keep it, clean what is inside
+            elif action == "D":  # a dummy: the structure stays, its text does not
+                self._dummy_depth += 1
+                try:
+                    self._items(elem, (*path, t))
+                finally:
+                    self._dummy_depth -= 1
+            else:  # K, U, C on a sequence: keep it, clean what is inside
                 self._items(elem, (*path, t))
         elif action == "K":
             pass
