@@ -30,8 +30,9 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-TABLE = (Path(__file__).resolve().parents[2] / "shared" / "reference" / "dicom-standard"
-         / "confidentiality_profile_attributes.json")
+# The shipped Table E.1-1 (tests/unit/test_deid_table.py checks it row by row
+# against the standard's transcription).
+TABLE = Path(__file__).resolve().parents[1] / "resources" / "deid" / "annex_e_2024b.json"
 UID_ROOT = "1.2.826.0.1.3680043.9.7433."
 CREATOR = "PHICORP 1.0"
 TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR"})
@@ -60,11 +61,11 @@ def tag_str(tag: int) -> str:
 def table_rows(path: Path = TABLE) -> tuple[tuple[int, str], ...]:
     """(tag, VR) of every non-wildcard Table E.1-1 row that pydicom's dictionary knows."""
     rows = []
-    for row in json.loads(path.read_text(encoding="utf-8")):
+    for row in json.loads(path.read_text(encoding="utf-8"))["rules"]:
         text = row["tag"]
-        if "X" in text or "G" in text:
-            continue
-        tag = int(text[1:5] + text[6:10], 16)
+        if not all(c in "0123456789abcdefABCDEF" for c in text):
+            continue  # wildcard rows (curves, overlays, private)
+        tag = int(text, 16)
         try:
             rows.append((tag, dictionary_VR(tag)))
         except KeyError:

@@ -45,7 +45,9 @@ class Walker:
         self.sop_class = sop_class
         self.shift_days = shift_days
         self._actions: dict[tuple[int, Path], str | None] = {}
-        self._dummy_depth = 0  # > 0 inside a sequence the table says to replace (D)
+        # Inside a sequence the table says to replace (D) or clean (C), text the
+        # table does not list is replaced, or kept only when plainly safe.
+        self._mode: str | None = None
 
     # -- what happens to an element -------------------------------------
     def action_of(self, ds: Dataset, tag: int, path: Path) -> str | None:
@@ -62,7 +64,8 @@ class Walker:
 
     def _basic_action(self, tag: int, path: Path) -> str:
         action = self.table.action(tag, options=(), sop_class_uid=self.sop_class, path=path)
-        return action or "X"
+        # Not listed (text inside a cleaned sequence): a dummy keeps the item valid.
+        return action or "D"
 
     def _safe_private(self, ds: Dataset, tag: int) -> bool:
         if "retain-safe-private" not in self.profile.options or not self.profile.safe_private:
@@ -89,8 +92,8 @@ class Walker:
                 del ds._dict[tag]  # removed without decoding it first
                 continue
             vr = raw.VR or (dictionary_VR(t) if dictionary_has_tag(t) else "UN")
-            if action is None and self._dummy_depth and vr in _DUMMIED_VRS:
-                action = "D"  # inside a replaced sequence no free text survives
+            if action is None and self._mode and vr in _DUMMIED_VRS:
+                action = self._mode  # inside a replaced/cleaned sequence: no free text
             if vr != "SQ" and action in (None, "K"):
                 continue  # kept as it came (and written back as it came)
             elem = ds[tag]
@@ -112,13 +115,13 @@ class Walker:
         elif elem.VR == "SQ":
             if action == "Z":
                 elem.value = []
-            elif action == "D":  # a dummy: the structure stays, its text does not
-                self._dummy_depth += 1
+            elif action in ("D", "C"):  # the structure stays, its free text does not
+                outer, self._mode = self._mode, ("D" if "D" in (action, self._mode) else "C")
                 try:
                     self._items(elem, (*path, t))
                 finally:
-                    self._dummy_depth -= 1
-            else:  # K, U, C on a sequence: keep it, clean what is inside
+                    self._mode = outer
+            else:  # K, U on a sequence: keep it, clean what is inside
                 self._items(elem, (*path, t))
         elif action == "K":
             pass
