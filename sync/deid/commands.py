@@ -11,6 +11,7 @@ from engine.library import Library
 from engine.paths import AppPaths
 from engine.settings import Settings
 from sync.deid import keys as site_keys
+from sync.deid.errors import DeidError
 from sync.deid.folder import anonymize_folder
 from sync.deid.profile import PROFILES, profile_from_settings
 from sync.deid.reid_map import ReidMap
@@ -34,6 +35,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
                         "fingerprint")
     p.add_argument("--replace", action="store_true", help="import over an existing key")
     p.set_defaults(handler=cmd_deid_key)
+
+    p = sub.add_parser("reidentify", help="who a pseudonym (patient or study UID) stands for, "
+                                          "from this workstation's re-identification map")
+    p.add_argument("pseudonym", metavar="PSEUDONYM")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_reidentify)
 
 
 def cmd_anonymize(args: argparse.Namespace, paths: AppPaths) -> int:
@@ -81,4 +88,18 @@ def cmd_deid_key(args: argparse.Namespace, paths: AppPaths) -> int:
         print(site_keys.export_site_secret())
     else:
         print(f"site key {site_keys.load_site_keys().fingerprint()}")
+    return 0
+
+
+def cmd_reidentify(args: argparse.Namespace, paths: AppPaths) -> int:
+    keys = site_keys.load_site_keys()
+    with Library(paths.library) as library:
+        found = ReidMap(library, keys.map_key).lookup(args.pseudonym.strip())
+    if found is None:
+        raise DeidError("this pseudonym is not in this workstation's re-identification map")
+    if args.json:
+        print(json.dumps(found, indent=1))
+    else:
+        for key, value in found.items():
+            print(f"{key}: {value}")
     return 0

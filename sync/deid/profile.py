@@ -95,8 +95,11 @@ def read_safe_private(path: Path) -> frozenset[SafePrivate]:
     """
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DeidError(f"cannot read the safe private list {path}: {exc}") from exc
+    except OSError as exc:
+        raise DeidError(f"cannot read the safe private list {path}: "
+                        f"{exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise DeidError(f"the safe private list {path} is not UTF-8 text") from None
     out = set()
     for number, line in enumerate(lines, 1):
         line = line.split("#", 1)[0].strip()

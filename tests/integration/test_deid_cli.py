@@ -146,3 +146,42 @@ def test_profile_setting_is_checked_and_used(home, small_cohort, tmp_path):
     assert done.stdout.startswith("profile basic")
     ds = pydicom.dcmread(_outputs(tmp_path / "o")[0], stop_before_pixels=True)
     assert [i.CodeValue for i in ds.DeidentificationMethodCodeSequence] == ["113100", "113101"]
+
+
+def test_the_reidentification_map_is_local_sealed_and_answers(home, small_cohort, tmp_path):
+    run_cli("deid-key", "create", home=home)
+    out = tmp_path / "out"
+    run_cli("anonymize", str(small_cohort.out_dir), str(out), home=home)
+    source = pydicom.dcmread(small_cohort.files[0], stop_before_pixels=True)
+    first = _headers(out)
+    pseudonym = str(first[0].PatientID)
+    done = run_cli("reidentify", pseudonym, "--json", home=home)
+    assert done.returncode == 0, done.stderr
+    who = json.loads(done.stdout)
+    assert who["kind"] == "patient"
+    originals = {str(pydicom.dcmread(f, stop_before_pixels=True).PatientID)
+                 for f in small_cohort.files}
+    assert who["patient_id"] in originals
+    study = run_cli("reidentify", str(first[0].StudyInstanceUID), "--json", home=home)
+    assert json.loads(study.stdout)["kind"] == "study"
+    # Sealed: the library database holds no patient ID or name in the clear.
+    db = b"".join(p.read_bytes() for p in (home / "library").rglob("library.db*"))
+    assert db, "the map lives in the library database"
+    assert str(source.PatientID).encode() not in db
+    assert str(source.PatientName).encode() not in db
+    unknown = run_cli("reidentify", "MDNOTAPSEUDONYM", home=home)
+    assert unknown.returncode == 2 and "not in this workstation" in unknown.stderr
+
+
+def test_bad_deid_settings_are_refused_in_one_line(home, tmp_path):
+    for key, value, fragment in (("deid.options", "retain-everything", "unknown"),
+                                 ("deid.options", "retain-full-dates,retain-modified-dates",
+                                  "not both"),
+                                 ("deid.safe_private", str(tmp_path / "none.txt"), "No such file")):
+        done = run_cli("config", "set", key, value, home=home)
+        assert done.returncode == 2, key
+        assert fragment in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    allow = tmp_path / "allow.txt"
+    allow.write_text('"VENDOR 1" 0009 10\nbroken line\n')
+    done = run_cli("config", "set", "deid.safe_private", str(allow), home=home)
+    assert done.returncode == 2 and "line 2" in done.stderr
