@@ -538,6 +538,7 @@ def _setup_logging(paths: AppPaths, verbose: bool) -> None:
     import pydicom.config
 
     pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+    pydicom.config.settings.writing_validation_mode = pydicom.config.IGNORE
     if verbose:
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(fmt)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pydicom
-from pydicom.uid import UID
+from pydicom.uid import UID, ExplicitVRBigEndian
 
 MAMMOGRAMS = {
     "1.2.840.10008.5.1.4.1.1.1.2",    # Digital Mammography X-Ray Image - For Presentation
@@ -41,6 +41,10 @@ def classify(ds: pydicom.Dataset, known_sop_classes: set[str] | dict[str, str]) 
     sop = str(ds.get("SOPClassUID", "")).strip("\0 ")
     if not sop:
         return Verdict("quarantine", "no SOP Class UID: what the object holds is unknown")
+    meta = getattr(ds, "file_meta", None)
+    ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    if ts == ExplicitVRBigEndian or getattr(ds, "original_encoding", (None, True))[1] is False:
+        return Verdict("quarantine", "big endian encoding (retired): not converted")
     name = UID(sop).name if UID(sop).is_valid else sop
     if sop in MAMMOGRAMS:
         return Verdict("mammogram")

@@ -45,6 +45,10 @@ class Deidentifier:
         self.profile = profile
         self.table = table or load_table()
         self.pseudo = Pseudonymizer(keys.secret)
+        codes = ["basic", "cleanPixelData", *(OPTIONS[o] for o in OPTIONS)]
+        self._written = (*(self.table.option_code(c)[1] for c in codes),
+                         f"DICOM PS3.15 E.1-1 {self.table.edition}",
+                         f"MammoDesk profile {profile.name}")
 
     def run(self, ds: Dataset) -> Outcome:
         verdict = classify(ds, self.table.sop_classes)
@@ -58,7 +62,8 @@ class Deidentifier:
             patient_key = "study\0" + str(ds.get("StudyInstanceUID", ""))
         shift = self.pseudo.date_shift_days(patient_key) if self.profile.shifts_dates else 0
         walker = Walker(self.table, self.profile, self.pseudo, sop_class, shift)
-        ids = harvest(ds, walker.action_of, dates_kept="retain-full-dates" in self.profile.options)
+        ids = harvest(ds, walker.action_of, dates_kept="retain-full-dates" in self.profile.options,
+                      written=self._written)
         original = {"patient_id": str(ds.get("PatientID", "") or ""),
                     "patient_name": str(ds.get("PatientName", "") or ""),
                     "issuer": str(ds.get("IssuerOfPatientID", "") or ""),

@@ -62,6 +62,14 @@ def _texts(value: object) -> list[str]:
     return [str(v) for v in value]  # type: ignore[union-attr]
 
 
+def _converted(ds: pydicom.Dataset, tag: object, data: object) -> list[str]:
+    """pydicom's reading of a value; a value it cannot read is kept as its raw text."""
+    try:
+        return _texts(ds[tag].value)  # type: ignore[index]
+    except Exception:  # malformed values raise ValueError and more
+        return [data.decode("latin-1")] if isinstance(data, bytes | bytearray) else []
+
+
 @functools.lru_cache(maxsize=8192)
 def _keyword(tag: int) -> str:
     return "" if tag >> 16 & 1 else keyword_for_tag(tag)
@@ -77,7 +85,10 @@ def values(ds: pydicom.Dataset, path: tuple[int, ...] = (), where: str = "") -> 
         vr = _vr(raw, t)
         if vr == "SQ" or (vr == "UN" and isinstance(raw, RawDataElement)
                           and raw.length == 0xFFFFFFFF):
-            elem = ds[tag]
+            try:
+                elem = ds[tag]
+            except Exception:  # an unreadable sequence: search its bytes as they are
+                elem = DataElement(t, "UN", raw.value if isinstance(raw.value, bytes) else b"")
             if elem.VR == "SQ":
                 here = f"{where} > {tag}" if where else str(tag)
                 for i, item in enumerate(elem.value or ()):
@@ -93,11 +104,11 @@ def values(ds: pydicom.Dataset, path: tuple[int, ...] = (), where: str = "") -> 
                 text = data.decode("ascii").strip(" \0")
                 out.texts = text.split("\\") if text else []
             else:  # another character set: let pydicom decode it
-                out.texts = _texts(ds[tag].value)
+                out.texts = _converted(ds, tag, data)
         elif isinstance(data, bytes | bytearray):
             out.blob = bytes(data)
         elif isinstance(raw, RawDataElement):
-            out.texts = _texts(ds[tag].value)
+            out.texts = _converted(ds, tag, data)
         elif isinstance(data, list) and data and isinstance(data[0], bytes | bytearray):
             out.blob = b"".join(data)
         else:

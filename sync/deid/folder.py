@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pydicom
+import pydicom.config
 
 from engine.dicom.reader import NotDicomError, read_dataset
 from engine.errors import DicomReadError
@@ -28,6 +29,7 @@ from sync.deid.keys import SiteKeys
 from sync.deid.profile import Profile
 from sync.deid.reid_map import ReidMap
 
+log = logging.getLogger(__name__)
 PARALLEL_FROM = 4  # files per worker below which starting processes costs more than it saves
 
 
@@ -121,7 +123,12 @@ def _one(path: Path, rel: str, dst: Path, deid: Deidentifier, verify: bool) -> _
         return _Result(rel, "not_dicom")
     except (DicomReadError, OSError) as exc:
         return _Result(rel, "failed", str(exc))
-    outcome = deid.run(ds)
+    try:
+        outcome = deid.run(ds)
+    except Exception as exc:  # malformed content pydicom cannot handle: never written
+        log.warning("de-identification failed on one file: %s", type(exc).__name__)
+        return _Result(rel, "failed", "could not be de-identified (malformed content: "
+                                      f"{type(exc).__name__}); nothing written", size=size)
     if outcome.status != "clean":
         return _Result(rel, outcome.status, outcome.reason, size=size)
     target = dst / outcome.patient_pseudonym / outcome.study_uid / (
@@ -142,6 +149,9 @@ _WORKER: dict[str, object] = {}
 
 def _worker_init(profile: Profile, keys: SiteKeys, dst: Path, verify: bool) -> None:
     logging.getLogger().handlers.clear()
+    # pydicom's value validation quotes values (patient data): never in a log.
+    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+    pydicom.config.settings.writing_validation_mode = pydicom.config.IGNORE
     _WORKER.update(deid=Deidentifier(profile, keys), dst=dst, verify=verify)
 
 

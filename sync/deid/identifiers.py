@@ -103,15 +103,17 @@ def _date_formats(value: str) -> list[str]:
 ActionOf = Callable[[pydicom.Dataset, int, tuple[int, ...]], "str | None"]
 
 
-def harvest(ds: pydicom.Dataset, action_of: ActionOf, *, dates_kept: bool) -> Identifiers:
+def harvest(ds: pydicom.Dataset, action_of: ActionOf, *, dates_kept: bool,
+            written: tuple[str, ...] = ()) -> Identifiers:
     """Identifiers in ``ds`` (every depth, private included) that must not survive.
 
     ``action_of(dataset, tag, path)`` is the profile's resolved action for
     the element (K for an allowlisted private element); values the profile
-    keeps (K, C, or not listed) are not identifiers to look for.
+    keeps (K, C, or not listed) are not identifiers to look for; ``written``
+    are texts the de-identification itself writes (code meanings).
     """
     ids = Identifiers()
-    kept_text: list[str] = []
+    kept_text: list[str] = [w.lower() for w in written]
     for v in values(ds):
         tag = v.tag
         if tag >> 16 & 1 and 0x0010 <= tag & 0xFFFF <= 0x00FF:
@@ -139,8 +141,14 @@ def harvest(ds: pydicom.Dataset, action_of: ActionOf, *, dates_kept: bool) -> Id
                     ids.add(text, "date")
         elif not removed and v.vr in _KEPT_TEXT_VRS:
             kept_text.extend(t.lower() for t in texts)
+        elif removed and tag >> 16 & 1 and v.vr in ("LO", "SH"):
+            # Private content is removed anyway; what looks like an ID (short,
+            # with a digit) is also looked for elsewhere.
+            for value in texts:
+                if len(value) <= 64 and any(c.isdigit() for c in value):
+                    ids.add(value, "identifier")
         elif (removed and v.vr in ("LO", "SH", "LT", "ST", "UC", "UT", "AE")
-              and (tag >> 16 & 1 or _ID_KEYWORD.search(v.keyword))):
+              and _ID_KEYWORD.search(v.keyword)):
             kind = "patient identifier" if v.keyword in PATIENT_KEYWORDS else "identifier"
             for value in texts:
                 ids.add(value, kind)

@@ -27,6 +27,9 @@ from sync.deid.identifiers import Identifiers
 LARGE = 1 << 16  # bytes: above this, a value is searched through the prefix tables
 _SEP = "\x00"
 _DIGITS = frozenset("0123456789.")
+# Where a short value equal to a short ID is a leak (not in numbers or codes:
+# a series number 1 is not patient 1).
+_IDENTIFIER_VRS = frozenset({"AE", "LO", "LT", "PN", "SH", "ST", "UC", "UN", "UT"})
 _DIGIT_BYTES = frozenset(b"0123456789.")
 
 
@@ -135,7 +138,7 @@ class Scanner:
                     continue
                 for item in v.texts or ():
                     low = item.strip(" \0").lower()
-                    if low in self.ids.exact:
+                    if low in self.ids.exact and v.vr in _IDENTIFIER_VRS:
                         leaks.append(Leak(v.where, self.ids.exact[low]))
                     elif low:
                         texts.append((v, low))

@@ -96,7 +96,11 @@ class Walker:
                 action = self._mode  # inside a replaced/cleaned sequence: no free text
             if vr != "SQ" and action in (None, "K"):
                 continue  # kept as it came (and written back as it came)
-            elem = ds[tag]
+            try:
+                elem = ds[tag]
+            except Exception:  # a value pydicom cannot read cannot be cleaned: drop it
+                del ds._dict[tag]
+                continue
             if action is None:
                 if elem.VR == "SQ":
                     self._items(elem, (*path, t))

@@ -154,3 +154,30 @@ def test_dciodvfy_finds_no_new_errors(small_cohort, tmp_path, profile):
         target = tmp_path / "out.dcm"
         ds.save_as(target, enforce_file_format=True)
         assert _errors(target) <= _errors(source), source.name
+
+
+def test_odd_files_are_cleaned_or_refused_never_crash(tmp_path):
+    """pydicom's own test files (implicit VR, JPEG, RLE, JPEG-LS, deflate, odd VRs,
+    private sequences), told they carry no burned-in text so the cleaning runs."""
+    from engine.dicom.reader import read_dataset
+    from engine.errors import DicomReadError
+    from tests.unit.dicom_factory import bundled_files
+
+    outcomes: dict[str, int] = {}
+    for path in bundled_files():
+        try:
+            ds = read_dataset(path)
+        except DicomReadError:
+            continue
+        ds.BurnedInAnnotation = "NO"
+        out = _run(ds)
+        outcomes[out.status] = outcomes.get(out.status, 0) + 1
+        assert out.status in ("clean", "quarantined"), (path, out.reason)
+        if out.status == "clean":
+            target = tmp_path / "out.dcm"
+            ds.save_as(target, enforce_file_format=True)
+            back = pydicom.dcmread(target)
+            assert back.file_meta.MediaStorageSOPInstanceUID == back.SOPInstanceUID
+            assert back.PatientIdentityRemoved == "YES"
+            assert not [e for e in back if e.tag.is_private]
+    assert outcomes["clean"] >= 15
