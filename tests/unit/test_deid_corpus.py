@@ -12,6 +12,7 @@ import pytest
 from tests.deid_corpus import Corpus, build_corpus, burned_text_left, find_markers
 from tests.deid_planting import TEXT_VRS, table_rows, tag_str
 
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     """One synthetic woman, current and prior study: 8 small files."""
