@@ -230,7 +230,18 @@ def breast_mask_of(small: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.zeros(small.shape, dtype=bool)
     sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
-    return ndimage.binary_fill_holes(labels == (int(np.argmax(sizes)) + 1))
+    return fill_holes(labels == (int(np.argmax(sizes)) + 1))
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """scipy's binary_fill_holes, by labelling the background once instead of
+    growing it from the border step by step (same result, a few times faster)."""
+    background, count = ndimage.label(~mask)
+    outer = np.zeros(count + 1, dtype=bool)  # background parts that reach the border
+    for edge in (background[0], background[-1], background[:, 0], background[:, -1]):
+        outer[edge] = True
+    outer[0] = False  # label 0 is the mask itself
+    return ~outer[background]
 
 
 def _otsu(hist: np.ndarray, edges: np.ndarray) -> float:

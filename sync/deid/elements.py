@@ -44,14 +44,15 @@ class Value:
 
 def _vr(raw: RawDataElement | DataElement, tag: int) -> str:
     vr = raw.VR
-    if vr:
+    if vr and not (vr == "UN" and isinstance(raw, RawDataElement) and not tag >> 16 & 1):
         return str(vr)
     if tag >> 16 & 1:
         return "UN"
-    try:
-        return str(dictionary_VR(tag))
+    try:  # implicit VR, or a public attribute sent as UN: the dictionary knows
+        known = str(dictionary_VR(tag))
     except KeyError:
         return "UN"
+    return known if "or" not in known else "UN"
 
 
 def _texts(value: object) -> list[str]:
@@ -75,8 +76,10 @@ def _keyword(tag: int) -> str:
     return "" if tag >> 16 & 1 else keyword_for_tag(tag)
 
 
-def values(ds: pydicom.Dataset, path: tuple[int, ...] = (), where: str = "") -> Iterator[Value]:
-    """Every non-sequence element of ``ds`` at every depth, with its value."""
+def values(ds: pydicom.Dataset, path: tuple[int, ...] = (), where: str = "",
+           text_only: bool = False) -> Iterator[Value]:
+    """Every non-sequence element of ``ds`` at every depth, with its value
+    (only those with a text VR when ``text_only``)."""
     # The element store itself (pydicom 3's Dataset._dict, tag -> raw or
     # converted element): going through ds.get_item() for each tag costs a
     # Tag object and two lookups per element, a third of the whole walk.
@@ -92,9 +95,11 @@ def values(ds: pydicom.Dataset, path: tuple[int, ...] = (), where: str = "") -> 
             if elem.VR == "SQ":
                 here = f"{where} > {tag}" if where else str(tag)
                 for i, item in enumerate(elem.value or ()):
-                    yield from values(item, (*path, t), f"{here}[{i}]")
+                    yield from values(item, (*path, t), f"{here}[{i}]", text_only)
                 continue
             raw, vr = elem, elem.VR
+        if text_only and vr not in TEXT_VRS:
+            continue
         out = Value(ds, t, vr, _keyword(t), path, where)
         data = raw.value
         if isinstance(raw, RawDataElement) and vr in TEXT_VRS:

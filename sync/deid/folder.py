@@ -28,6 +28,7 @@ from sync.deid.errors import DeidError
 from sync.deid.keys import SiteKeys
 from sync.deid.profile import Profile
 from sync.deid.reid_map import ReidMap
+from sync.deid.table import load_table
 
 log = logging.getLogger(__name__)
 PARALLEL_FROM = 4  # files per worker below which starting processes costs more than it saves
@@ -173,10 +174,11 @@ def _results(jobs: list[tuple[Path, str]], dst: Path, profile: Profile, keys: Si
     single = threading.active_count() == 1
     method = "fork" if single and "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
+    load_table()  # read once here: forked workers inherit it
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
                              initargs=(profile, keys, dst, verify)) as pool:
         try:
-            yield from pool.map(_worker_one, jobs, chunksize=2)
+            yield from pool.map(_worker_one, jobs)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise

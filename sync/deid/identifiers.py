@@ -114,7 +114,7 @@ def harvest(ds: pydicom.Dataset, action_of: ActionOf, *, dates_kept: bool,
     """
     ids = Identifiers()
     kept_text: list[str] = [w.lower() for w in written]
-    for v in values(ds):
+    for v in values(ds, text_only=True):
         tag = v.tag
         if tag >> 16 & 1 and 0x0010 <= tag & 0xFFFF <= 0x00FF:
             continue  # private creators name a vendor, not a person

@@ -42,6 +42,13 @@ class Leak:
         return f"{self.kind} in {self.where}"
 
 
+def _cases(pair: bytes) -> list[tuple[int, int]]:
+    """Both cases of a two-byte (lower-case) prefix: the byte pairs it may appear as."""
+    first = {pair[0], bytes([pair[0]]).upper()[0]}
+    second = {pair[1], bytes([pair[1]]).upper()[0]}
+    return [(a, b) for a in first for b in second]
+
+
 def _numeric(needle: str) -> bool:
     return all(c in _DIGITS for c in needle)
 
@@ -67,10 +74,11 @@ class Scanner:
         self._second = np.zeros(1 << 16, dtype=bool)
         for needle in self._bytes:
             raw = needle[0]
-            key = raw[0] | raw[1] << 8
-            self._first[key] = True
-            self._second[raw[2] | raw[3] << 8] = True
-            self._by_prefix.setdefault(key, []).append(needle)
+            for a, b in _cases(raw[0:2]):
+                self._first[a | b << 8] = True
+            for a, b in _cases(raw[2:4]):
+                self._second[a | b << 8] = True
+            self._by_prefix.setdefault(raw[0] | raw[1] << 8, []).append(needle)
 
     # -- searching ---------------------------------------------------------
     def _search_text(self, hay: str) -> Iterator[tuple[int, str]]:
@@ -82,8 +90,10 @@ class Scanner:
                     break
                 start = hay.find(needle, start + 1)
 
-    def _search_bytes(self, hay: bytes) -> Iterator[tuple[int, str]]:
-        if len(hay) < LARGE:
+    def _search_bytes(self, data: bytes) -> Iterator[tuple[int, str]]:
+        """Hits in ``data`` (any case)."""
+        if len(data) < LARGE:
+            hay = data.lower()
             for needle, kind, numeric in self._bytes:
                 start = hay.find(needle)
                 while start >= 0:
@@ -92,11 +102,14 @@ class Scanner:
                         break
                     start = hay.find(needle, start + 1)
             return
-        for pos in self._candidates(hay):
+        # Large values (pixel data) are not lower-cased whole: the tables hold
+        # both cases and each candidate is compared lower-cased.
+        for pos in self._candidates(data):
             pos = int(pos)
-            for needle, kind, numeric in self._by_prefix[hay[pos] | hay[pos + 1] << 8]:
-                if hay.startswith(needle, pos) and (
-                        not numeric or _whole(hay, pos, len(needle), _DIGIT_BYTES)):
+            head = data[pos:pos + 2].lower()
+            for needle, kind, numeric in self._by_prefix.get(head[0] | head[1] << 8, ()):
+                if data[pos:pos + len(needle)].lower() == needle and (
+                        not numeric or _whole(data, pos, len(needle), _DIGIT_BYTES)):
                     yield pos, kind
                     return
 
@@ -120,7 +133,7 @@ class Scanner:
         return next((kind for _, kind in self._search_text(low)), None)
 
     def bytes_hit(self, data: bytes) -> str | None:
-        return next((kind for _, kind in self._search_bytes(data.lower())), None)
+        return next((kind for _, kind in self._search_bytes(data)), None)
 
     # -- whole objects -----------------------------------------------------
     def scan(self, ds: pydicom.Dataset) -> list[Leak]:
@@ -134,7 +147,7 @@ class Scanner:
                 continue
             for v in values(dataset):
                 if v.blob is not None:
-                    blobs.append((v, v.blob.lower()))
+                    blobs.append((v, v.blob))
                     continue
                 for item in v.texts or ():
                     low = item.strip(" \0").lower()

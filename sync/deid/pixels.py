@@ -41,9 +41,9 @@ def _spacing_mm(ds: pydicom.Dataset) -> float:
     return DEFAULT_SPACING_MM
 
 
-def breast_region(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
-    """Boolean mask of the breast plus margin, at full resolution."""
-    sample = stored[::MASK_STEP, ::MASK_STEP].astype(np.float32)
+def _outside_coarse(ds: pydicom.Dataset, sample: np.ndarray) -> np.ndarray:
+    """Background (True) on the MASK_STEP grid, the breast widened by the margin."""
+    sample = sample.astype(np.float32)
     lo, hi = np.percentile(sample, [0.5, 99.5])
     norm = np.clip((sample - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0)
     if str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1":
@@ -53,10 +53,44 @@ def breast_region(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
         raise Uncleanable("no breast found in the image, so the background cannot be "
                           "told from the breast")
     steps = max(1, int(np.ceil(MARGIN_MM / (_spacing_mm(ds) * MASK_STEP))))
-    coarse = ndimage.binary_dilation(coarse, iterations=steps)
+    return ~ndimage.binary_dilation(coarse, iterations=steps)
+
+
+def breast_region(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
+    """Boolean mask of the breast plus margin, at full resolution."""
+    coarse = ~_outside_coarse(ds, stored[::MASK_STEP, ::MASK_STEP])
     h, w = coarse.shape
     full = np.broadcast_to(coarse[:, None, :, None], (h, MASK_STEP, w, MASK_STEP))
     return full.reshape(h * MASK_STEP, w * MASK_STEP)[: stored.shape[0], : stored.shape[1]]
+
+
+def _fill_outside(out: np.ndarray, outside: np.ndarray, value: object) -> None:
+    """Set every pixel whose MASK_STEP block is background, without a full-size mask."""
+    s = MASK_STEP
+    rows, cols = out.shape
+    h, w = rows // s, cols // s
+    core = out[: h * s, : w * s].reshape(h, s, w, s)
+    np.copyto(core, value, where=outside[:h, None, :w, None])
+    if rows > h * s:  # the last, partial band of rows
+        band = out[h * s:, : w * s].reshape(rows - h * s, w, s)
+        np.copyto(band, value, where=outside[h, None, :w, None])
+    if cols > w * s:  # the last, partial band of columns (corner included)
+        column = np.repeat(outside[:, w], s)[:rows]
+        np.copyto(out[:, w * s:], value, where=column[:, None])
+
+
+def _native_stored(ds: pydicom.Dataset, ts: uids.UID | None) -> np.ndarray | None:
+    """Native little-endian unsigned pixels as an array over a copy of the bytes, or None."""
+    if ts not in (uids.ExplicitVRLittleEndian, uids.ImplicitVRLittleEndian):
+        return None
+    bits, rows, cols = (int(ds.get(k) or 0) for k in ("BitsAllocated", "Rows", "Columns"))
+    if bits not in (8, 16) or int(ds.get("PixelRepresentation", 0)) != 0:
+        return None
+    data = ds.get("PixelData")
+    if not isinstance(data, bytes | bytearray) or len(data) < rows * cols * bits // 8:
+        return None
+    dtype = np.dtype("<u2" if bits == 16 else "u1")
+    return np.frombuffer(data, dtype, count=rows * cols).reshape(rows, cols).copy()
 
 
 def blank_outside_breast(ds: pydicom.Dataset) -> None:
@@ -64,15 +98,22 @@ def blank_outside_breast(ds: pydicom.Dataset) -> None:
     if int(ds.get("SamplesPerPixel", 1)) != 1 or int(ds.get("NumberOfFrames") or 1) != 1:
         raise Uncleanable("a colour or multi-frame mammogram cannot be cleaned here")
     ts = transfer_syntax(ds)
-    try:
-        stored = decode_pixels(ds)
-    except DecodeError as exc:
-        raise Uncleanable(str(exc)) from None
-    mask = breast_region(ds, stored)
-    outside = ~mask
-    sample = stored[::MASK_STEP, ::MASK_STEP][outside[::MASK_STEP, ::MASK_STEP]]
-    background = stored.dtype.type(np.median(sample)) if sample.size else stored.min()
-    stored = np.where(outside, background, stored)
+    stored = _native_stored(ds, ts)
+    if stored is not None:  # the common case: no decoder needed
+        sample = stored[::MASK_STEP, ::MASK_STEP]
+        bits_stored = int(ds.get("BitsStored") or 0)
+        if 0 < bits_stored < 8 * stored.itemsize:
+            sample = sample & stored.dtype.type((1 << bits_stored) - 1)  # unused high bits
+    else:
+        try:
+            stored = decode_pixels(ds).copy()
+        except DecodeError as exc:
+            raise Uncleanable(str(exc)) from None
+        sample = stored[::MASK_STEP, ::MASK_STEP]
+    outside = _outside_coarse(ds, sample)
+    air = sample[outside[: sample.shape[0], : sample.shape[1]]][::4]
+    background = stored.dtype.type(np.median(air)) if air.size else stored.min()
+    _fill_outside(stored, outside, background)
     _store(ds, stored, ts)
 
 

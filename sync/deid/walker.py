@@ -12,7 +12,7 @@ its data, as the Basic profile removes Overlay Data and Comments).
 from __future__ import annotations
 
 from pydicom.datadict import dictionary_has_tag, dictionary_VR
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
 from sync.deid.profile import Profile, SafePrivate
@@ -96,6 +96,8 @@ class Walker:
                 action = self._mode  # inside a replaced/cleaned sequence: no free text
             if vr != "SQ" and action in (None, "K"):
                 continue  # kept as it came (and written back as it came)
+            if vr != "SQ" and self._replace_raw(ds, tag, raw, vr, action):
+                continue
             try:
                 elem = ds[tag]
             except Exception:  # a value pydicom cannot read cannot be cleaned: drop it
@@ -107,6 +109,26 @@ class Walker:
                 continue
             self._apply(ds, elem, action, path)
         self._prune_creators(ds)
+
+    def _replace_raw(self, ds: Dataset, tag: object, raw: object, vr: str,
+                     action: str) -> bool:
+        """Z, D and U straight from the raw element (no decoding); False: not handled."""
+        if not isinstance(raw, RawDataElement):
+            return False
+        if action == "Z":
+            ds[tag] = DataElement(tag, vr, None)
+        elif action in ("U", "D") and vr == "UI":
+            data = raw.value or b""
+            if not data.isascii():
+                return False
+            uids = [u for u in data.decode("ascii").strip(" \0").split("\\") if u.strip(" \0")]
+            mapped = [self.pseudo.uid(u) for u in uids]
+            ds[tag] = DataElement(tag, vr, mapped[0] if len(mapped) == 1 else mapped or None)
+        elif action == "D":
+            ds[tag] = DataElement(tag, vr, dummy(vr))
+        else:
+            return False
+        return True
 
     def _items(self, elem: DataElement, path: Path) -> None:
         for item in elem.value or ():

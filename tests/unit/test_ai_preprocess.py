@@ -332,3 +332,15 @@ def test_blank_image_is_refused_as_no_breast(phantom):
     assert applicability(ds) is None
     with pytest.raises(NotApplicable, match="no breast"):
         prepare(ds, SPEC)
+
+
+def test_fill_holes_is_scipys_fill_holes():
+    from scipy import ndimage
+
+    from engine.ai.preprocess import fill_holes
+
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        shape = (int(rng.integers(1, 60)), int(rng.integers(1, 60)))
+        mask = ndimage.binary_opening(rng.random(shape) < rng.uniform(0.2, 0.9))
+        assert np.array_equal(fill_holes(mask), ndimage.binary_fill_holes(mask))
