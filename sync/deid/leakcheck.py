@@ -15,6 +15,7 @@ through a table of the identifiers' first two bytes.
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from sync.deid.identifiers import Identifiers
 
 LARGE = 1 << 16  # bytes: above this, a value is searched through the prefix tables
 _SEP = "\x00"
+_BYTES_SEP = b"\xff\xfe\xff"  # never part of an identifier in UTF-8 or UTF-16
 _DIGITS = frozenset("0123456789.")
 # Where a short value equal to a short ID is a leak (not in numbers or codes:
 # a series number 1 is not patient 1).
@@ -42,15 +44,19 @@ class Leak:
         return f"{self.kind} in {self.where}"
 
 
-def _cases(pair: bytes) -> list[tuple[int, int]]:
-    """Both cases of a two-byte (lower-case) prefix: the byte pairs it may appear as."""
+@functools.lru_cache(maxsize=4096)
+def _cases(pair: bytes) -> tuple[int, ...]:
+    """Both cases of a two-byte (lower-case) prefix, as little-endian 16-bit keys."""
     first = {pair[0], bytes([pair[0]]).upper()[0]}
     second = {pair[1], bytes([pair[1]]).upper()[0]}
-    return [(a, b) for a in first for b in second]
+    return tuple(a | b << 8 for a in first for b in second)
+
+
+_NOT_NUMERIC = str.maketrans("", "", "0123456789.")
 
 
 def _numeric(needle: str) -> bool:
-    return all(c in _DIGITS for c in needle)
+    return not needle.translate(_NOT_NUMERIC)
 
 
 def _whole(hay: str | bytes, at: int, size: int, digits: frozenset) -> bool:
@@ -74,10 +80,8 @@ class Scanner:
         self._second = np.zeros(1 << 16, dtype=bool)
         for needle in self._bytes:
             raw = needle[0]
-            for a, b in _cases(raw[0:2]):
-                self._first[a | b << 8] = True
-            for a, b in _cases(raw[2:4]):
-                self._second[a | b << 8] = True
+            self._first[list(_cases(raw[0:2]))] = True
+            self._second[list(_cases(raw[2:4]))] = True
             self._by_prefix.setdefault(raw[0] | raw[1] << 8, []).append(needle)
 
     # -- searching ---------------------------------------------------------
@@ -168,12 +172,31 @@ class Scanner:
             if where not in seen:
                 seen.add(where)
                 leaks.append(Leak(where, kind))
-        for v, blob in blobs:
-            kind = next((k for _, k in self._search_bytes(blob)), None)
-            if kind and v.where not in seen:
+        # Small binary values likewise in one buffer; large ones (pixel data) alone.
+        small = [(v, b.lower()) for v, b in blobs if len(b) < LARGE]
+        starts, at = [], 0
+        for _, blob in small:
+            starts.append(at)
+            at += len(blob) + len(_BYTES_SEP)
+        joined = _BYTES_SEP.join(b for _, b in small)
+        hits = [(small[bisect.bisect_right(starts, pos) - 1][0], kind)
+                for pos, kind in self._search_all_bytes(joined)]
+        hits += [(v, kind) for v, b in blobs if len(b) >= LARGE
+                 for kind in [next((k for _, k in self._search_bytes(b)), None)] if kind]
+        for v, kind in hits:
+            if v.where not in seen:
                 seen.add(v.where)
                 leaks.append(Leak(v.where, kind))
         return leaks
+
+    def _search_all_bytes(self, hay: bytes) -> Iterator[tuple[int, str]]:
+        """Every (position, kind) hit in joined lower-case binary values."""
+        for needle, kind, numeric in self._bytes:
+            start = hay.find(needle)
+            while start >= 0:
+                if not numeric or _whole(hay, start, len(needle), _DIGIT_BYTES):
+                    yield start, kind
+                start = hay.find(needle, start + 1)
 
     def _search_all_text(self, hay: str) -> Iterator[tuple[int, str]]:
         """Every (position, kind) hit in the joined text, one per identifier occurrence."""

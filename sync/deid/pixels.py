@@ -65,18 +65,20 @@ def breast_region(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
 
 
 def _fill_outside(out: np.ndarray, outside: np.ndarray, value: object) -> None:
-    """Set every pixel whose MASK_STEP block is background, without a full-size mask."""
+    """Set every pixel whose MASK_STEP block is background, without a full-size mask
+    (multiply-add over row bands: a few times faster than a masked assignment)."""
     s = MASK_STEP
     rows, cols = out.shape
-    h, w = rows // s, cols // s
-    core = out[: h * s, : w * s].reshape(h, s, w, s)
-    np.copyto(core, value, where=outside[:h, None, :w, None])
-    if rows > h * s:  # the last, partial band of rows
-        band = out[h * s:, : w * s].reshape(rows - h * s, w, s)
-        np.copyto(band, value, where=outside[h, None, :w, None])
-    if cols > w * s:  # the last, partial band of columns (corner included)
-        column = np.repeat(outside[:, w], s)[:rows]
-        np.copyto(out[:, w * s:], value, where=column[:, None])
+    band_mask = np.repeat(outside, s, axis=1)[:, :cols]  # one row per band of s rows
+    keep = ~band_mask
+    fill = band_mask.astype(out.dtype) * out.dtype.type(value)
+    h = rows // s
+    core = out[: h * s].reshape(h, s, cols)
+    core *= keep[:h, None, :]
+    core += fill[:h, None, :]
+    if rows > h * s:  # the last, partial band
+        out[h * s:] *= keep[h]
+        out[h * s:] += fill[h]
 
 
 def _native_stored(ds: pydicom.Dataset, ts: uids.UID | None) -> np.ndarray | None:

@@ -206,7 +206,7 @@ def _ratio_line(metric: str, ours: dict | None, base: dict, key: str, tool: str)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     os.environ.setdefault("MESSAGELEVEL", "ERROR")  # deid logs every element otherwise
     logging.getLogger("dicognito").setLevel(logging.WARNING)
