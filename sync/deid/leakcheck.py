@@ -60,12 +60,19 @@ def _numeric(needle: str) -> bool:
 
 
 def _whole(hay: str | bytes, at: int, size: int, digits: frozenset) -> bool:
-    """A numeric needle at ``at`` is whole: no digit or dot before, no digit after."""
-    before = hay[at - 1] if at > 0 else None
+    """A numeric needle at ``at`` stands alone: no digit right after it, and (for
+    short numbers) no digit or dot before it.  A long number (a UID) in text is
+    a hit wherever it starts; in binary data, wherever it stands (the bytes
+    around it are not text, and a related UID is a leak too)."""
+    if size >= 16 and isinstance(hay, bytes):
+        return True
     after = hay[at + size] if at + size < len(hay) else None
-    if before is not None and before in digits:
+    if after is not None and after in digits and after not in (".", ord(".")):
         return False
-    return not (after is not None and after in digits and after not in (".", ord(".")))
+    if size >= 16:
+        return True
+    before = hay[at - 1] if at > 0 else None
+    return before is None or before not in digits
 
 
 class Scanner:

@@ -6,7 +6,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from sync.deid.identifiers import harvest
+from sync.deid.identifiers import Identifiers, harvest
 from sync.deid.leakcheck import Scanner
 
 
@@ -92,3 +92,27 @@ def test_file_meta_is_scanned():
     out.file_meta.SourceApplicationEntityTitle = "QX-80417"
     assert [leak.where for leak in _scanner().scan(out)] == [
         "(0002,0016) SourceApplicationEntityTitle"]
+
+
+def test_large_values_find_identifiers_at_every_offset_and_length():
+    ids = Identifiers()
+    for value in ("QX-80417", "Z9Q1", "1.2.826.0.1.3680043.9.7433.77.1", "ab12c"):
+        ids.add(value, "patient identifier")
+    scanner = Scanner(ids)
+    noise = np.random.default_rng(5).integers(0, 4096, 70_000, dtype=np.uint16).tobytes()
+    assert len(noise) >= 1 << 17
+    assert scanner.bytes_hit(noise) is None
+    for planted in (b"qx-80417", b"Z9Q1", b"AB12C", "QX-80417".encode("utf-16-le"),
+                    b"1.2.826.0.1.3680043.9.7433.77.1"):
+        for offset in range(8):
+            at = 50_001 + offset
+            data = noise[:at] + planted + noise[at:]
+            assert scanner.bytes_hit(data) == "patient identifier", (planted, offset)
+    # A short number inside a longer one is chance, in large values too.
+    number = Identifiers()
+    number.add("80417", "patient identifier")
+    only_number = Scanner(number)
+    assert only_number.bytes_hit(noise) is None
+    assert only_number.bytes_hit(noise[:60_000] + b" 980417 " + noise[60_000:]) is None
+    assert only_number.bytes_hit(noise[:60_000] + b" 80417 " + noise[60_000:]) == \
+        "patient identifier"
