@@ -75,6 +75,20 @@ def _whole(hay: str | bytes, at: int, size: int, digits: frozenset) -> bool:
     return before is None or before not in digits
 
 
+def _find(hay: str | bytes, needles: list, digits: frozenset,
+          every: bool) -> Iterator[tuple[int, str]]:
+    """(position, kind) of each needle in ``hay``: its first whole occurrence, or
+    every one when ``every`` (joined values: each occurrence may be another element)."""
+    for needle, kind, numeric in needles:
+        start = hay.find(needle)
+        while start >= 0:
+            if not numeric or _whole(hay, start, len(needle), digits):
+                yield start, kind
+                if not every:
+                    break
+            start = hay.find(needle, start + 1)
+
+
 class Scanner:
     def __init__(self, ids: Identifiers) -> None:
         self.ids = ids
@@ -93,25 +107,12 @@ class Scanner:
 
     # -- searching ---------------------------------------------------------
     def _search_text(self, hay: str) -> Iterator[tuple[int, str]]:
-        for needle, kind, numeric in self._text:
-            start = hay.find(needle)
-            while start >= 0:
-                if not numeric or _whole(hay, start, len(needle), _DIGITS):
-                    yield start, kind
-                    break
-                start = hay.find(needle, start + 1)
+        return _find(hay, self._text, _DIGITS, every=False)
 
     def _search_bytes(self, data: bytes) -> Iterator[tuple[int, str]]:
         """Hits in ``data`` (any case)."""
         if len(data) < LARGE:
-            hay = data.lower()
-            for needle, kind, numeric in self._bytes:
-                start = hay.find(needle)
-                while start >= 0:
-                    if not numeric or _whole(hay, start, len(needle), _DIGIT_BYTES):
-                        yield start, kind
-                        break
-                    start = hay.find(needle, start + 1)
+            yield from _find(data.lower(), self._bytes, _DIGIT_BYTES, every=False)
             return
         # Large values (pixel data) are not lower-cased whole: the tables hold
         # both cases and each candidate is compared lower-cased.
@@ -174,7 +175,7 @@ class Scanner:
             at += len(text) + 1
         hay = _SEP.join(parts)
         seen = {leak.where for leak in leaks}
-        for pos, kind in self._search_all_text(hay):
+        for pos, kind in _find(hay, self._text, _DIGITS, every=True):
             where = texts[bisect.bisect_right(starts, pos) - 1][0].where
             if where not in seen:
                 seen.add(where)
@@ -187,7 +188,7 @@ class Scanner:
             at += len(blob) + len(_BYTES_SEP)
         joined = _BYTES_SEP.join(b for _, b in small)
         hits = [(small[bisect.bisect_right(starts, pos) - 1][0], kind)
-                for pos, kind in self._search_all_bytes(joined)]
+                for pos, kind in _find(joined, self._bytes, _DIGIT_BYTES, every=True)]
         hits += [(v, kind) for v, b in blobs if len(b) >= LARGE
                  for kind in [next((k for _, k in self._search_bytes(b)), None)] if kind]
         for v, kind in hits:
@@ -195,24 +196,6 @@ class Scanner:
                 seen.add(v.where)
                 leaks.append(Leak(v.where, kind))
         return leaks
-
-    def _search_all_bytes(self, hay: bytes) -> Iterator[tuple[int, str]]:
-        """Every (position, kind) hit in joined lower-case binary values."""
-        for needle, kind, numeric in self._bytes:
-            start = hay.find(needle)
-            while start >= 0:
-                if not numeric or _whole(hay, start, len(needle), _DIGIT_BYTES):
-                    yield start, kind
-                start = hay.find(needle, start + 1)
-
-    def _search_all_text(self, hay: str) -> Iterator[tuple[int, str]]:
-        """Every (position, kind) hit in the joined text, one per identifier occurrence."""
-        for needle, kind, numeric in self._text:
-            start = hay.find(needle)
-            while start >= 0:
-                if not numeric or _whole(hay, start, len(needle), _DIGITS):
-                    yield start, kind
-                start = hay.find(needle, start + 1)
 
     def scan_file_bytes(self, data: bytes) -> str | None:
         """A whole written file searched as bytes (``--verify``): kind of the first hit."""
