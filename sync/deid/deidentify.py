@@ -45,10 +45,11 @@ class Deidentifier:
         self.profile = profile
         self.table = table or load_table()
         self.pseudo = Pseudonymizer(keys.secret)
+        self._method = [f"DICOM PS3.15 E.1-1 {self.table.edition}",
+                        f"MammoDesk profile {profile.name}"]
         codes = ["basic", "cleanPixelData", *(OPTIONS[o] for o in OPTIONS)]
-        self._written = (*(self.table.option_code(c)[1] for c in codes),
-                         f"DICOM PS3.15 E.1-1 {self.table.edition}",
-                         f"MammoDesk profile {profile.name}")
+        # What the stamp writes: not evidence of a leak if an input value matches it.
+        self._written = (*(self.table.option_code(c)[1] for c in codes), *self._method)
 
     def run(self, ds: Dataset) -> Outcome:
         verdict = classify(ds, self.table.sop_classes)
@@ -94,8 +95,7 @@ class Deidentifier:
         ds.PatientName = self.pseudo.patient_name(patient_key)
         ds.PatientID = self.pseudo.patient_id(patient_key)
         ds.PatientIdentityRemoved = "YES"
-        ds.DeidentificationMethod = [f"DICOM PS3.15 E.1-1 {self.table.edition}",
-                                     f"MammoDesk profile {self.profile.name}"]
+        ds.DeidentificationMethod = self._method
         applied = ["basic", *sorted(OPTIONS[o] for o in self.profile.options)]
         if cleaned_pixels:
             applied.append("cleanPixelData")
