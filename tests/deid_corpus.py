@@ -136,9 +136,11 @@ def _compiled(markers: Iterable[str]) -> tuple[re.Pattern[bytes], dict[bytes, st
 def find_markers(data: bytes, markers: Iterable[str]) -> set[str]:
     """The markers (ASCII) present anywhere in ``data``, ignoring case.
 
-    A marker that starts with a digit (a date, time or UID) only counts when
-    the byte before it is not a digit: a random replacement UID such as
-    ``2.25.<39 digits>`` would otherwise now and then contain a planted date.
+    A marker that starts with a digit (a date, time or UID) does not count
+    inside a longer number: after a digit, or as the start of a dotted
+    component that goes on (a random replacement UID such as
+    ``2.25.<39 digits>`` now and then starts with a planted date; seen:
+    ``2.25.19600423...`` against a planted 19600423).
     """
     pattern, lowered = _compiled(markers)
     text = data.lower()
@@ -146,7 +148,9 @@ def find_markers(data: bytes, markers: Iterable[str]) -> set[str]:
     for match in pattern.finditer(text):
         word = match.group()
         start = match.start()
-        if word[:1].isdigit() and start and text[start - 1:start].isdigit():
+        before = text[start - 1:start] if start else b""
+        after = text[match.end():match.end() + 1]
+        if word[:1].isdigit() and (before.isdigit() or (before == b"." and after.isdigit())):
             continue
         found.add(lowered[word])
     return found

@@ -75,12 +75,12 @@ def _check_places(src: Path, dst: Path) -> None:
         raise DeidError(f"cannot create the output folder {dst}: {exc.strerror or exc}") from exc
 
 
-def write_atomically(ds: pydicom.Dataset, target: Path) -> None:
+def write_atomically(data: bytes, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".partial-", suffix=".dcm")
     try:
         with os.fdopen(fd, "wb") as fh:
-            ds.save_as(fh, enforce_file_format=True)
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -135,7 +135,7 @@ def _one(path: Path, rel: str, dst: Path, deid: Deidentifier, verify: bool) -> _
     target = dst / outcome.patient_pseudonym / outcome.study_uid / (
         outcome.sop_instance_uid + ".dcm")
     try:
-        write_atomically(ds, target)
+        write_atomically(outcome.data, target)
     except OSError as exc:
         raise DeidError(f"cannot write to {dst}: {exc.strerror or exc}") from exc
     problem = _verify(target, outcome) if verify else None

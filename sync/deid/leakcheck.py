@@ -15,15 +15,14 @@ through a table of the identifiers' first two bytes.
 from __future__ import annotations
 
 import bisect
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
 import pydicom
 
 from sync.deid.elements import Value, values
 from sync.deid.identifiers import Identifiers
+from sync.deid.pair_index import PairIndex
 
 LARGE = 1 << 16  # bytes: above this, a value is searched through the prefix tables
 _SEP = "\x00"
@@ -42,14 +41,6 @@ class Leak:
 
     def __str__(self) -> str:
         return f"{self.kind} in {self.where}"
-
-
-@functools.lru_cache(maxsize=4096)
-def _cases(pair: bytes) -> tuple[int, ...]:
-    """Both cases of a two-byte (lower-case) prefix, as little-endian 16-bit keys."""
-    first = {pair[0], bytes([pair[0]]).upper()[0]}
-    second = {pair[1], bytes([pair[1]]).upper()[0]}
-    return tuple(a | b << 8 for a in first for b in second)
 
 
 _NOT_NUMERIC = str.maketrans("", "", "0123456789.")
@@ -95,15 +86,16 @@ class Scanner:
         self._text = [(n, k, _numeric(n)) for n, k in {**ids.in_text, **ids.anywhere}.items()]
         self._bytes = [(n.encode(e), k, _numeric(n) and e == "utf-8")
                        for n, k in ids.anywhere.items() for e in ("utf-8", "utf-16-le")]
-        self._by_prefix: dict[int, list[tuple[bytes, str, bool]]] = {}
-        # Bytes 0-1 and 2-3 of every identifier (all are 4 bytes or longer).
-        self._first = np.zeros(1 << 16, dtype=bool)
-        self._second = np.zeros(1 << 16, dtype=bool)
-        for needle in self._bytes:
-            raw = needle[0]
-            self._first[list(_cases(raw[0:2]))] = True
-            self._second[list(_cases(raw[2:4]))] = True
-            self._by_prefix.setdefault(raw[0] | raw[1] << 8, []).append(needle)
+        def whole(hay: bytes, at: int, size: int) -> bool:
+            return _whole(hay, at, size, _DIGIT_BYTES)
+
+        self._large = PairIndex(self._bytes, whole)
+        # A whole serialized object: every identifier, name parts too (a hit
+        # there is only a reason to look element by element).
+        ascii_only = all(n.isascii() for n in (*ids.anywhere, *ids.in_text))
+        self._serial = PairIndex(
+            self._bytes + [(n.encode(), k, _numeric(n)) for n, k in ids.in_text.items()],
+            whole) if ascii_only and not ids.exact else None
 
     # -- searching ---------------------------------------------------------
     def _search_text(self, hay: str) -> Iterator[tuple[int, str]]:
@@ -114,28 +106,9 @@ class Scanner:
         if len(data) < LARGE:
             yield from _find(data.lower(), self._bytes, _DIGIT_BYTES, every=False)
             return
-        # Large values (pixel data) are not lower-cased whole: the tables hold
-        # both cases and each candidate is compared lower-cased.
-        for pos in self._candidates(data):
-            pos = int(pos)
-            head = data[pos:pos + 2].lower()
-            for needle, kind, numeric in self._by_prefix.get(head[0] | head[1] << 8, ()):
-                if data[pos:pos + len(needle)].lower() == needle and (
-                        not numeric or _whole(data, pos, len(needle), _DIGIT_BYTES)):
-                    yield pos, kind
-                    return
-
-    def _candidates(self, hay: bytes) -> np.ndarray:
-        """Offsets whose first four bytes could begin an identifier, in order."""
-        found = []
-        for offset in (0, 1):
-            words = np.frombuffer(hay, dtype="<u2", count=(len(hay) - offset) // 2,
-                                  offset=offset)
-            first = np.flatnonzero(self._first[words[:-1]])
-            found.append(first[self._second[words[first + 1]]] * 2 + offset)
-        hits = np.concatenate(found)
-        hits.sort()
-        return hits
+        hit = self._large.first_hit(data)
+        if hit is not None:
+            yield hit
 
     # -- single values (tests, callers) -----------------------------------
     def text_hit(self, value: str) -> str | None:
@@ -196,6 +169,16 @@ class Scanner:
                 seen.add(v.where)
                 leaks.append(Leak(v.where, kind))
         return leaks
+
+    def certainly_clean(self, serialized: bytes) -> bool:
+        """True when the object as it will be written holds none of the identifiers.
+
+        One pass over the written bytes finds every identifier a scan of the
+        elements could find, and more (name parts in pixel data, a UID
+        followed by more digits), provided the identifiers are ASCII (the
+        bytes of any DICOM character set are then the text's) and none is
+        too short to search for.  False means: scan element by element."""
+        return self._serial is not None and self._serial.first_hit(serialized) is None
 
     def scan_file_bytes(self, data: bytes) -> str | None:
         """A whole written file searched as bytes (``--verify``): kind of the first hit."""

@@ -116,3 +116,9 @@ def test_files_decode_and_burned_text_is_visible(corpus: Corpus, tmp_path: Path)
     assert not burned_text_left(blanked, (row0, col0, row1, col1))
     assert corpus.manifest is not None and corpus.manifest.is_file()
     assert corpus.total_bytes == sum(p.stat().st_size for p in corpus.files)
+
+
+def test_a_planted_date_inside_a_longer_number_is_not_counted() -> None:
+    markers = ["19600423", "PHI0021A"]
+    assert find_markers(b"x 2.25.196004239200685947 x", markers) == set()
+    assert find_markers(b"x 19600423 x phi0021a", markers) == {"19600423", "PHI0021A"}
