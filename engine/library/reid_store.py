@@ -29,6 +29,3 @@ def get_sealed(conn: sqlite3.Connection, pseudonym: str) -> tuple[str, bytes] | 
                        (pseudonym,)).fetchone()
     return None if row is None else (str(row[0]), bytes(row[1]))
 
-
-def count_sealed(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT COUNT(*) FROM reid_map").fetchone()[0])

@@ -93,7 +93,7 @@ def _verify(path: Path, outcome: Outcome) -> str | None:
     """Re-read a written file: the problem found, or None."""
     data = path.read_bytes()
     if outcome.scanner is not None:
-        kind = outcome.scanner.scan_file_bytes(data)
+        kind = outcome.scanner.bytes_hit(data)  # the whole file, as bytes
         if kind:
             return f"verify: {kind} found in the written file"
     try:

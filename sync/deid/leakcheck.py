@@ -15,6 +15,7 @@ through a table of the identifiers' first two bytes.
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -66,6 +67,10 @@ def _whole(hay: str | bytes, at: int, size: int, digits: frozenset) -> bool:
     return before is None or before not in digits
 
 
+def _whole_bytes(hay: bytes, at: int, size: int) -> bool:
+    return _whole(hay, at, size, _DIGIT_BYTES)
+
+
 def _find(hay: str | bytes, needles: list, digits: frozenset,
           every: bool) -> Iterator[tuple[int, str]]:
     """(position, kind) of each needle in ``hay``: its first whole occurrence, or
@@ -86,16 +91,18 @@ class Scanner:
         self._text = [(n, k, _numeric(n)) for n, k in {**ids.in_text, **ids.anywhere}.items()]
         self._bytes = [(n.encode(e), k, _numeric(n) and e == "utf-8")
                        for n, k in ids.anywhere.items() for e in ("utf-8", "utf-16-le")]
-        def whole(hay: bytes, at: int, size: int) -> bool:
-            return _whole(hay, at, size, _DIGIT_BYTES)
-
-        self._large = PairIndex(self._bytes, whole)
         # A whole serialized object: every identifier, name parts too (a hit
         # there is only a reason to look element by element).
         ascii_only = all(n.isascii() for n in (*ids.anywhere, *ids.in_text))
         self._serial = PairIndex(
             self._bytes + [(n.encode(), k, _numeric(n)) for n, k in ids.in_text.items()],
-            whole) if ascii_only and not ids.exact else None
+            _whole_bytes) if ascii_only and not ids.exact else None
+
+    @functools.cached_property
+    def _large(self) -> PairIndex:
+        """For large binary values one by one: built only when the one-pass search
+        over the serialized object could not clear it (or for --verify)."""
+        return PairIndex(self._bytes, _whole_bytes)
 
     # -- searching ---------------------------------------------------------
     def _search_text(self, hay: str) -> Iterator[tuple[int, str]]:
@@ -179,7 +186,3 @@ class Scanner:
         bytes of any DICOM character set are then the text's) and none is
         too short to search for.  False means: scan element by element."""
         return self._serial is not None and self._serial.first_hit(serialized) is None
-
-    def scan_file_bytes(self, data: bytes) -> str | None:
-        """A whole written file searched as bytes (``--verify``): kind of the first hit."""
-        return self.bytes_hit(data)

@@ -64,6 +64,15 @@ def _worker_peak_mb() -> float:
     return float("nan")
 
 
+def _shown_view(view_class, ctx, keep):  # type: ignore[no-untyped-def]
+    """A full-HD reading view on screen, kept alive for the rest of the run."""
+    view = view_class(ctx)
+    keep.append(view)
+    view.resize(1920, 1080)
+    view.show()
+    return view
+
+
 def _started(ctx):  # type: ignore[no-untyped-def]
     """A running viewer has its decoding processes up already: start them
     before the clock does."""
@@ -115,10 +124,7 @@ def main() -> None:
         for _ in range(args.runs):
             ctx = _started(AppContext(app_paths(tmp / f"home-cold-{len(cold)}"),
                                       ai_enabled=False))
-            view = ReadingView(ctx)
-            keep.append(view)
-            view.resize(1920, 1080)
-            view.show()
+            view = _shown_view(ReadingView, ctx, keep)
             app.processEvents()
             t = time.perf_counter()
             ctx.ops.run(lambda: load_folder_study(folders[0]), view.show_study)
@@ -134,20 +140,14 @@ def main() -> None:
             import_paths(lib, cohort.files)
             uids = [r[0] for r in lib.conn.execute("SELECT study_uid FROM studies")]
         ctx = _started(AppContext(paths, ai_enabled=False))
-        view = ReadingView(ctx)
-        keep.append(view)
-        view.resize(1920, 1080)
-        view.show()
+        view = _shown_view(ReadingView, ctx, keep)
         view.open_study(uids[0])  # first open makes the display cache
         _wait(app, lambda: _full(view))
         ctx.close()
         warm = []
         for i in range(args.runs):
             ctx = _started(AppContext(paths, ai_enabled=False))  # empty memory cache: disk only
-            view = ReadingView(ctx)
-            keep.append(view)
-            view.resize(1920, 1080)
-            view.show()
+            view = _shown_view(ReadingView, ctx, keep)
             app.processEvents()
             t = time.perf_counter()
             view.open_study(uids[0])
