@@ -506,6 +506,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_deid_parsers(sub)
 
+    from sync.commands import add_parsers as add_sync_parsers
+
+    add_sync_parsers(sub)
+
     p = sub.add_parser("config", help="read or change a setting")
     p.add_argument("action", choices=["get", "set"])
     p.add_argument("key", metavar="KEY")

@@ -19,20 +19,53 @@ KEYS: dict[str, str] = {
     "cloud.url": "the DICOMweb root of the cloud service (https://...)",
     "cloud.user": "the cloud account name (its password lives in the system keyring)",
     "cloud.ca_bundle": "an extra CA certificate file for a hospital proxy",
+    "cloud.auth": "how to sign in: basic (default), oauth2-client or oauth2-device",
+    "cloud.token_url": "OAuth2 token endpoint (https://...)",
+    "cloud.device_url": "OAuth2 device authorization endpoint (https://...)",
+    "cloud.client_id": "OAuth2 client ID (its secret, if any, lives in the system keyring)",
+    "cloud.scope": "OAuth2 scope to ask for (optional)",
+    "cloud.proxy": "HTTP(S) proxy for the cloud, e.g. http://proxy.hospital:3128",
+    "cloud.dev_plain_http": "yes: allow plain http to a loopback address (development only)",
+    "sync.auto_enqueue": "yes: queue every study for sync, not only signed reads",
+    "sync.paused": "yes: sync waits until resumed",
+    "sync.bandwidth_kbps": "upload cap in kilobytes per second (empty: no cap)",
+    "sync.batch_mb": "largest STOW-RS request in MB (default 64)",
     "deid.profile": "de-identification profile for sync and anonymize: sync (default) or basic",
     "deid.options": "comma-separated de-identification options replacing the profile's own",
     "deid.safe_private": "allowlist file of private elements kept by retain-safe-private",
 }
+AUTH_MODES = ("basic", "oauth2-client", "oauth2-device")
+_URL_KEYS = ("cloud.url", "cloud.token_url", "cloud.device_url")
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_YES_NO = ("cloud.dev_plain_http", "sync.auto_enqueue", "sync.paused")
+_POSITIVE = ("sync.bandwidth_kbps", "sync.batch_mb")
 
 
 def _check(key: str, value: str) -> str:
     value = value.strip()
     if key not in KEYS:
         raise MammoDeskError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
-    if key == "cloud.url" and value:
+    if key in _URL_KEYS and value:
         url = urlparse(value)
-        if url.scheme != "https" or not url.netloc:
-            raise MammoDeskError("the cloud URL must start with https:// and name a host")
+        loopback = url.hostname in _LOOPBACK
+        if not url.netloc or not (url.scheme == "https" or (url.scheme == "http" and loopback)):
+            raise MammoDeskError(f"{key} must start with https:// and name a host "
+                                 "(plain http only to a loopback address, for development)")
+    if key == "cloud.proxy" and value:
+        url = urlparse(value)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise MammoDeskError("the proxy must be http://HOST:PORT or https://HOST:PORT")
+    if key == "cloud.auth" and value and value not in AUTH_MODES:
+        raise MammoDeskError(f"cloud.auth must be one of {', '.join(AUTH_MODES)}")
+    if key in _YES_NO and value and value not in ("yes", "no"):
+        raise MammoDeskError(f"{key} must be yes or no")
+    if key in _POSITIVE and value:
+        try:
+            ok = float(value) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise MammoDeskError(f"{key} must be a positive number")
     if key == "cloud.ca_bundle" and value and not Path(value).is_file():
         raise MammoDeskError(f"no CA bundle file at {value}")
     if key == "deid.safe_private" and value and not Path(value).is_file():

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # libraries: a real Qt window for the screenshot test.
 APT_PACKAGES=(dicom3tools dcmtk xvfb xauth libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4
               libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-shape0
-              libegl1 libgl1 libfontconfig1 libdbus-1-3)
+              libegl1 libgl1 libfontconfig1 libdbus-1-3
+              orthanc orthanc-dicomweb nginx-light curl openssl)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -344,10 +344,15 @@ class ReadingView(QWidget):
         read, reader = self.reading.read(), self._reader()
 
         def both(lib, uid):  # type: ignore[no-untyped-def]
+            from sync.outbox import enqueue
+
             save_draft(lib, uid, reader, read)
             sign(lib, uid, reader)
+            # A signed read sends its study to the cloud (de-identified, by the
+            # sync process); queueing is a few rows, never network work here.
+            enqueue(lib, [uid], "signed")
 
-        self._write(both, "read signed and locked")
+        self._write(both, "read signed and locked; queued for the cloud")
 
     def addendum(self, text: str) -> None:
         from engine.library.reads import add_addendum

@@ -132,8 +132,38 @@ def _v2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    # The sync outbox, one row per object: the study's images, its CAD SR and
+    # the assessment SR, each with its own state.  The sync layer fills it;
+    # only pseudonymous UIDs and staged file names (pseudonyms) are stored.
+    run_script(
+        conn,
+        """
+        ALTER TABLE outbox ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+        CREATE TABLE outbox_items (
+            id INTEGER PRIMARY KEY,
+            outbox_id INTEGER NOT NULL REFERENCES outbox (id),
+            study_uid TEXT NOT NULL REFERENCES studies (study_uid),
+            kind TEXT NOT NULL,
+            source TEXT NOT NULL,
+            state TEXT NOT NULL,
+            size INTEGER NOT NULL DEFAULT 0,
+            staged TEXT,
+            out_study_uid TEXT,
+            out_sop_uid TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            updated_at TEXT NOT NULL,
+            UNIQUE (outbox_id, source)
+        );
+        CREATE INDEX outbox_items_state ON outbox_items (state, outbox_id);
+        CREATE INDEX outbox_items_out ON outbox_items (out_sop_uid);
+        """,
+    )
+
+
 # Index i holds the migration to version i + 1.  Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -10,10 +10,12 @@ from engine.library.listing import list_studies
 from engine.library.store import Library
 
 NEW, AI_DONE, READ, QUEUED, SYNCED = "new", "AI done", "read", "queued", "synced"
-STATUSES = (NEW, AI_DONE, READ, QUEUED, SYNCED)
+SYNC_FAILED = "sync failed"
+STATUSES = (NEW, AI_DONE, READ, QUEUED, SYNCED, SYNC_FAILED)
 # Outbox states that mean the cloud has confirmed the study (the sync layer
 # writes them); any other state is still on its way.
 OUTBOX_DONE = ("synced", "confirmed")
+OUTBOX_FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class WorklistRow:
 
 def _status(signed: bool, ai: bool, outbox: str | None) -> str:
     if outbox is not None:
+        if outbox == OUTBOX_FAILED:
+            return SYNC_FAILED
         return SYNCED if outbox in OUTBOX_DONE else QUEUED
     if signed:
         return READ

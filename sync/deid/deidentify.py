@@ -16,7 +16,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
 from sync.deid import pixels
-from sync.deid.classify import classify
+from sync.deid.classify import Verdict, classify
 from sync.deid.identifiers import harvest
 from sync.deid.keys import SiteKeys
 from sync.deid.leakcheck import Leak, Scanner
@@ -27,6 +27,7 @@ from sync.deid.walker import Walker
 
 IMPLEMENTATION_UID = "2.25.98146349761094262613402470357733416911"
 IMPLEMENTATION_VERSION = "MAMMODESK_0_1"
+CONTENT_SEQUENCE = 0x0040A730
 
 
 @dataclass
@@ -53,8 +54,22 @@ class Deidentifier:
         # What the stamp writes: not evidence of a leak if an input value matches it.
         self._written = (*(self.table.option_code(c)[1] for c in codes), *self._method)
 
-    def run(self, ds: Dataset) -> Outcome:
+    def run(self, ds: Dataset, *, own_report: bool = False) -> Outcome:
+        """De-identify ``ds`` (changed in place) and leak-check the result.
+
+        ``own_report``: a structured report MammoDesk generated itself (the
+        AI's CAD SR, the assessment SR), whose content is codes, numbers and
+        machine-written text.  Its Content Sequence is walked element by
+        element (UIDs keyed, dates shifted) instead of being replaced, which
+        is what Clean Structured Content asks for; the leak check still
+        searches every byte of it.
+        """
         verdict = classify(ds, self.table.sop_classes)
+        overrides = None
+        if own_report and verdict.reason == "structured report with free text or names":
+            verdict = Verdict("report")
+        if own_report and verdict.kind == "report":
+            overrides = {CONTENT_SEQUENCE: "K"}
         if verdict.kind == "quarantine":
             return Outcome("quarantined", verdict.reason)
         sop_class = str(ds.get("SOPClassUID", "")).strip("\0 ")
@@ -64,7 +79,7 @@ class Deidentifier:
             # No patient ID: the study is the patient, so nothing links it to others.
             patient_key = "study\0" + str(ds.get("StudyInstanceUID", ""))
         shift = self.pseudo.date_shift_days(patient_key) if self.profile.shifts_dates else 0
-        walker = Walker(self.table, self.profile, self.pseudo, sop_class, shift)
+        walker = Walker(self.table, self.profile, self.pseudo, sop_class, shift, overrides)
         ids = harvest(ds, walker.action_of, dates_kept="retain-full-dates" in self.profile.options,
                       written=self._written)
         original = {"patient_id": str(ds.get("PatientID", "") or ""),
@@ -136,7 +151,8 @@ class Deidentifier:
         # information) is carried over but the transfer syntax; native data is
         # written as explicit VR little endian.
         ts = UID(str(old.get("TransferSyntaxUID", "")).strip("\0 "))
-        meta.TransferSyntaxUID = ts if ts.is_encapsulated else pydicom.uid.ExplicitVRLittleEndian
+        encapsulated = ts.is_transfer_syntax and ts.is_encapsulated
+        meta.TransferSyntaxUID = ts if encapsulated else pydicom.uid.ExplicitVRLittleEndian
         meta.ImplementationClassUID = UID(IMPLEMENTATION_UID)
         meta.ImplementationVersionName = IMPLEMENTATION_VERSION
         ds.file_meta = meta

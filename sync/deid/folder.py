@@ -142,7 +142,7 @@ def _one(path: Path, rel: str, dst: Path, deid: Deidentifier, verify: bool) -> _
     if problem:
         target.unlink(missing_ok=True)
         return _Result(rel, "blocked", problem, size=size)
-    return _Result(rel, "written", target=target, size=size, reid=_reid_entries(outcome))
+    return _Result(rel, "written", target=target, size=size, reid=reid_entries(outcome))
 
 
 _WORKER: dict[str, object] = {}
@@ -215,7 +215,7 @@ def anonymize_folder(src: Path, dst: Path, *, profile: Profile, keys: SiteKeys,
     return summary
 
 
-def _reid_entries(outcome: Outcome) -> list[tuple[str, str, dict[str, str]]]:
+def reid_entries(outcome: Outcome) -> list[tuple[str, str, dict[str, str]]]:
     o = outcome.original
     return [
         (outcome.patient_pseudonym, "patient",

@@ -37,8 +37,10 @@ def _is_curve(group: int) -> bool:
 
 class Walker:
     def __init__(self, table: RuleTable, profile: Profile, pseudo: Pseudonymizer,
-                 sop_class: str, shift_days: int) -> None:
+                 sop_class: str, shift_days: int,
+                 overrides: dict[int, str] | None = None) -> None:
         self.table = table
+        self.overrides = overrides or {}
         self.profile = profile
         self.columns = profile.columns
         self.pseudo = pseudo
@@ -56,6 +58,8 @@ class Walker:
             return "K" if self._safe_private(ds, tag) else "X"
         if _is_overlay(group) or _is_curve(group):
             return "X"
+        if tag in self.overrides:
+            return self.overrides[tag]
         key = (tag, path)
         if key not in self._actions:
             self._actions[key] = self.table.action(tag, options=self.columns,

@@ -1,0 +1,419 @@
+"""DICOMweb client: STOW-RS upload, QIDO-RS confirmation, a reachability check.
+
+``stow`` posts one batch of files of one study and sorts every instance it
+sent into stored / failed (for good) / retry / unknown from the Store
+Instances Response (PS3.18 section 10.5.3 and Annex I).  ``qido_instances``
+lists what the cloud holds for a study, to confirm the "unknown" ones (and
+everything else, before an outbox entry is closed).
+
+Failure Reason (0008,1197) values, PS3.18 Table I.2-2: A7xx out of resources,
+A9xx data set does not match SOP class, Cxxx cannot understand, C122 transfer
+syntax not supported, 0110 processing failure, 0122 SOP class not supported;
+"additional codes may be used".  Servers answer a duplicate in different ways:
+
+* Orthanc (DICOMweb plugin 1.7, measured against Debian's Orthanc 1.10.1):
+  re-posting stored instances answers 200 and lists them again in
+  ReferencedSOPSequence (0008,1199) with an empty FailedSOPSequence; nothing
+  is stored twice.  A part that is not DICOM at all makes it answer 400
+  without naming that part (the readable parts are stored and listed); a part
+  of another study than the URL's answers 409 with Failure Reason 0x0110 (so
+  0x0110 under 409 is not worth retrying); a full disk is 0xA700.  Its 400 and
+  409 answers carry no Content-Type, so bodies are recognised by content.
+* Failure Reason 0x0111 "Duplicate SOP Instance" (PS3.7 C.5.9) is the
+  additional code some servers use for an instance they already hold.
+* Azure's DICOM service answers 409 with Failure Reason 45070 (0xB00E,
+  "instance already exists") and 45071 (0xB00F) while the same instance is
+  still being created.
+* dcm4chee-arc uses 0xA770-0xA77F for refusals of its own (rejected objects,
+  conflicting patient data): permanent, although inside A7xx.
+
+Because the pseudonymised UIDs of a study are stable, an instance the cloud
+already holds is ours: at-least-once delivery with an idempotent server.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from sync.errors import AuthError, ConfigError, RejectedError, TransientError
+from sync.multipart import MultipartBody
+from sync.retry import parse_retry_after
+from sync.transport import send
+
+__all__ = ["BatchTooLargeError", "StowOutcome", "check_status", "ping", "qido_instances",
+           "stow"]
+
+DICOM_JSON = "application/dicom+json"
+
+SOP_INSTANCE_UID = "00080018"
+REFERENCED_SOP_INSTANCE_UID = "00081155"
+WARNING_REASON = "00081196"
+FAILURE_REASON = "00081197"
+FAILED_SOP_SEQUENCE = "00081198"
+REFERENCED_SOP_SEQUENCE = "00081199"
+
+_MAX_PAGES = 10_000
+
+
+class BatchTooLargeError(RejectedError):
+    """HTTP 413: the server refused the request as too large; send smaller batches."""
+
+
+@dataclass
+class StowOutcome:
+    """What became of each instance of one STOW-RS request (SOP Instance UIDs)."""
+
+    status: int
+    stored: set[str] = field(default_factory=set)
+    failed: dict[str, str] = field(default_factory=dict)  # UID -> one-line reason, for good
+    retry: set[str] = field(default_factory=set)  # the server may take it later
+    unknown: set[str] = field(default_factory=set)  # not named in the answer: ask QIDO
+    warnings: dict[str, str] = field(default_factory=dict)  # stored, with a Warning Reason
+
+
+# -- status codes of single instances ------------------------------------------
+
+_DUPLICATE_CODES = {0x0111, 0xB00E}
+_NAMES = {
+    0x0110: "processing failure",
+    0x0111: "duplicate SOP instance",
+    0x0120: "missing attribute",
+    0x0121: "missing attribute value",
+    0x0122: "SOP class not supported",
+    0x0124: "refused: not authorised",
+    0xB000: "coercion of data elements",
+    0xB006: "elements discarded",
+    0xB007: "data set does not match SOP class",
+    0xB00E: "instance already exists",
+    0xB00F: "instance is still being stored",
+    0xC122: "transfer syntax not supported",
+}
+
+
+def _describe(code: int | None) -> str:
+    if code is None:
+        return "failure (no reason given)"
+    if code in _NAMES:
+        name = _NAMES[code]
+    elif 0xA770 <= code <= 0xA77F:
+        name = "refused by the archive's policy"
+    elif 0xA700 <= code <= 0xA7FF:
+        name = "refused: out of resources"
+    elif 0xA900 <= code <= 0xA9FF:
+        name = "data set does not match SOP class"
+    elif 0xC000 <= code <= 0xCFFF:
+        name = "cannot understand"
+    elif 0xB000 <= code <= 0xBFFF:
+        name = "warning"
+    else:
+        name = "failure"
+    return f"0x{code:04X} {name}"
+
+
+def _classify(code: int | None, http_status: int) -> str:
+    """'stored', 'retry' or 'failed' for a FailedSOPSequence item."""
+    if code in _DUPLICATE_CODES:
+        return "stored"
+    if code == 0xB00F:
+        return "retry"
+    if code is not None and 0xA700 <= code <= 0xA7FF and not 0xA770 <= code <= 0xA77F:
+        return "retry"
+    if code == 0x0110 and http_status != 409:
+        return "retry"
+    return "failed"
+
+
+def _code(value: Any) -> int | None:
+    """A US value from DICOM JSON (number) or XML/lenient JSON (string).
+
+    Four-character strings are read as hex (``"A700"``, ``"0110"``: an old
+    Orthanc plugin wrote its codes that way); other strings as decimal.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        try:
+            if text.startswith("0x"):
+                return int(text, 16)
+            if len(text) == 4:
+                return int(text, 16)
+            return int(text)
+        except ValueError:
+            return None
+    return None
+
+
+# -- Store Instances Response (DICOM JSON, or PS3.19 Native DICOM Model XML) -----
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _number(node: ET.Element) -> int:
+    try:
+        return int(node.get("number", "0"))
+    except ValueError:
+        return 0
+
+
+def _xml_dataset(node: ET.Element) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for attr in node:
+        if _local(attr.tag) != "DicomAttribute":
+            continue
+        tag = (attr.get("tag") or "").upper()
+        vr = attr.get("vr") or ""
+        items = sorted((c for c in attr if _local(c.tag) == "Item"), key=_number)
+        if vr == "SQ" or items:
+            value: list[Any] = [_xml_dataset(item) for item in items]
+        else:
+            values = sorted((c for c in attr if _local(c.tag) == "Value"), key=_number)
+            value = [(c.text or "").strip() for c in values]
+        entry: dict[str, Any] = {"vr": vr}
+        if value:
+            entry["Value"] = value
+        out[tag] = entry
+    return out
+
+
+def _parse_dataset(body: bytes) -> dict[str, Any] | None:
+    """The dataset in a response body, whatever its Content-Type says; None if none."""
+    text = body.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
+    if text[:1] in (b"{", b"["):
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            return None
+        if isinstance(data, list):
+            data = data[0] if data else None
+        if not isinstance(data, dict):
+            return None
+        return {str(k).upper(): v for k, v in data.items()}
+    if text[:1] == b"<":
+        if b"<!DOCTYPE" in text:  # no entity tricks from a server
+            return None
+        try:
+            root = ET.fromstring(text)
+        except ET.ParseError:
+            return None
+        if _local(root.tag) != "NativeDicomModel":
+            return None
+        return _xml_dataset(root)
+    return None
+
+
+def _items(dataset: dict[str, Any], tag: str) -> list[dict[str, Any]]:
+    element = dataset.get(tag)
+    value = element.get("Value") if isinstance(element, dict) else None
+    if not isinstance(value, list):
+        return []
+    return [{str(k).upper(): v for k, v in item.items()} for item in value
+            if isinstance(item, dict)]
+
+
+def _first(item: dict[str, Any], tag: str) -> Any:
+    element = item.get(tag)
+    value = element.get("Value") if isinstance(element, dict) else None
+    if isinstance(value, list) and value:
+        return value[0]
+    return None
+
+
+def _uid(item: dict[str, Any]) -> str | None:
+    uid = _first(item, REFERENCED_SOP_INSTANCE_UID)
+    return uid.strip().rstrip("\0") if isinstance(uid, str) else None
+
+
+def _outcome(status: int, sent: Sequence[str], dataset: dict[str, Any] | None,
+             unlisted: str | None) -> StowOutcome:
+    """Sort the ``sent`` UIDs by the response; those it does not name go to
+    ``failed`` with reason ``unlisted`` when given, else to ``unknown``."""
+    wanted = set(sent)
+    out = StowOutcome(status)
+    if dataset is not None:
+        for item in _items(dataset, REFERENCED_SOP_SEQUENCE):
+            uid = _uid(item)
+            if uid in wanted:
+                out.stored.add(uid)
+                warning = _first(item, WARNING_REASON)
+                if warning is not None:
+                    out.warnings[uid] = _describe(_code(warning))
+        for item in _items(dataset, FAILED_SOP_SEQUENCE):
+            uid = _uid(item)
+            if uid not in wanted:
+                continue
+            code = _code(_first(item, FAILURE_REASON))
+            kind = _classify(code, status)
+            if kind == "stored":
+                out.stored.add(uid)
+            elif kind == "retry":
+                out.retry.add(uid)
+            else:
+                out.failed[uid] = _describe(code)
+    # One verdict per instance: stored beats failed beats retry.
+    for uid in out.stored:
+        out.failed.pop(uid, None)
+    out.retry -= out.stored | out.failed.keys()
+    for uid in wanted - out.stored - out.retry - out.failed.keys():
+        if unlisted is None:
+            out.unknown.add(uid)
+        else:
+            out.failed[uid] = unlisted
+    return out
+
+
+# -- HTTP -----------------------------------------------------------------------
+
+def _url(base_url: str, *parts: str) -> str:
+    return base_url.rstrip("/") + "".join("/" + quote(p, safe="") for p in parts)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase.lower()}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def check_status(resp: requests.Response) -> None:
+    """Return for a 2xx answer; otherwise raise the sync error its status means."""
+    status = resp.status_code
+    if 200 <= status < 300:
+        return
+    what = _phrase(status)
+    if status in (401, 403):
+        raise AuthError(f"the cloud refused the credentials ({what}); check cloud.user "
+                        "and sign in again")
+    if status == 413:
+        raise BatchTooLargeError(f"the cloud refused the upload as too large ({what}); "
+                                 "send fewer or smaller files at a time")
+    if status == 415:
+        raise RejectedError(f"the cloud does not accept this kind of upload ({what})")
+    if status in (408, 429) or status >= 500:
+        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        busy = "is busy" if status in (429, 503) else "had a problem"
+        raise TransientError(f"the cloud {busy} ({what}); trying again later",
+                             retry_after=retry_after)
+    if status in (404, 405, 410) or 300 <= status < 400:
+        raise ConfigError(f"there is no DICOMweb service at the configured address ({what}); "
+                          "check cloud.url")
+    raise RejectedError(f"the cloud refused the request ({what})")
+
+
+def stow(session: requests.Session, base_url: str, study_uid: str,
+         files: Sequence[tuple[Path, str]], *, auth: Any = None,
+         timeout: float | tuple[float, float] = (10, 300), rate_limit: float | None = None,
+         on_progress: Callable[[int], None] | None = None) -> StowOutcome:
+    """POST ``files`` (path, SOP Instance UID) to ``{base_url}/studies/{study_uid}``.
+
+    Returns what the server says of each instance.  Raises AuthError (401/403),
+    BatchTooLargeError (413: split the batch), RejectedError (415 and other
+    refusals of the whole request), TransientError (429, 5xx, a dropped
+    connection; ``retry_after`` from the server), OfflineError, TlsError,
+    ConfigError (no DICOMweb service at that address), and SourceChangedError
+    (a file changed while it was being sent).  ``on_progress`` gets the bytes
+    sent so far; ``rate_limit`` caps the upload in bytes per second.
+    """
+    if not files:
+        raise ValueError("stow needs at least one file")
+    sent = [sop for _, sop in files]
+    body = MultipartBody([path for path, _ in files], rate_limit=rate_limit,
+                         on_progress=on_progress)
+    try:
+        resp = send(session, "POST", _url(base_url, "studies", study_uid), data=body,
+                    headers={"Content-Type": body.content_type, "Accept": DICOM_JSON},
+                    auth=auth, timeout=timeout,
+                    # A redirected POST would come back as a GET without the body.
+                    allow_redirects=False)
+    finally:
+        body.close()
+    status = resp.status_code
+    if status in (200, 202):
+        return _outcome(status, sent, _parse_dataset(resp.content), unlisted=None)
+    if status in (400, 409):
+        dataset = _parse_dataset(resp.content)
+        if dataset is not None and (FAILED_SOP_SEQUENCE in dataset
+                                    or REFERENCED_SOP_SEQUENCE in dataset):
+            return _outcome(status, sent, dataset,
+                            unlisted=f"not stored ({_phrase(status)}, instance not named)")
+    check_status(resp)
+    return _outcome(status, sent, None, unlisted=None)
+
+
+def _json_rows(resp: requests.Response) -> list[dict[str, Any]]:
+    if not resp.content.strip():
+        return []
+    try:
+        data = resp.json()
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, list):
+        raise TransientError("the cloud's answer to a query could not be read")
+    return [{str(k).upper(): v for k, v in row.items()} for row in data
+            if isinstance(row, dict)]
+
+
+def qido_instances(session: requests.Session, base_url: str, study_uid: str, *,
+                   auth: Any = None, timeout: float | tuple[float, float] = (10, 60),
+                   page: int = 1000) -> set[str]:
+    """The SOP Instance UIDs the cloud holds for ``study_uid`` (QIDO-RS, paged)."""
+    if page < 1:
+        raise ValueError("page must be at least 1")
+    url = _url(base_url, "studies", study_uid, "instances")
+    found: set[str] = set()
+    offset = 0
+    for _ in range(_MAX_PAGES):
+        resp = send(session, "GET", url,
+                    params={"includefield": SOP_INSTANCE_UID, "limit": page, "offset": offset},
+                    headers={"Accept": DICOM_JSON}, auth=auth, timeout=timeout)
+        if resp.status_code in (204, 404):
+            break
+        check_status(resp)
+        rows = _json_rows(resp)
+        before = len(found)
+        found.update(uid.strip().rstrip("\0") for row in rows
+                     if isinstance(uid := _first(row, SOP_INSTANCE_UID), str) and uid.strip())
+        # A short page is the last; a server that ignores offset (nothing new) or
+        # limit (a long page) has sent all it will.
+        if len(rows) != page or len(found) == before:
+            break
+        offset += len(rows)
+    return found
+
+
+def ping(session: requests.Session, base_url: str, *, auth: Any = None,
+         timeout: float | tuple[float, float] = (5, 15)) -> None:
+    """Check that ``base_url`` is a DICOMweb service that accepts our credentials."""
+    resp = send(session, "GET", _url(base_url, "studies"), params={"limit": 1},
+                headers={"Accept": DICOM_JSON}, auth=auth, timeout=timeout)
+    try:
+        check_status(resp)
+    except RejectedError:
+        # A plain search refused (Orthanc's own REST API answers 400 here): not QIDO-RS.
+        raise ConfigError(f"the configured address does not answer like a DICOMweb service "
+                          f"({_phrase(resp.status_code)}); check cloud.url") from None
+    if resp.status_code == 204 or not resp.content.strip():
+        return
+    try:
+        data = resp.json()
+    except (ValueError, RecursionError):
+        data = None
+    # QIDO-RS answers a list of DICOM JSON datasets; Orthanc's own REST API, one
+    # level up, answers a list of identifiers to the same path.
+    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+        raise ConfigError("the configured address does not answer like a DICOMweb service; "
+                          "check cloud.url")

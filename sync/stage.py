@@ -1,0 +1,171 @@
+"""Prepare queued objects for upload: de-identify, leak-check, stage on disk.
+
+Each object is de-identified from the library's own file (images) or built
+from the library's records (the AI's CAD SR, the radiologist's assessment
+SR), leak-checked, and written to the outbox folder under its pseudonymous
+UIDs (temp file + fsync + rename).  Only then is it marked de-identified.
+De-identification is deterministic (keyed pseudonyms), so an object prepared
+twice, after a crash, comes out with the same UIDs: the server sees one
+instance, never two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from engine.ai.cad_sr import build_cad_sr
+from engine.ai.results import ExamResult
+from engine.dicom.reader import read_dataset
+from engine.errors import DicomReadError, MammoDeskError
+from engine.library.reads import reads_for
+from engine.library.store import Library
+from engine.reporting.assessment_sr import build_assessment_sr
+from sync import outbox
+from sync.deid.deidentify import Deidentifier, Outcome
+from sync.deid.folder import reid_entries, write_atomically
+from sync.deid.reid_map import ReidMap
+from sync.errors import SyncError
+
+log = logging.getLogger(__name__)
+
+
+def _report_uid(study_uid: str, source: str, what: str) -> str:
+    """A stable UID for a report MammoDesk builds (same source, same UID)."""
+    digest = hashlib.sha256(f"mammodesk-report\0{study_uid}\0{source}\0{what}".encode()).digest()
+    return f"2.25.{int.from_bytes(digest[:16], 'big')}"
+
+
+class Stager:
+    def __init__(self, library: Library, root: Path, deid: Deidentifier,
+                 reid: ReidMap | None = None) -> None:
+        self.library = library
+        self.root = Path(root)
+        self.deid = deid
+        self.reid = reid
+
+    def staged_path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def prepare(self, items: list[outbox.Item],
+                on_item: Callable[[outbox.Item], None] | None = None) -> None:
+        """Prepare every queued item of one study (images first, then reports)."""
+        headers: list[Dataset] | None = None
+        for item in sorted(items, key=lambda i: i.kind != outbox.IMAGE):
+            if item.state != outbox.QUEUED:
+                continue
+            if item.kind == outbox.IMAGE:
+                self._image(item)
+            else:
+                if headers is None:
+                    headers = self._headers(item.study_uid)
+                self._report(item, headers)
+            if on_item:
+                on_item(item)
+
+    # -- images ----------------------------------------------------------
+    def _image(self, item: outbox.Item) -> None:
+        row = self.library.conn.execute("SELECT rel_path FROM instances WHERE sop_uid = ?",
+                                        (item.source,)).fetchone()
+        if row is None:
+            outbox.set_state(self.library, [item.id], outbox.FAILED,
+                             error="the image is no longer in the library")
+            return
+        try:
+            ds = read_dataset(self.library.file_path(row[0]))
+        except (DicomReadError, OSError) as exc:
+            outbox.set_state(self.library, [item.id], outbox.FAILED,
+                             error=f"the library file cannot be read: {_short(exc)}")
+            return
+        self._finish(item, ds, own_report=False)
+
+    # -- reports ---------------------------------------------------------
+    def _headers(self, study_uid: str) -> list[Dataset]:
+        out = []
+        for (rel,) in self.library.conn.execute(
+                "SELECT rel_path FROM instances WHERE study_uid = ? ORDER BY rel_path",
+                (study_uid,)):
+            try:
+                out.append(pydicom.dcmread(self.library.file_path(rel), stop_before_pixels=True))
+            except Exception as exc:
+                log.warning("an image header of a queued study is unreadable: %s",
+                            type(exc).__name__)
+        return out
+
+    def _report(self, item: outbox.Item, headers: list[Dataset]) -> None:
+        try:
+            ds = self._build(item, headers)
+        except MammoDeskError as exc:
+            outbox.set_state(self.library, [item.id], outbox.FAILED, error=str(exc))
+            return
+        if ds is None:
+            outbox.set_state(self.library, [item.id], outbox.FAILED,
+                             error="what this report was made from is no longer in the library")
+            return
+        ds.SeriesInstanceUID = _report_uid(item.study_uid, item.source, "series")
+        ds.SOPInstanceUID = _report_uid(item.study_uid, item.source, "instance")
+        self._finish(item, ds, own_report=True)
+
+    def _build(self, item: outbox.Item, headers: list[Dataset]) -> Dataset | None:
+        ident = item.source.partition(":")[2]
+        if item.kind == outbox.CAD_SR:
+            row = self.library.conn.execute(
+                "SELECT result_json FROM ai_results WHERE id = ?", (int(ident),)).fetchone()
+            if row is None:
+                return None
+            return build_cad_sr(ExamResult.from_dict(json.loads(row[0])), headers)
+        if item.kind == outbox.ASSESSMENT_SR:
+            read = next((r for r in reads_for(self.library, item.study_uid)
+                         if r.id == int(ident)), None)
+            if read is None or read.read is None or not read.signed:
+                return None
+            return build_assessment_sr(read.read, headers, signed_at=str(read.signed_at),
+                                       include_text=False)
+        raise MammoDeskError(f"unknown outbox object kind {item.kind!r}")
+
+    # -- both --------------------------------------------------------------
+    def _finish(self, item: outbox.Item, ds: Dataset, *, own_report: bool) -> None:
+        try:
+            outcome: Outcome = self.deid.run(ds, own_report=own_report)
+        except MammoDeskError:
+            raise
+        except Exception as exc:  # content pydicom cannot handle never leaves
+            log.warning("de-identification failed: %s", type(exc).__name__)
+            outbox.set_state(self.library, [item.id], outbox.QUARANTINED,
+                             error=f"de-identification failed ({type(exc).__name__})")
+            return
+        if outcome.status != "clean":
+            outbox.set_state(self.library, [item.id], outbox.QUARANTINED, error=outcome.reason)
+            return
+        rel = f"{outcome.study_uid}/{outcome.sop_instance_uid}.dcm"
+        try:
+            write_atomically(outcome.data, self.root / rel)
+        except OSError as exc:
+            raise SyncError(f"cannot write to the outbox folder {self.root}: "
+                            f"{exc.strerror or exc}") from None
+        if self.reid is not None and outcome.original:
+            self.reid.record(reid_entries(outcome))
+        outbox.mark_staged(self.library, item.id, staged=rel, size=len(outcome.data),
+                           out_study_uid=outcome.study_uid, out_sop_uid=outcome.sop_instance_uid)
+
+    def discard(self, item: outbox.Item) -> None:
+        """Remove a staged file once the server has confirmed it."""
+        if item.staged:
+            path = self.root / item.staged
+            try:
+                path.unlink(missing_ok=True)
+                if path.parent != self.root and not any(path.parent.iterdir()):
+                    os.rmdir(path.parent)
+            except OSError:
+                pass
+
+
+def _short(exc: BaseException) -> str:
+    return str(getattr(exc, "strerror", None) or exc).splitlines()[0][:200]

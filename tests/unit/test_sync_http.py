@@ -1,0 +1,508 @@
+"""The cloud session: verified TLS (system store + hospital CA), explicit proxy, no plain http.
+
+Real loopback servers with a throwaway CA: what IT would see when the CA file
+is wrong, the host name does not match, or the environment tries to change
+the trust store or the proxy behind the application's back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import select
+import socket
+import socketserver
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+import urllib3.util.connection
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from sync.config import CloudConfig, cloud_config
+from sync.errors import ConfigError, TlsError
+from sync.http import USER_AGENT, check_url, make_session, ssl_context, timeout
+from sync.transport import send
+
+# -- a throwaway PKI -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: Path  # the "hospital" CA that cloud.ca_bundle names
+    other_ca: Path  # a CA nobody configured
+    good: tuple[Path, Path]  # cert + key for DNS:localhost signed by ``ca``
+    rogue: tuple[Path, Path]  # cert + key for DNS:localhost signed by ``other_ca``
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _ca(cn: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(_name(cn))
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
+                                         crl_sign=True, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, encipher_only=False,
+                                         decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    return cert, key
+
+
+def _leaf(ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
+          ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(_name("localhost")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]),
+                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return cert, key
+
+
+def make_pki(folder: Path) -> Pki:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    leaves: dict[str, tuple[Path, Path]] = {}
+    for label in ("ca", "other_ca"):
+        ca, ca_key = _ca(f"MammoDesk test {label}")
+        paths[label] = folder / f"{label}.pem"
+        paths[label].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        cert, key = _leaf(ca, ca_key)
+        leaf = "good" if label == "ca" else "rogue"
+        leaves[leaf] = (folder / f"{leaf}.crt", folder / f"{leaf}.key")
+        leaves[leaf][0].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        leaves[leaf][1].write_bytes(_pem_key(key))
+    return Pki(ca=paths["ca"], other_ca=paths["other_ca"], good=leaves["good"],
+               rogue=leaves["rogue"])
+
+
+# -- loopback servers ------------------------------------------------------------------
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+Reply = tuple[int, dict[str, str], bytes]
+App = Callable[[Seen], Reply]
+
+
+def json_reply(status: int, doc: object, headers: dict[str, str] | None = None) -> Reply:
+    return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(doc).encode()
+
+
+def _ok(_: Seen) -> Reply:
+    return json_reply(200, [])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else every reply waits ~40 ms for a delayed ACK
+    server: _Server
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                chunk = self.rfile.read(size)
+                self.rfile.readline()
+                if size == 0:
+                    return out
+                out += chunk
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _serve(self) -> None:
+        seen = Seen(self.command, self.path, dict(self.headers.items()), self._body())
+        self.server.seen.append(seen)
+        status, headers, payload = self.server.app(seen)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = _serve
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, app: App, tls: ssl.SSLContext | None) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.app = app
+        self.tls = tls
+        self.seen: list[Seen] = []
+
+    def finish_request(self, request, client_address) -> None:  # type: ignore[override]
+        if self.tls is not None:  # handshake in the request's thread, not the accept loop
+            request = self.tls.wrap_socket(request, server_side=True)
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[override]
+        pass  # refused handshakes are what several tests expect
+
+
+@dataclass
+class Running:
+    server: _Server
+    url: str  # https://localhost:PORT (or http://127.0.0.1:PORT)
+    port: int
+
+    @property
+    def seen(self) -> list[Seen]:
+        return self.server.seen
+
+
+class _ProxyHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = self.request.recv(4096)
+            if not data:
+                return
+            head += data
+        method, target = head.split(b"\r\n", 1)[0].decode().split()[:2]
+        self.server.seen.append((method, target))  # type: ignore[attr-defined]
+        if method != "CONNECT":
+            self.request.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            return
+        host, port = target.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=5) as upstream:
+            self.request.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            ends = [self.request, upstream]
+            while True:
+                readable, _, _ = select.select(ends, [], [], 5)
+                if not readable:
+                    return
+                for end in readable:
+                    data = end.recv(65536)
+                    if not data:
+                        return
+                    (upstream if end is self.request else self.request).sendall(data)
+
+
+class _Proxy(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.seen: list[tuple[str, str]] = []
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[override]
+        pass  # a tunnel closed by either end
+
+
+class Servers:
+    """Starts loopback servers and proxies; ``close`` stops them all."""
+
+    def __init__(self, pki: Pki) -> None:
+        self.pki = pki
+        self._all: list[socketserver.BaseServer] = []
+
+    def _run(self, server: socketserver.BaseServer) -> None:
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        self._all.append(server)
+
+    def https(self, app: App = _ok, cert: str = "good") -> Running:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        chain = self.pki.good if cert == "good" else self.pki.rogue
+        ctx.load_cert_chain(*chain)
+        server = _Server(app, ctx)
+        self._run(server)
+        port = server.server_address[1]
+        return Running(server, f"https://localhost:{port}", port)
+
+    def http(self, app: App = _ok) -> Running:
+        server = _Server(app, None)
+        self._run(server)
+        port = server.server_address[1]
+        return Running(server, f"http://127.0.0.1:{port}", port)
+
+    def proxy(self) -> _Proxy:
+        proxy = _Proxy()
+        self._run(proxy)
+        return proxy
+
+    def close(self) -> None:
+        for server in self._all:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def servers(pki: Pki) -> Iterator[Servers]:
+    running = Servers(pki)
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def no_env_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+def cfg_for(url: str, **kw: object) -> CloudConfig:
+    return CloudConfig(url=url, user="reader", connect_timeout=3, read_timeout=5, **kw)  # type: ignore[arg-type]
+
+
+# -- TLS ---------------------------------------------------------------------------------
+
+
+def test_hospital_ca_bundle_makes_the_server_trusted(servers, pki, no_env_proxy):
+    srv = servers.https()
+    session = make_session(cfg_for(srv.url, ca_bundle=str(pki.ca)))
+    resp = send(session, "GET", f"{srv.url}/dicom-web/studies")
+    assert resp.status_code == 200
+    assert srv.seen[0].headers["User-Agent"] == USER_AGENT
+    assert USER_AGENT.startswith("MammoDesk/") and len(USER_AGENT) > len("MammoDesk/")
+
+
+def test_without_the_bundle_the_system_store_alone_does_not_trust_a_private_ca(servers, pki,
+                                                                                no_env_proxy):
+    srv = servers.https()
+    with pytest.raises(TlsError, match="not trusted"):
+        send(make_session(cfg_for(srv.url)), "GET", f"{srv.url}/studies")
+    assert srv.seen == []
+
+
+def test_server_signed_by_another_ca_is_not_trusted(servers, pki, no_env_proxy):
+    srv = servers.https(cert="rogue")
+    session = make_session(cfg_for(srv.url, ca_bundle=str(pki.ca)))
+    with pytest.raises(TlsError) as err:
+        send(session, "GET", f"{srv.url}/studies")
+    message = str(err.value)
+    assert "not trusted" in message and "cloud.ca_bundle" in message
+    assert "\n" not in message
+    assert srv.seen == []  # nothing was sent to the impostor
+
+
+def test_ip_address_with_a_localhost_only_certificate_fails_the_host_name_check(servers, pki,
+                                                                                 no_env_proxy):
+    srv = servers.https()
+    url = f"https://127.0.0.1:{srv.port}"
+    with pytest.raises(TlsError) as err:
+        send(make_session(cfg_for(url, ca_bundle=str(pki.ca))), "GET", f"{url}/studies")
+    assert "not issued for that host name" in str(err.value)
+    assert "mismatch" in str(err.value)
+    assert srv.seen == []
+
+
+def test_ssl_context_requires_certificates_host_names_and_tls12(pki):
+    ctx = ssl_context(cfg_for("https://localhost", ca_bundle=str(pki.ca)))
+    assert ctx.verify_mode == ssl.CERT_REQUIRED
+    assert ctx.check_hostname is True
+    assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+def test_a_ca_bundle_that_is_not_pem_is_a_config_error(tmp_path):
+    bad = tmp_path / "proxy-ca.pem"
+    bad.write_text("not a certificate\n")
+    with pytest.raises(ConfigError, match="not a PEM certificate"):
+        make_session(cfg_for("https://localhost", ca_bundle=str(bad)))
+
+
+@pytest.mark.parametrize("cert", ["good", "rogue"])
+def test_environment_ca_variables_and_verify_arguments_change_nothing(servers, pki, cert,
+                                                                      monkeypatch, no_env_proxy):
+    srv = servers.https(cert=cert)
+    # The environment (and a careless caller) name a CA that signed the rogue server only.
+    env_ca = str(pki.other_ca)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", env_ca)
+    monkeypatch.setenv("CURL_CA_BUNDLE", env_ca)
+    url = f"{srv.url}/studies"
+    if cert == "rogue":  # the trap is real: plain requests would now trust the rogue server
+        assert requests.get(url, timeout=5).status_code == 200
+    session = make_session(cfg_for(srv.url, ca_bundle=str(pki.ca)))
+    for verify in (True, env_ca, False):
+        if cert == "good":
+            assert send(session, "GET", url, verify=verify).status_code == 200
+        else:
+            with pytest.raises(TlsError, match="not trusted"):
+                send(session, "GET", url, verify=verify)
+    expected = 3 if cert == "good" else 1  # the rogue server saw only the plain-requests call
+    assert len(srv.seen) == expected
+
+
+# -- plain http --------------------------------------------------------------------------
+
+
+def test_plain_http_to_loopback_needs_the_dev_flag(servers, no_env_proxy):
+    srv = servers.http()
+    settings = {"cloud.url": srv.url + "/dicom-web/", "cloud.user": "reader"}
+    with pytest.raises(ConfigError, match=r"cloud\.dev_plain_http=yes"):
+        cloud_config(settings)
+    with pytest.raises(ConfigError, match="plain http"):
+        make_session(cfg_for(srv.url))  # checked again when the session is made
+    cfg = cloud_config({**settings, "cloud.dev_plain_http": "yes"})
+    assert cfg.url == srv.url + "/dicom-web"
+    resp = send(make_session(cfg), "GET", f"{cfg.url}/studies", timeout=timeout(cfg))
+    assert resp.status_code == 200
+    assert [s.path for s in srv.seen] == ["/dicom-web/studies"]
+
+
+@pytest.fixture
+def connections(monkeypatch) -> list[tuple[str, int]]:
+    """Every TCP connection urllib3 opens (host, port), still made for real."""
+    made: list[tuple[str, int]] = []
+    real = urllib3.util.connection.create_connection
+
+    def spy(address, *args, **kwargs):
+        made.append(address)
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", spy)
+    return made
+
+
+def test_plain_http_to_another_host_is_always_refused_before_connecting(connections,
+                                                                        no_env_proxy):
+    settings = {"cloud.url": "http://192.0.2.10/dicom-web", "cloud.user": "reader",
+                "cloud.dev_plain_http": "yes"}
+    with pytest.raises(ConfigError, match="only https"):
+        cloud_config(settings)
+    cfg = cfg_for("http://192.0.2.10/dicom-web", dev_plain_http=True)
+    with pytest.raises(ConfigError, match="only https"):
+        make_session(cfg)
+    with pytest.raises(ConfigError, match="only https"):
+        check_url("http://192.0.2.10/token", cfg)
+    session = make_session(cfg_for("https://localhost:1", dev_plain_http=True))
+    with pytest.raises(ConfigError, match="only https"):
+        send(session, "GET", "http://192.0.2.10/dicom-web/studies")
+    assert connections == []
+
+
+def test_a_redirect_to_plain_http_is_not_followed(servers, pki, connections, no_env_proxy):
+    srv = servers.https(lambda seen: (302, {"Location": "http://192.0.2.10/studies"}, b""))
+    session = make_session(cfg_for(srv.url, ca_bundle=str(pki.ca)))
+    with pytest.raises(ConfigError, match="only https"):
+        send(session, "GET", f"{srv.url}/studies")
+    assert [host for host, _ in connections] == ["localhost"]
+
+
+@pytest.mark.parametrize(("settings", "fragment"), [
+    ({}, "no cloud is configured: set cloud.url"),
+    ({"cloud.url": "https://cloud.example.org"}, "set cloud.user"),
+    ({"cloud.url": "https://reader:Pw-9xq@cloud.example.org", "cloud.user": "reader"},
+     "must not carry a user name or password"),
+    ({"cloud.url": "ftp://cloud.example.org", "cloud.user": "r"}, "must start with https://"),
+    ({"cloud.url": "https://cloud.example.org", "cloud.auth": "oauth2-client",
+      "cloud.client_id": "ws"}, "set cloud.token_url"),
+    ({"cloud.url": "https://cloud.example.org", "cloud.auth": "oauth2-client",
+      "cloud.token_url": "https://id.example.org/token"}, "set cloud.client_id"),
+    ({"cloud.url": "https://cloud.example.org", "cloud.auth": "oauth2-device",
+      "cloud.token_url": "https://id.example.org/token", "cloud.client_id": "ws"},
+     "set cloud.device_url"),
+    ({"cloud.url": "https://cloud.example.org", "cloud.auth": "oauth2-client",
+      "cloud.token_url": "http://id.example.org/token", "cloud.client_id": "ws"},
+     "cloud.token_url uses plain http"),
+    ({"cloud.url": "https://cloud.example.org", "cloud.user": "r",
+      "cloud.ca_bundle": "missing-ca.pem"}, "no CA bundle file at missing-ca.pem"),
+    ({"cloud.url": "https://cloud.example.org", "cloud.user": "r",
+      "cloud.proxy": "http://it:Pw-9xq@proxy.example.org:3128"}, "cloud.proxy must not carry"),
+    ({"cloud.url": "https://cloud.example.org", "cloud.user": "r", "cloud.auth": "kerberos"},
+     "cloud.auth must be one of"),
+])
+def test_incomplete_or_unsafe_settings_are_one_line_config_errors(settings, fragment):
+    with pytest.raises(ConfigError) as err:
+        cloud_config(settings)
+    assert fragment in str(err.value)
+    assert "\n" not in str(err.value)
+    assert "Pw-9xq" not in str(err.value)
+
+
+def test_complete_settings_become_a_config():
+    cfg = cloud_config({"cloud.url": "https://cloud.example.org/dicom-web/",
+                        "cloud.auth": "oauth2-device", "cloud.client_id": "ws-7",
+                        "cloud.token_url": "https://id.example.org/token",
+                        "cloud.device_url": "https://id.example.org/device",
+                        "cloud.scope": "dicom", "cloud.proxy": "http://proxy.example.org:3128"})
+    assert cfg.url == "https://cloud.example.org/dicom-web"
+    assert (cfg.auth, cfg.client_id, cfg.scope) == ("oauth2-device", "ws-7", "dicom")
+    assert cfg.dev_plain_http is False
+    assert timeout(cfg) == (10.0, 120.0)
+
+
+# -- proxies ---------------------------------------------------------------------------
+
+
+def test_the_configured_proxy_carries_the_https_request(servers, pki, no_env_proxy):
+    srv = servers.https()
+    proxy = servers.proxy()
+    session = make_session(cfg_for(srv.url, ca_bundle=str(pki.ca), proxy=proxy.url))
+    assert send(session, "GET", f"{srv.url}/studies").status_code == 200
+    assert proxy.seen == [("CONNECT", f"localhost:{srv.port}")]
+    assert len(srv.seen) == 1
+
+
+def test_a_rogue_server_behind_the_proxy_is_still_not_trusted(servers, pki, no_env_proxy):
+    srv = servers.https(cert="rogue")
+    proxy = servers.proxy()
+    session = make_session(cfg_for(srv.url, ca_bundle=str(pki.ca), proxy=proxy.url))
+    with pytest.raises(TlsError, match="not trusted"):
+        send(session, "GET", f"{srv.url}/studies")
+    assert proxy.seen == [("CONNECT", f"localhost:{srv.port}")]
+    assert srv.seen == []
+
+
+def test_environment_proxy_variables_are_ignored(servers, pki, monkeypatch, no_env_proxy):
+    srv = servers.https()
+    env_proxy = servers.proxy()
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, env_proxy.url)
+    # The trap is real: plain requests goes through the environment's proxy.
+    assert requests.get(f"{srv.url}/studies", verify=str(pki.ca), timeout=5).status_code == 200
+    assert len(env_proxy.seen) == 1
+    session = make_session(cfg_for(srv.url, ca_bundle=str(pki.ca)))
+    assert send(session, "GET", f"{srv.url}/studies").status_code == 200
+    assert len(env_proxy.seen) == 1  # not used by MammoDesk's session
+    assert len(srv.seen) == 2
