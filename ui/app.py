@@ -62,6 +62,7 @@ def run_gui(paths: AppPaths, open_uid: str | None = None) -> int:
         finish(app, window)
         return code
     QTimer.singleShot(0, ctx.load_model)
+    QTimer.singleShot(0, window.sync.start)  # the cloud sync loop, if a cloud is configured
     QTimer.singleShot(0, lambda: ctx.images.procs)  # start the decoders now
     if open_uid:
         QTimer.singleShot(0, lambda: window.open_study(open_uid))

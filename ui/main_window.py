@@ -49,6 +49,10 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.model_label)
         bar.addPermanentWidget(self.sync_label)
         ctx.model_changed.connect(lambda _s: self.model_label.setText(ctx.model_text))
+        from ui.sync_status import SyncController
+
+        self.sync = SyncController(ctx, self)
+        self.sync.changed.connect(self.sync_label.setText)
         self.shortcuts: list[tuple[str, str]] = []
         self._build_actions()
         self.help = HelpOverlay(self, self.shortcuts)
@@ -94,6 +98,10 @@ class MainWindow(QMainWindow):
         self._action(nav, "Previous study", "PgUp", lambda: self._step(-1), True)
         self._action(nav, "Save the read as a draft", "Ctrl+S", self.reading.save_draft, True)
         self._action(nav, "Sign the read (locks it)", "Ctrl+Return", self.reading.sign, True)
+        cloud = m.addMenu("&Cloud")
+        self._action(cloud, "Send this study to the cloud (de-identified)", "Ctrl+Shift+U",
+                     self.enqueue_current, True)
+        self._action(cloud, "Pause or resume cloud sync", "Ctrl+Shift+P", self.toggle_sync_pause)
         hang = m.addMenu("&Hanging")
         for key, name, layout in (("Ctrl+1", "2x2 screening hang", "2x2"),
                                   ("Ctrl+2", "CC views, right and left", "CC"),
@@ -212,16 +220,35 @@ class MainWindow(QMainWindow):
             return rows, queued
 
         def show(result) -> None:  # type: ignore[no-untyped-def]
-            rows, queued = result
+            rows, _queued = result
             self.worklist.set_rows(rows)
-            cloud = self.ctx.settings.all().get("cloud.url") if self.ctx.settings.path.exists() \
-                else None
-            if not cloud:
-                self.sync_label.setText("offline: no cloud configured")
-            else:
-                self.sync_label.setText(f"sync: {queued} queued")
+            self.sync.refresh()
 
         self.ctx.ops.run(load, show, self.say, channel="worklist")
+
+    # -- cloud -----------------------------------------------------------------
+
+    def enqueue_current(self) -> None:
+        study = self.reading.study
+        if study is None or not study.in_library:
+            return
+        root, uid = self.ctx.paths.library, study.uid
+
+        def work() -> int:
+            from engine.library.store import Library
+            from sync.outbox import enqueue
+
+            with Library(root) as lib:
+                return enqueue(lib, [uid], "manual")
+
+        self.ctx.ops.run(work, lambda n: (self.say(
+            f"queued {n} object(s) for the cloud" if n else "nothing new to send"),
+            self.refresh_worklist()), self.say)
+
+    def toggle_sync_pause(self) -> None:
+        paused = not self.sync.paused()
+        self.sync.set_paused(paused)
+        self.say("cloud sync paused" if paused else "cloud sync resumed")
 
     # -- import ----------------------------------------------------------------
 
@@ -304,6 +331,7 @@ class MainWindow(QMainWindow):
                 self.say(f"cannot write the report: {exc.strerror or exc}")
 
     def closeEvent(self, e) -> None:
+        self.sync.stop()
         self.reading.leave(wait=True)
         super().closeEvent(e)
 

@@ -133,8 +133,11 @@ def test_sign_off_locks_the_read(qtbot, window):
     panel.addendum_text.setPlainText("Reviewed with the prior: stable.")
     panel.addendum.click()
     qtbot.waitUntil(lambda: "stable" in panel.history.text(), timeout=10000)
+    # Signing queues the study for the cloud; with none configured it waits.
     window.refresh_worklist()
-    qtbot.waitUntil(lambda: any(r.status == "read" for r in window.worklist.model.rows),
+    qtbot.waitUntil(lambda: any(r.status == "queued" for r in window.worklist.model.rows),
+                    timeout=10000)
+    qtbot.waitUntil(lambda: window.sync_label.text() == "offline: no cloud configured",
                     timeout=10000)
 
 
