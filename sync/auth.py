@@ -182,8 +182,10 @@ class _BearerAuth(AuthBase):
         body = resp.request.body
         if body is not None and not isinstance(body, (bytes, str)):
             resp.close()  # a stream was consumed: the caller sends the whole request again
-            raise AuthError("the cloud refused the access token during an upload; it will be "
-                            "sent again with a fresh token")
+            # Transient, not an auth failure: the sync loop sends the whole
+            # request again, with a fresh token; a second refusal is an AuthError.
+            raise TransientError("the cloud refused the access token during an upload; it "
+                                 "will be sent again with a fresh token")
         _ = resp.content  # read the 401 so the connection goes back to the pool
         resp.close()
         retry = resp.request.copy()

@@ -60,6 +60,7 @@ class SyncController(QObject):
         self.error = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closed = False  # after stop(): no more background work is queued
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.refresh)
@@ -84,6 +85,7 @@ class SyncController(QObject):
     # -- the loop ------------------------------------------------------------
     def start(self) -> None:
         """Start the loop if a cloud is configured and it is not running."""
+        self._closed = False
         self._timer.start()
         if not self.configured() or (self._thread and self._thread.is_alive()):
             self.refresh()
@@ -109,6 +111,7 @@ class SyncController(QObject):
             self.error = "internal error; details are in the log"
 
     def stop(self, timeout_s: float = 10.0) -> None:
+        self._closed = True
         self._timer.stop()
         self._stop.set()
         if self._thread is not None:
@@ -117,6 +120,8 @@ class SyncController(QObject):
 
     # -- the status line -----------------------------------------------------
     def refresh(self) -> None:
+        if self._closed:
+            return  # the window is closing: the operations pool is going away
         root = self.ctx.paths.library
         configured, paused, error = self.configured(), self.paused(), self.error
 

@@ -340,7 +340,7 @@ def test_a_rejected_token_during_a_streamed_upload_is_left_to_the_caller(cloud, 
     auth = make_auth(cfg, session, now=Clock())
     _get(session, cfg, auth)
     fake.valid.clear()
-    with pytest.raises(AuthError, match="sent again with a fresh token"):
+    with pytest.raises(TransientError, match="sent again with a fresh token"):
         send(session, "POST", f"{cfg.url}/studies", data=iter([b"part1", b"part2"]), auth=auth,
              timeout=(3, 5))
     assert len(fake.grants(srv)) == 1  # no retry with a consumed stream
