@@ -132,6 +132,7 @@ class SyncRunner:
             self.status.update(force=True, phase=prog.OFFLINE, message=str(exc))
             raise
         finally:
+            self.stager.close()  # worker processes, if any were started
             self.tally()
             if self.result.stopped_by != "offline":
                 self.status.update(force=True, phase=prog.DONE if self.once else prog.STOPPED)

@@ -59,6 +59,7 @@ def build_runner(paths: AppPaths, library: Library, *, once: bool,
     auth = make_auth(cfg, session)
     keys = load_site_keys()
     deid = Deidentifier(profile_from_settings(values), keys)
-    stager = Stager(library, library.root / OUTBOX_FOLDER, deid, ReidMap(library, keys.map_key))
+    stager = Stager(library, library.root / OUTBOX_FOLDER, deid, ReidMap(library, keys.map_key),
+                    keys=keys)
     return SyncRunner(library, settings, cfg, session, auth, stager, once=once, stop=stop,
                       backoff=backoff, status=ProgressFile(library.root), say=say)

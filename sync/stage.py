@@ -20,19 +20,21 @@ from pathlib import Path
 
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 
 from engine.ai.cad_sr import build_cad_sr
 from engine.ai.results import ExamResult
-from engine.dicom.reader import read_dataset
-from engine.errors import DicomReadError, MammoDeskError
+from engine.errors import MammoDeskError
 from engine.library.reads import reads_for
 from engine.library.store import Library
 from engine.reporting.assessment_sr import build_assessment_sr
 from sync import outbox
-from sync.deid.deidentify import Deidentifier, Outcome
-from sync.deid.folder import reid_entries, write_atomically
+from sync.deid.deidentify import Deidentifier
+from sync.deid.folder import write_atomically
+from sync.deid.keys import SiteKeys
 from sync.deid.reid_map import ReidMap
 from sync.errors import SyncError
+from sync.stage_pool import Prepared, PreparePool, prepare_dataset, prepare_file
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +47,19 @@ def _report_uid(study_uid: str, source: str, what: str) -> str:
 
 class Stager:
     def __init__(self, library: Library, root: Path, deid: Deidentifier,
-                 reid: ReidMap | None = None) -> None:
+                 reid: ReidMap | None = None, *, keys: SiteKeys | None = None,
+                 workers: int | None = None) -> None:
         self.library = library
         self.root = Path(root)
         self.deid = deid
         self.reid = reid
+        workers = workers if workers is not None else (os.cpu_count() or 1)
+        self.pool = (PreparePool(deid.profile, keys, workers)
+                     if keys is not None and workers > 1 else None)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
 
     def staged_path(self, rel: str) -> Path:
         return self.root / rel
@@ -57,34 +67,40 @@ class Stager:
     def prepare(self, items: list[outbox.Item],
                 on_item: Callable[[outbox.Item], None] | None = None) -> None:
         """Prepare every queued item of one study (images first, then reports)."""
+        queued = [i for i in items if i.state == outbox.QUEUED]
+        self._images([i for i in queued if i.kind == outbox.IMAGE], on_item)
         headers: list[Dataset] | None = None
-        for item in sorted(items, key=lambda i: i.kind != outbox.IMAGE):
-            if item.state != outbox.QUEUED:
-                continue
-            if item.kind == outbox.IMAGE:
-                self._image(item)
-            else:
-                if headers is None:
-                    headers = self._headers(item.study_uid)
-                self._report(item, headers)
+        for item in (i for i in queued if i.kind != outbox.IMAGE):
+            if headers is None:
+                headers = self._headers(item.study_uid)
+            self._report(item, headers)
             if on_item:
                 on_item(item)
 
     # -- images ----------------------------------------------------------
-    def _image(self, item: outbox.Item) -> None:
-        row = self.library.conn.execute("SELECT rel_path FROM instances WHERE sop_uid = ?",
-                                        (item.source,)).fetchone()
-        if row is None:
-            outbox.set_state(self.library, [item.id], outbox.FAILED,
-                             error="the image is no longer in the library")
-            return
-        try:
-            ds = read_dataset(self.library.file_path(row[0]))
-        except (DicomReadError, OSError) as exc:
-            outbox.set_state(self.library, [item.id], outbox.FAILED,
-                             error=f"the library file cannot be read: {_short(exc)}")
-            return
-        self._finish(item, ds, own_report=False)
+    def _images(self, items: list[outbox.Item],
+                on_item: Callable[[outbox.Item], None] | None) -> None:
+        found: list[tuple[outbox.Item, Path]] = []
+        compressed = False
+        for item in items:
+            row = self.library.conn.execute(
+                "SELECT rel_path, transfer_syntax_uid FROM instances WHERE sop_uid = ?",
+                (item.source,)).fetchone()
+            if row is None:
+                outbox.set_state(self.library, [item.id], outbox.FAILED,
+                                 error="the image is no longer in the library")
+                continue
+            found.append((item, self.library.file_path(row[0])))
+            ts = UID(str(row[1] or ""))
+            compressed |= ts.is_transfer_syntax and ts.is_compressed
+        if self.pool is not None and compressed and len(found) > 1:
+            results = self.pool.map([path for _, path in found])
+        else:
+            results = (prepare_file(self.deid, path) for _, path in found)
+        for (item, _), prepared in zip(found, results, strict=True):
+            self._store(item, prepared)
+            if on_item:
+                on_item(item)
 
     # -- reports ---------------------------------------------------------
     def _headers(self, study_uid: str) -> list[Dataset]:
@@ -111,7 +127,7 @@ class Stager:
             return
         ds.SeriesInstanceUID = _report_uid(item.study_uid, item.source, "series")
         ds.SOPInstanceUID = _report_uid(item.study_uid, item.source, "instance")
-        self._finish(item, ds, own_report=True)
+        self._store(item, prepare_dataset(self.deid, ds, own_report=True))
 
     def _build(self, item: outbox.Item, headers: list[Dataset]) -> Dataset | None:
         ident = item.source.partition(":")[2]
@@ -131,29 +147,23 @@ class Stager:
         raise MammoDeskError(f"unknown outbox object kind {item.kind!r}")
 
     # -- both --------------------------------------------------------------
-    def _finish(self, item: outbox.Item, ds: Dataset, *, own_report: bool) -> None:
-        try:
-            outcome: Outcome = self.deid.run(ds, own_report=own_report)
-        except MammoDeskError:
-            raise
-        except Exception as exc:  # content pydicom cannot handle never leaves
-            log.warning("de-identification failed: %s", type(exc).__name__)
-            outbox.set_state(self.library, [item.id], outbox.QUARANTINED,
-                             error=f"de-identification failed ({type(exc).__name__})")
+    def _store(self, item: outbox.Item, prepared: Prepared) -> None:
+        if prepared.status == "failed":
+            outbox.set_state(self.library, [item.id], outbox.FAILED, error=prepared.reason)
             return
-        if outcome.status != "clean":
-            outbox.set_state(self.library, [item.id], outbox.QUARANTINED, error=outcome.reason)
+        if prepared.status != "clean":
+            outbox.set_state(self.library, [item.id], outbox.QUARANTINED, error=prepared.reason)
             return
-        rel = f"{outcome.study_uid}/{outcome.sop_instance_uid}.dcm"
+        rel = f"{prepared.study_uid}/{prepared.sop_uid}.dcm"
         try:
-            write_atomically(outcome.data, self.root / rel)
+            write_atomically(prepared.data, self.root / rel)
         except OSError as exc:
             raise SyncError(f"cannot write to the outbox folder {self.root}: "
                             f"{exc.strerror or exc}") from None
-        if self.reid is not None and outcome.original:
-            self.reid.record(reid_entries(outcome))
-        outbox.mark_staged(self.library, item.id, staged=rel, size=len(outcome.data),
-                           out_study_uid=outcome.study_uid, out_sop_uid=outcome.sop_instance_uid)
+        if self.reid is not None and prepared.reid:
+            self.reid.record(prepared.reid)
+        outbox.mark_staged(self.library, item.id, staged=rel, size=len(prepared.data),
+                           out_study_uid=prepared.study_uid, out_sop_uid=prepared.sop_uid)
 
     def discard(self, item: outbox.Item) -> None:
         """Remove a staged file once the server has confirmed it."""
@@ -166,6 +176,3 @@ class Stager:
             except OSError:
                 pass
 
-
-def _short(exc: BaseException) -> str:
-    return str(getattr(exc, "strerror", None) or exc).splitlines()[0][:200]

@@ -123,8 +123,11 @@ def _store(ds: pydicom.Dataset, stored: np.ndarray, ts: uids.UID | None) -> None
     if ts is not None and ts.is_encapsulated:
         target = uids.RLELossless if ts == uids.RLELossless else uids.JPEG2000Lossless
         try:
+            # generate_instance_uid=False: the walker keys the original UID,
+            # so the same image always gets the same pseudonymous UID (a fresh
+            # random one would make every re-send a new instance).
             ds.compress(target, stored, encoding_plugin="pylibjpeg" if target ==
-                        uids.JPEG2000Lossless else "")
+                        uids.JPEG2000Lossless else "", generate_instance_uid=False)
         except Exception as exc:  # encoders raise several types on odd input
             raise Uncleanable(f"cannot re-encode the cleaned image losslessly: {exc}") from None
         return

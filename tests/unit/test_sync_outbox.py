@@ -138,3 +138,57 @@ def test_auto_enqueue_takes_every_study_never_queued(signed):
     queued = {u for (u,) in library.conn.execute("SELECT DISTINCT study_uid FROM outbox")}
     assert len(queued) == total
     assert outbox.enqueue_unsent(library) == 0
+
+
+def test_a_full_disk_while_staging_stops_with_one_line_and_loses_nothing(signed, keys, tmp_path,
+                                                                          monkeypatch):
+    import errno
+
+    from sync import stage
+    from sync.errors import SyncError
+
+    library, uid = signed
+    outbox.enqueue(library, [uid], "signed")
+    (box, _), = outbox.open_studies(library)
+
+    def full(data, target):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(stage, "write_atomically", full)
+    stager = Stager(library, tmp_path / "outbox", Deidentifier(profile_from_settings({}), keys))
+    with pytest.raises(SyncError, match="No space left on device") as info:
+        stager.prepare(outbox.items(library, box))
+    assert "\n" not in str(info.value)
+    assert {i.state for i in outbox.items(library, box)} == {outbox.QUEUED}
+    monkeypatch.undo()
+    stager.prepare(outbox.items(library, box))  # room again: it goes on
+    assert {i.state for i in outbox.items(library, box)} == {outbox.DEIDENTIFIED}
+
+
+def test_compressed_images_are_prepared_by_workers_with_the_same_result(library, keys,
+                                                                         tmp_path):
+    from engine.phantom import generate_cohort
+
+    cohort = generate_cohort(tmp_path / "j2k", 1, seed=8, size="small", jpeg2000=True)
+    import_paths(library, cohort.files)
+    uid = worklist(library)[0].study_uid
+    outbox.enqueue(library, [uid], "manual")
+    (box, _), = outbox.open_studies(library)
+    deid = Deidentifier(profile_from_settings({}), keys)
+    serial = Stager(library, tmp_path / "serial", deid, workers=1)
+    serial.prepare(outbox.items(library, box))
+    first = {i.id: i.staged for i in outbox.items(library, box)}
+    outbox.set_state(library, [i.id for i in outbox.items(library, box)], outbox.QUEUED)
+    pooled = Stager(library, tmp_path / "pooled", deid, keys=keys, workers=2)
+    try:
+        pooled.prepare(outbox.items(library, box))
+    finally:
+        pooled.close()
+    assert pooled.pool is not None
+    items = outbox.items(library, box)
+    assert {i.state for i in items} == {outbox.DEIDENTIFIED} and len(items) == 4
+    assert {i.id: i.staged for i in items} == first
+    for item in items:
+        a = (tmp_path / "serial" / item.staged).read_bytes()
+        assert a == (tmp_path / "pooled" / item.staged).read_bytes()
+        assert pydicom.dcmread(io.BytesIO(a)).file_meta.TransferSyntaxUID.is_compressed
