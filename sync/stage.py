@@ -16,6 +16,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pydicom
@@ -94,11 +95,20 @@ class Stager:
             ts = UID(str(row[1] or ""))
             compressed |= ts.is_transfer_syntax and ts.is_compressed
         if self.pool is not None and compressed and len(found) > 1:
-            results = self.pool.map([path for _, path in found])
-        else:
-            results = (prepare_file(self.deid, path) for _, path in found)
-        for (item, _), prepared in zip(found, results, strict=True):
-            self._store(item, prepared)
+            try:
+                for (item, _), prepared in zip(found, self.pool.map(
+                        [path for _, path in found]), strict=True):
+                    self._store(item, prepared)
+                    found = found[1:]
+                    if on_item:
+                        on_item(item)
+                return
+            except BrokenProcessPool:  # a worker died (memory?): go on in this process
+                log.warning("a de-identification worker stopped; continuing without workers")
+                self.pool.close()
+                self.pool = None
+        for item, path in found:
+            self._store(item, prepare_file(self.deid, path))
             if on_item:
                 on_item(item)
 
