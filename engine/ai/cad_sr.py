@@ -54,6 +54,16 @@ SIDE_NAMES = {"R": "Right", "L": "Left"}
 PATIENT_KEYS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")
 STUDY_KEYS = ("StudyDate", "StudyTime", "ReferringPhysicianName", "StudyID", "AccessionNumber")
 OPTIONAL_KEYS = ("IssuerOfPatientID", "StudyDescription")  # Type 3; the others are Type 2
+
+
+def copy_identity(ds: Dataset, study: Dataset, optional: tuple[str, ...] = OPTIONAL_KEYS) -> None:
+    """The Patient and General Study attributes of an SR, from one of the study's images
+    (Type 2 ones empty when the image lacks them; Type 3 ones only when present)."""
+    for kw in PATIENT_KEYS + STUDY_KEYS + optional:
+        if kw in study and study[kw].value not in (None, ""):
+            setattr(ds, kw, study[kw].value)
+        elif kw not in OPTIONAL_KEYS:
+            setattr(ds, kw, "")
 SERIES_NUMBER = 900
 
 
@@ -255,11 +265,7 @@ def build_cad_sr(result: ExamResult, sources: list[pydicom.Dataset]) -> pydicom.
     ds.InstanceCreationTime = ds.ContentTime = ds.SeriesTime = when.strftime("%H%M%S")
     if when.utcoffset() is not None:
         ds.TimezoneOffsetFromUTC = when.strftime("%z")
-    for kw in PATIENT_KEYS + STUDY_KEYS + OPTIONAL_KEYS:
-        if kw in study and study[kw].value not in (None, ""):
-            setattr(ds, kw, study[kw].value)
-        elif kw not in OPTIONAL_KEYS:
-            setattr(ds, kw, "")
+    copy_identity(ds, study)
     ds.StudyInstanceUID = result.study_instance_uid
     ds.Modality = "SR"
     ds.SeriesInstanceUID = generate_uid()

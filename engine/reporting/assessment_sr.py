@@ -45,7 +45,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from engine.ai import sr_codes as codes
 from engine.ai.atomic import atomic_output
-from engine.ai.cad_sr import OPTIONAL_KEYS, PATIENT_KEYS, STUDY_KEYS
+from engine.ai.cad_sr import OPTIONAL_KEYS, copy_identity
 from engine.ai.package_manifest import app_version
 from engine.ai.sr_codes import Code
 from engine.ai.sr_items import code, code_item, content_item, num, text
@@ -276,11 +276,7 @@ def build_assessment_sr(
     ds.TimezoneOffsetFromUTC = when.strftime("%z")
     # The images' Study Description is free text too: only the copy kept at home carries it.
     optional = tuple(k for k in OPTIONAL_KEYS if include_text or k != "StudyDescription")
-    for kw in PATIENT_KEYS + STUDY_KEYS + optional:
-        if kw in study and study[kw].value not in (None, ""):
-            setattr(ds, kw, study[kw].value)
-        elif kw not in OPTIONAL_KEYS:
-            setattr(ds, kw, "")
+    copy_identity(ds, study, optional)
     ds.StudyInstanceUID = study.StudyInstanceUID
     ds.Modality = "SR"
     ds.SeriesInstanceUID = _uid(series_uid, "series")
