@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine.ai.store import latest_result
 from engine.errors import MammoDeskError
 from engine.library.reads import reads_for
 from engine.library.store import Library, now_iso
@@ -70,7 +69,7 @@ def _objects(library: Library, study_uid: str) -> list[tuple[str, str, int]]:
         (study_uid,))]
     row = conn.execute("SELECT id FROM ai_results WHERE study_uid = ? ORDER BY id DESC LIMIT 1",
                        (study_uid,)).fetchone()
-    if row and latest_result(library, study_uid) is not None:
+    if row:
         out.append((CAD_SR, f"ai:{row[0]}", 0))
     signed = [r for r in reads_for(library, study_uid) if r.signed and r.addendum_of is None]
     if signed:

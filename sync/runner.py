@@ -22,13 +22,14 @@ from typing import TypeVar
 
 import requests
 
+from engine.errors import MammoDeskError
 from engine.library.store import Library
 from engine.settings import Settings
 from sync import dicomweb, outbox
 from sync import progress as prog
 from sync.config import CloudConfig
 from sync.dicomweb import BatchTooLargeError
-from sync.errors import OfflineError, RejectedError, SyncError, TransientError
+from sync.errors import OfflineError, RejectedError, TransientError
 from sync.multipart import SourceChangedError
 from sync.retry import Backoff
 from sync.stage import Stager
@@ -79,7 +80,7 @@ class SyncRunner:
     def _setting(self, key: str) -> str:
         try:
             return self.settings.get(key)
-        except SyncError:
+        except MammoDeskError:  # an unreadable settings file: defaults, keep sending
             return ""
 
     def _paused(self) -> bool:

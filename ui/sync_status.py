@@ -122,16 +122,14 @@ class SyncController(QObject):
     def refresh(self) -> None:
         if self._closed:
             return  # the window is closing: the operations pool is going away
-        root = self.ctx.paths.library
-        configured, paused, error = self.configured(), self.paused(), self.error
+        root, error = self.ctx.paths.library, self.error
 
-        def load() -> dict[str, object]:
+        def load() -> str:  # settings file and database: off the GUI thread
             from engine.library.store import Library
             from sync.commands import status_document
 
             with Library(root) as library:
-                return status_document(library)
+                doc = status_document(library)
+            return status_text(doc, self.configured(), self.paused(), error)
 
-        self.ctx.ops.run(load, lambda doc: self.changed.emit(
-            status_text(doc, configured, paused, error)), lambda _m: None,
-            channel="sync-status")
+        self.ctx.ops.run(load, self.changed.emit, lambda _m: None, channel="sync-status")

@@ -362,11 +362,15 @@ def _content(result: ExamResult, by_uid: dict[str, Dataset], study: Dataset) -> 
 
 def write_cad_sr(result: ExamResult, sources: list[pydicom.Dataset], out_path: Path) -> None:
     """Build the CAD SR and write it atomically to ``out_path`` (no partial file on error)."""
-    ds = build_cad_sr(result, sources)
+    write_sr(build_cad_sr(result, sources), out_path, "CAD SR")
+
+
+def write_sr(ds: Dataset, out_path: Path, what: str) -> None:
+    """Write a structured report as a DICOM file, atomically (no partial file on error)."""
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.ImplementationVersionName = "MAMMODESK"
-    with atomic_output(out_path, "CAD SR") as fh:
+    with atomic_output(out_path, what) as fh:
         pydicom.dcmwrite(fh, ds, enforce_file_format=True)

@@ -37,15 +37,15 @@ import math
 import platform
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, generate_uid
 
 from engine.ai import sr_codes as codes
-from engine.ai.atomic import atomic_output
-from engine.ai.cad_sr import OPTIONAL_KEYS, copy_identity
+from engine.ai.cad_sr import OPTIONAL_KEYS, copy_identity, write_sr
 from engine.ai.package_manifest import app_version
 from engine.ai.sr_codes import Code
 from engine.ai.sr_items import code, code_item, content_item, num, text
@@ -315,31 +315,8 @@ def build_assessment_sr(
     return ds
 
 
-def write_assessment_sr(
-    read: Read,
-    sources: list[pydicom.Dataset],
-    *,
-    signed_at: str,
-    reader: str | None = None,
-    include_text: bool = False,
-    instance_uid: str | None = None,
-    series_uid: str | None = None,
-    out_path: Path,
-) -> None:
-    """Build the assessment SR and write it atomically to ``out_path`` (no partial file)."""
-    ds = build_assessment_sr(
-        read,
-        sources,
-        signed_at=signed_at,
-        reader=reader,
-        include_text=include_text,
-        instance_uid=instance_uid,
-        series_uid=series_uid,
-    )
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.ImplementationVersionName = "MAMMODESK"
-    with atomic_output(out_path, "assessment SR") as fh:
-        pydicom.dcmwrite(fh, ds, enforce_file_format=True)
+def write_assessment_sr(read: Read, sources: list[pydicom.Dataset], *, out_path: Path,
+                        **options: Any) -> None:
+    """Build the assessment SR (``options`` as for build_assessment_sr) and write it
+    atomically to ``out_path`` (no partial file)."""
+    write_sr(build_assessment_sr(read, sources, **options), out_path, "assessment SR")
