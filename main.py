@@ -16,8 +16,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from engine import private
 from engine.errors import MammoDeskError
-from engine.paths import AppPaths, app_paths
+from engine.paths import HOME_ENV, AppPaths, app_paths
 
 PROG = "mammodesk"
 NOT_CLINICAL = "synthetic-trained model, not for clinical use"
@@ -549,11 +550,26 @@ def _setup_logging(paths: AppPaths, verbose: bool) -> None:
         root.addHandler(stream)
 
 
+def _make_private(paths: AppPaths) -> None:
+    """Close MammoDesk's own folders to other users (the library sees to itself)."""
+    folders = [paths.config, paths.cache, paths.logs, paths.demo, paths.models]
+    logs = [paths.logs / name for name in os.listdir(paths.logs)] if paths.logs.is_dir() else []
+    changed = private.tighten([*folders, *logs])
+    if changed:
+        log.warning("%d of MammoDesk's folders and logs were readable by other users: "
+                    "made private to this user", changed)
+
+
 def main(argv: list[str] | None = None) -> int:
+    private.restrict_umask()  # before anything is written: folders 0700, files 0600
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.home:
+        # Worker processes read the same settings (decoding limits, profiles).
+        os.environ[HOME_ENV] = str(Path(args.home).expanduser().absolute())
     paths = _configured_library(app_paths(args.home, args.library), args.library)
     _setup_logging(paths, args.verbose)
+    _make_private(paths)
     handler: Callable[[argparse.Namespace, AppPaths], int] = args.handler
     try:
         return handler(args, paths)

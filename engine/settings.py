@@ -33,18 +33,26 @@ KEYS: dict[str, str] = {
     "deid.profile": "de-identification profile for sync and anonymize: sync (default) or basic",
     "deid.options": "comma-separated de-identification options replacing the profile's own",
     "deid.safe_private": "allowlist file of private elements kept by retain-safe-private",
+    "limits.frame_megapixels": "largest image frame MammoDesk decodes, in megapixels",
+    "limits.zip_member_mb": "largest ZIP member MammoDesk unpacks, in MB",
+    "limits.zip_ratio": "largest compression ratio of a ZIP member (bigger is refused)",
 }
 AUTH_MODES = ("basic", "oauth2-client", "oauth2-device")
 _URL_KEYS = ("cloud.url", "cloud.token_url", "cloud.device_url")
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _YES_NO = ("cloud.dev_plain_http", "sync.auto_enqueue", "sync.paused")
-_POSITIVE = ("sync.bandwidth_kbps", "sync.batch_mb")
+_POSITIVE = ("sync.bandwidth_kbps", "sync.batch_mb", "limits.frame_megapixels",
+             "limits.zip_member_mb", "limits.zip_ratio")
 
 
 def _check(key: str, value: str) -> str:
     value = value.strip()
     if key not in KEYS:
         raise MammoDeskError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
+    if key in (*_URL_KEYS, "cloud.proxy") and value and "@" in urlparse(value).netloc:
+        # A settings file is no place for a password: it goes to the keyring (login).
+        raise MammoDeskError(f"{key} must not carry a user name or password; "
+                             "use cloud.user and login")
     if key in _URL_KEYS and value:
         url = urlparse(value)
         loopback = url.hostname in _LOOPBACK

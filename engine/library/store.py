@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import tempfile
@@ -35,11 +36,13 @@ from pathlib import Path
 import filelock
 import sqlite_utils
 
+from engine import private
 from engine.dicom import InstanceHeader
 from engine.errors import LibraryError
 from engine.library.schema import migrate
 
 DB_NAME = "library.db"
+log = logging.getLogger(__name__)
 _STAGING_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="library-stage")
 
 
@@ -50,6 +53,19 @@ class NewInstance:
     header: InstanceHeader
     data: bytes
     staged: Future[tuple[Path, str]] | None = None
+
+
+def _make_private(root: Path) -> None:
+    """A library open to other users (an old one, or a loose umask) is closed to them.
+
+    The whole tree is walked only when the folder or the database is found
+    loose, so a library that is already private costs a few stat calls."""
+    top = [root, root / "files", root / "incoming", root / DB_NAME,
+           root / f"{DB_NAME}-wal", root / f"{DB_NAME}-shm"]
+    if private.is_loose(top):
+        changed = private.tighten_tree(root)
+        log.warning("the library was readable by other users: %d files and folders "
+                    "made private to this user", changed)
 
 
 def now_iso() -> str:
@@ -67,9 +83,12 @@ class Library:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         try:
-            (self.root / "files").mkdir(parents=True, exist_ok=True)
-            (self.root / "incoming").mkdir(exist_ok=True)
+            (self.root / "files").mkdir(mode=0o700, parents=True, exist_ok=True)
+            (self.root / "incoming").mkdir(mode=0o700, exist_ok=True)
+            _make_private(self.root)
             conn = sqlite3.connect(self.root / DB_NAME, timeout=30, isolation_level=None)
+            # SQLite gives -wal and -shm the database file's own mode.
+            private.tighten([self.root / DB_NAME])
         except (OSError, sqlite3.Error) as exc:
             raise LibraryError(f"cannot open the library at {self.root}: {_reason(exc)}") from exc
         self.db = sqlite_utils.Database(conn)
@@ -78,7 +97,7 @@ class Library:
             # Switching to WAL does not wait on SQLite's busy timeout, so two
             # processes opening a new library at once would collide: take
             # turns for the (short) set-up.
-            with filelock.FileLock(self.root / "setup.lock", thread_local=False):
+            with filelock.FileLock(self.root / "setup.lock", mode=0o600, thread_local=False):
                 self.db.enable_wal()
                 migrate(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -114,7 +133,7 @@ class Library:
         filelock gives the same semantics on Linux, macOS and Windows, and the
         operating system drops the lock when a writer dies, even by kill -9.
         """
-        lock = filelock.FileLock(self.root / "import.lock", thread_local=False)
+        lock = filelock.FileLock(self.root / "import.lock", mode=0o600, thread_local=False)
         try:
             lock.acquire(timeout=-1 if blocking else 0)
         except filelock.Timeout:
@@ -223,7 +242,7 @@ class Library:
         staged = [future.result() for future in futures]
         for (tmp, _), rel in zip(staged, rels, strict=True):
             final = self.root / rel
-            final.parent.mkdir(parents=True, exist_ok=True)
+            final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.replace(tmp, final)
         _fsync_dirs({(self.root / rel).parent for rel in rels})
         with self.transaction() as conn:
