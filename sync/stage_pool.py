@@ -23,6 +23,7 @@ from pydicom.dataset import Dataset
 
 from engine.dicom.reader import read_dataset
 from engine.errors import DicomReadError, MammoDeskError
+from engine.parent_watch import Parent, exit_with_parent, this_process
 from sync.deid.deidentify import Deidentifier
 from sync.deid.folder import reid_entries
 from sync.deid.keys import SiteKeys
@@ -69,7 +70,8 @@ def prepare_file(deid: Deidentifier, path: Path) -> Prepared:
 _WORKER: dict[str, Deidentifier] = {}
 
 
-def _init(profile: Profile, keys: SiteKeys) -> None:
+def _init(profile: Profile, keys: SiteKeys, parent: Parent) -> None:
+    exit_with_parent(parent)  # never outlive the sync process
     logging.getLogger().handlers.clear()
     # pydicom's value validation quotes values (patient data): never in a log.
     pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
@@ -96,7 +98,7 @@ class PreparePool:
             load_table()
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context(method),
-                initializer=_init, initargs=(self.profile, self.keys))
+                initializer=_init, initargs=(self.profile, self.keys, this_process()))
         return self._pool.map(_one, paths)
 
     def close(self) -> None:

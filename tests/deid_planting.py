@@ -18,6 +18,7 @@ another):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -28,7 +29,11 @@ from PIL import Image, ImageDraw, ImageFont
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+from pydicom.encaps import generate_fragments
 from pydicom.sequence import Sequence
+from pydicom.uid import UID, JPEG2000Lossless
+
+from tests.unit.dicom_factory import mg_dataset, to_bytes
 
 # The shipped Table E.1-1 (tests/unit/test_deid_table.py checks it row by row
 # against the standard's transcription).
@@ -252,3 +257,108 @@ def burn_text(ds: Dataset, text: str, height_mm: float = 3.0) -> tuple[int, int,
                 ds.PixelData = pixels.tobytes()
                 return r0, c0, r0 + h, c0 + w
     raise RuntimeError("no background corner is clear of tissue for burned-in text")
+
+
+# -- identifiers outside any element ------------------------------------------
+# A synthetic woman whose name and ID are planted where no element holds them.
+OUTSIDE_NAME = "Oake^Verity"
+OUTSIDE_ID = "SYN-7731-Q"
+_ITEM_END = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00"
+_SEQ_END = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+
+
+def outside_needles() -> list[bytes]:
+    """The planted identifiers as they may appear: lower case, UTF-8 and UTF-16."""
+    texts = [OUTSIDE_NAME, OUTSIDE_ID, "Verity Oake", "Oake"]
+    return [t.lower().encode(e) for t in texts for e in ("utf-8", "utf-16-le")]
+
+
+def leaked(data: bytes) -> list[bytes]:
+    low = data.lower()
+    return [n for n in outside_needles() if n in low]
+
+
+def outside_person_image(sop_class: str = MG_CLASS) -> Dataset:
+    """A small synthetic image with a breast-like bright region (so it can be cleaned)."""
+    ds = mg_dataset(rows=256, cols=256, PatientName=OUTSIDE_NAME, PatientID=OUTSIDE_ID)
+    pixels = np.full((256, 256), 100, np.uint16)
+    pixels[40:220, 0:150] = 3000
+    ds.PixelData = pixels.tobytes()
+    if sop_class != MG_CLASS:
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = sop_class
+        ds.BurnedInAnnotation = "NO"
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = "R-10242", "SRT", "cc"
+    ds.ViewCodeSequence = Sequence([item])
+    ds["ViewCodeSequence"].is_undefined_length = True
+    item.is_undefined_length_sequence_item = True
+    return ds
+
+
+def _written(ds: Dataset) -> bytes:
+    return to_bytes(ds)
+
+
+Parts = Callable[[bytes], tuple[bytes, list[bytes]]]
+
+
+def _encapsulated(sop_class: str, parts: Parts) -> bytes:
+    """A JPEG 2000 image whose encapsulation ``parts(codestream)`` gives as
+    (offset table, fragments)."""
+    ds = outside_person_image(sop_class)
+    ds.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg")
+    frame = b"".join(list(generate_fragments(ds.PixelData))[1:])
+    bot, fragments = parts(frame)
+    value = b"\xfe\xff\x00\xe0" + len(bot).to_bytes(4, "little") + bot
+    for fragment in fragments:
+        fragment = _even(fragment)
+        value += b"\xfe\xff\x00\xe0" + len(fragment).to_bytes(4, "little") + fragment
+    ds.PixelData = value
+    ds["PixelData"].is_undefined_length = True
+    return _written(ds)
+
+
+def outside_element_files() -> dict[str, bytes]:
+    """Part 10 files of one synthetic woman, each with her name or ID planted in a
+    place that is not an ordinary element, by the name of that place."""
+    name = OUTSIDE_NAME.upper().encode()
+    ident = OUTSIDE_ID.encode()
+    files: dict[str, bytes] = {}
+    ds = outside_person_image()
+    ds.preamble = (name + b" " + ident).ljust(128, b"\0")
+    files["preamble"] = _written(ds)
+    ds = outside_person_image()
+    ds.file_meta.add_new(0x00020100, "UI", UID("1.2.826.0.1.3680043.9.7433.1"))
+    ds.file_meta.add_new(0x00020102, "OB", _even(b"private " + ident))
+    files["file meta private"] = _written(ds)
+    ds = outside_person_image()
+    ds.file_meta.add_new(0x00020099, "LO", OUTSIDE_NAME)  # not in the standard
+    ds.file_meta.SourceApplicationEntityTitle = OUTSIDE_ID
+    files["file meta unknown"] = _written(ds)
+    # pydicom stops reading at a stray item delimiter: what follows is no element.
+    files["after the data set"] = (_written(outside_person_image()) + _ITEM_END
+                                   + _even(name + b" " + ident))
+    ds = outside_person_image()
+    ds.add_new(0xFFFCFFFC, "OB", _even(b"\0" * 16 + name))  # Data Set Trailing Padding
+    files["trailing padding"] = _written(ds)
+    # Delimiter lengths (always zero) carrying a name part; pydicom ignores them.
+    plain = _written(outside_person_image())
+    files["delimiter lengths"] = (plain.replace(_ITEM_END, _ITEM_END[:4] + b"OAKE")
+                                  .replace(_SEQ_END, _SEQ_END[:4] + b"Oake"))
+    assert files["delimiter lengths"] != plain
+    dx = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray: its codestream is kept
+    for label, sop in (("mammogram", MG_CLASS), ("image", dx)):
+        files[f"{label} offset table"] = _encapsulated(
+            sop, lambda f: (_even(ident).ljust(12, b"\0"), [f]))
+        files[f"{label} after the last fragment"] = _encapsulated(
+            sop, lambda f: (b"", [f[:len(f) // 2 & ~1], f[len(f) // 2 & ~1:], name]))
+        files[f"{label} after the end of the codestream"] = _encapsulated(
+            sop, lambda f: (b"", [f + b"\0" + name]))
+        files[f"{label} between fragments"] = _encapsulated(
+            sop, lambda f: (b"", [f[:len(f) // 2 & ~1], name, f[len(f) // 2 & ~1:]]))
+    return files
+
+
+# What cannot be cleaned (a name inside a codestream) may be blocked; the rest
+# must come out, cleaned.
+MAY_BE_HELD_BACK = frozenset({"mammogram between fragments", "image between fragments"})

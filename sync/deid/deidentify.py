@@ -15,7 +15,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
-from sync.deid import pixels
+from sync.deid import encapsulated, pixels
 from sync.deid.classify import Verdict, classify
 from sync.deid.identifiers import harvest
 from sync.deid.keys import SiteKeys
@@ -28,6 +28,7 @@ from sync.deid.walker import Walker
 IMPLEMENTATION_UID = "2.25.98146349761094262613402470357733416911"
 IMPLEMENTATION_VERSION = "MAMMODESK_0_1"
 CONTENT_SEQUENCE = 0x0040A730
+PREAMBLE = bytes(128)
 
 
 @dataclass
@@ -87,27 +88,27 @@ class Deidentifier:
                     "issuer": str(ds.get("IssuerOfPatientID", "") or ""),
                     "study_uid": str(ds.get("StudyInstanceUID", "") or "")}
         cleaned_pixels = False
-        if verdict.kind == "mammogram":
+        if verdict.kind in ("mammogram", "image"):
             try:
-                pixels.blank_outside_breast(ds)
+                # Only the frames' codestreams go on (and are what a mammogram decodes).
+                encapsulated.rebuild(ds)
+                if verdict.kind == "mammogram":
+                    pixels.blank_outside_breast(ds)
+                    cleaned_pixels = True
             except pixels.Uncleanable as exc:
-                return Outcome("quarantined", f"mammogram pixels: {exc}")
-            cleaned_pixels = True
+                return Outcome("quarantined", f"{verdict.kind} pixels: {exc}")
         walker.clean(ds)
         pseudonym = self.pseudo.patient_id(patient_key)
         self._stamp(ds, patient_key, cleaned_pixels)
         self._file_meta(ds)
         scanner = Scanner(ids)
-        buffer = io.BytesIO()
-        ds.save_as(buffer, enforce_file_format=True)
         outcome = Outcome("clean", patient_pseudonym=pseudonym,
                           study_uid=str(ds.get("StudyInstanceUID", "")),
                           sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
-                          original=original, scanner=scanner, data=buffer.getvalue())
-        # The bytes that will leave, searched in one pass; only when that finds
-        # something (or cannot decide) is every element searched, to say which.
-        if not scanner.certainly_clean(outcome.data):
-            outcome.leaks = scanner.scan(ds)
+                          original=original, scanner=scanner, data=serialize(ds))
+        # The bytes that will leave: searched in one pass, then element by element
+        # when that finds something; what no element explains blocks it too.
+        outcome.leaks = scanner.check(ds, outcome.data)
         if outcome.leaks:
             outcome.data = b""
             outcome.status = "blocked"
@@ -142,6 +143,7 @@ class Deidentifier:
 
     @staticmethod
     def _file_meta(ds: Dataset) -> None:
+        """File meta made afresh: only the standard elements MammoDesk sets."""
         old = getattr(ds, "file_meta", None) or FileMetaDataset()
         meta = FileMetaDataset()
         meta.FileMetaInformationVersion = b"\x00\x01"
@@ -156,3 +158,17 @@ class Deidentifier:
         meta.ImplementationClassUID = UID(IMPLEMENTATION_UID)
         meta.ImplementationVersionName = IMPLEMENTATION_VERSION
         ds.file_meta = meta
+
+
+def serialize(ds: Dataset) -> bytes:
+    """The Part 10 file of a cleaned data set and nothing else: a preamble of
+    zeros (the one read in may hold anything, and is never looked at by the
+    element walk), the file meta made by ``_file_meta``, the data set, and
+    nothing after it."""
+    ds.preamble = PREAMBLE  # type: ignore[attr-defined]
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    data = buffer.getvalue()
+    if data[:len(PREAMBLE)] != PREAMBLE:
+        raise RuntimeError("the written preamble is not empty")
+    return data

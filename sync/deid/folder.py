@@ -23,6 +23,7 @@ import pydicom.config
 
 from engine.dicom.reader import NotDicomError, read_dataset
 from engine.errors import DicomReadError
+from engine.parent_watch import Parent, exit_with_parent, this_process
 from sync.deid.deidentify import Deidentifier, Outcome
 from sync.deid.errors import DeidError
 from sync.deid.keys import SiteKeys
@@ -75,22 +76,37 @@ def _check_places(src: Path, dst: Path) -> None:
         raise DeidError(f"cannot create the output folder {dst}: {exc.strerror or exc}") from exc
 
 
-def write_atomically(data: bytes, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".partial-", suffix=".dcm")
+def write_atomically(data: bytes, target: Path, *,
+                     check: Callable[[Path], str | None] | None = None,
+                     temp_dir: Path | None = None) -> str | None:
+    """Write ``data`` to ``target`` through a temporary file and a rename.
+
+    ``check`` sees the temporary file once its bytes are on disk, before the
+    rename: a problem it returns leaves nothing behind (no file, no folder)
+    and is returned.  ``temp_dir`` (same file system) holds the temporary
+    file, so that folders are made only for a file that passed."""
+    where = temp_dir or target.parent
+    where.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=where, prefix=".partial-", suffix=".dcm")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        problem = check(Path(tmp)) if check is not None else None
+        if problem:
+            Path(tmp).unlink(missing_ok=True)
+            return problem
+        target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return None
 
 
 def _verify(path: Path, outcome: Outcome) -> str | None:
-    """Re-read a written file: the problem found, or None."""
+    """Re-read a written (temporary) file: the problem found, or None."""
     data = path.read_bytes()
     if outcome.scanner is not None:
         kind = outcome.scanner.bytes_hit(data)  # the whole file, as bytes
@@ -134,13 +150,13 @@ def _one(path: Path, rel: str, dst: Path, deid: Deidentifier, verify: bool) -> _
         return _Result(rel, outcome.status, outcome.reason, size=size)
     target = dst / outcome.patient_pseudonym / outcome.study_uid / (
         outcome.sop_instance_uid + ".dcm")
+    # --verify reads back the bytes as written, before they get their name.
+    check = (lambda tmp: _verify(tmp, outcome)) if verify else None
     try:
-        write_atomically(outcome.data, target)
+        problem = write_atomically(outcome.data, target, check=check, temp_dir=dst)
     except OSError as exc:
         raise DeidError(f"cannot write to {dst}: {exc.strerror or exc}") from exc
-    problem = _verify(target, outcome) if verify else None
     if problem:
-        target.unlink(missing_ok=True)
         return _Result(rel, "blocked", problem, size=size)
     return _Result(rel, "written", target=target, size=size, reid=reid_entries(outcome))
 
@@ -148,7 +164,9 @@ def _one(path: Path, rel: str, dst: Path, deid: Deidentifier, verify: bool) -> _
 _WORKER: dict[str, object] = {}
 
 
-def _worker_init(profile: Profile, keys: SiteKeys, dst: Path, verify: bool) -> None:
+def _worker_init(profile: Profile, keys: SiteKeys, dst: Path, verify: bool,
+                 parent: Parent) -> None:
+    exit_with_parent(parent)  # a killed run writes nothing more
     logging.getLogger().handlers.clear()
     # pydicom's value validation quotes values (patient data): never in a log.
     pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
@@ -176,7 +194,7 @@ def _results(jobs: list[tuple[Path, str]], dst: Path, profile: Profile, keys: Si
     context = multiprocessing.get_context(method)
     load_table()  # read once here: forked workers inherit it
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
-                             initargs=(profile, keys, dst, verify)) as pool:
+                             initargs=(profile, keys, dst, verify, this_process())) as pool:
         try:
             yield from pool.map(_worker_one, jobs)
         except BaseException:

@@ -9,7 +9,10 @@ and kind of identifier, never by value.
 
 All text values of an object are joined into one string and each identifier
 is looked for once with ``str.find``; large binary values are searched
-through a table of the identifiers' first two bytes.
+through a table of the identifiers' first two bytes.  The bytes as written
+are searched too: an identifier there that lies in no element value (the
+preamble, a delimiter, across two values) blocks the object "outside any
+element".
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import pydicom
 from sync.deid.elements import Value, values
 from sync.deid.identifiers import Identifiers
 from sync.deid.pair_index import PairIndex
+from sync.deid.spans import Spans
 
 LARGE = 1 << 16  # bytes: above this, a value is searched through the prefix tables
 _SEP = "\x00"
@@ -176,6 +180,35 @@ class Scanner:
                 seen.add(v.where)
                 leaks.append(Leak(v.where, kind))
         return leaks
+
+    def check(self, ds: pydicom.Dataset, serialized: bytes) -> list[Leak]:
+        """The leaks of ``ds`` as written to ``serialized`` (empty: it may leave).
+
+        One pass over the written bytes; only when it finds something (or
+        cannot decide) is every element searched, to say which.  What that
+        pass finds but the element walk cannot attribute (the preamble, a
+        delimiter, bytes after the data set, a value straddling two elements)
+        blocks the object too: it is "outside any element"."""
+        if self.certainly_clean(serialized):
+            return []
+        leaks = self.scan(ds)
+        if leaks or self._serial is None:
+            return leaks  # no one-pass search: the element walk alone decides
+        return self.outside_elements(serialized)
+
+    def outside_elements(self, serialized: bytes) -> list[Leak]:
+        """Identifiers found in ``serialized`` but not inside one element value.
+
+        Inside a value the element walk is what decides (a name part in pixel
+        data is chance, a UID followed by more digits is another UID)."""
+        if self._serial is None:
+            return []
+        spans: Spans | None = None
+        for pos, size, kind in self._serial.hits(serialized):
+            spans = spans or Spans(serialized)
+            if not spans.inside_one(pos, pos + size):
+                return [Leak("outside any element", kind)]
+        return []
 
     def certainly_clean(self, serialized: bytes) -> bool:
         """True when the object as it will be written holds none of the identifiers.

@@ -10,7 +10,7 @@ the few offsets that pass both are compared exactly, lower-cased.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -40,16 +40,19 @@ class PairIndex:
 
     def first_hit(self, data: bytes) -> tuple[int, str] | None:
         """(offset, kind) of the first identifier found in ``data`` (any case), or None."""
+        return next(((pos, kind) for pos, _, kind in self.hits(data)), None)
+
+    def hits(self, data: bytes) -> Iterator[tuple[int, int, str]]:
+        """(offset, length, kind) of every identifier in ``data`` (any case), in order."""
         if not self._by_prefix or len(data) < 4:
-            return None
+            return
         for pos in self._candidates(data):
             pos = int(pos)
             head = data[pos:pos + 2].lower()
             for raw, kind, numeric in self._by_prefix.get(head[0] | head[1] << 8, ()):
                 if data[pos:pos + len(raw)].lower() == raw and (
                         not numeric or self._whole(data, pos, len(raw))):
-                    return pos, kind
-        return None
+                    yield pos, len(raw), kind
 
     def _candidates(self, hay: bytes) -> np.ndarray:
         """Offsets whose first four bytes could begin an identifier, in order."""

@@ -185,3 +185,30 @@ def test_bad_deid_settings_are_refused_in_one_line(home, tmp_path):
     allow.write_text('"VENDOR 1" 0009 10\nbroken line\n')
     done = run_cli("config", "set", "deid.safe_private", str(allow), home=home)
     assert done.returncode == 2 and "line 2" in done.stderr
+
+
+def test_identifiers_outside_any_element_never_reach_the_output(home, tmp_path):
+    """A name or ID in the preamble, the file meta, after the data set, in the
+    encapsulation of the pixel data or in delimiters: the written files hold
+    the cleaned data set only."""
+    from tests.deid_planting import MAY_BE_HELD_BACK, leaked, outside_element_files
+
+    run_cli("deid-key", "create", home=home)
+    src = tmp_path / "in"
+    src.mkdir()
+    files = outside_element_files()
+    for label, data in files.items():
+        (src / (label.replace(" ", "-") + ".dcm")).write_bytes(data)
+    for verify in ([], ["--verify"]):
+        out = tmp_path / ("out" + "".join(verify))
+        done = run_cli("anonymize", str(src), str(out), "--json", *verify, home=home)
+        summary = json.loads(done.stdout)
+        written = _outputs(out)
+        for path in written:
+            data = path.read_bytes()
+            assert leaked(data) == [], path.name
+            assert data[:128] == bytes(128)
+        held = {f["file"] for f in summary["quarantined"] + summary["blocked"]}
+        assert held <= {label.replace(" ", "-") + ".dcm" for label in MAY_BE_HELD_BACK}, held
+        assert summary["written"] == len(files) - len(held) and not summary["failed"]
+        assert len(written) == summary["written"]
