@@ -52,11 +52,12 @@ class AppContext(QObject):
         from concurrent.futures import ProcessPoolExecutor
 
         from engine.ai import worker
+        from engine.parent_watch import this_process
 
         # The model lives in a process of its own (see engine.ai.worker).
         self._ai_procs = ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn"), initializer=worker.init,
-            initargs=(str(self.paths.models),))
+            initargs=(str(self.paths.models), "auto", this_process()))
 
         def load():  # type: ignore[no-untyped-def]
             return self.in_ai_process(worker.model_info)

@@ -13,15 +13,18 @@ from pathlib import Path
 
 from engine.ai.results import ExamResult
 from engine.errors import MammoDeskError
+from engine.parent_watch import Parent, exit_with_parent
 
 _runtime = None
 _error: str | None = None
 
 
-def init(models_root: str, backend: str = "auto") -> None:
+def init(models_root: str, backend: str = "auto", parent: Parent | None = None) -> None:
     """Process initializer: load the model (a failure is kept, not raised,
-    so the jobs can say what it was)."""
+    so the jobs can say what it was).  ``parent``: ``this_process()`` of the
+    window that starts the worker, which must not outlive it."""
     global _runtime, _error
+    exit_with_parent(parent)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         from engine.ai.service import open_runtime

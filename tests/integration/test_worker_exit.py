@@ -65,11 +65,11 @@ def _wait(condition, seconds: float) -> bool:
     return condition()
 
 
-def _kill_and_check(parent: subprocess.Popen, ready) -> set[int]:
+def _kill_and_check(parent: subprocess.Popen, ready, workers_at_least: int = 2) -> set[int]:
     """Wait for ``ready()``, record the workers, kill -9 the parent; the workers left."""
     workers: set[int] = set()
     try:
-        assert _wait(lambda: ready() and len(_children(parent.pid)) >= 2, 120), \
+        assert _wait(lambda: ready() and len(_children(parent.pid)) >= workers_at_least, 120), \
             parent.stderr.read() if parent.poll() is not None else "no workers started"
         workers = _children(parent.pid)
         os.kill(parent.pid, signal.SIGKILL)
@@ -122,3 +122,25 @@ def test_staging_workers_end_with_a_killed_sync(slow_folder, tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     left = _kill_and_check(sync, lambda: (tmp_path / "progress").exists())
     assert left == set(), "staging workers outlived the sync process"
+
+
+def test_the_ai_worker_ends_with_a_killed_window(tmp_path):
+    """The window's AI process (started as ui/context.py starts it) dies with it."""
+    ready = tmp_path / "ready"
+    script = textwrap.dedent(f"""
+        import multiprocessing, time
+        from concurrent.futures import ProcessPoolExecutor
+        from pathlib import Path
+        from engine.ai import worker
+        from engine.parent_watch import this_process
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=worker.init,
+                                   initargs=({str(tmp_path / "models")!r}, "auto", this_process()))
+        pool.submit(time.sleep, 0).result()
+        Path({str(ready)!r}).write_text("up")
+        time.sleep(120)
+    """)
+    window = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, text=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    left = _kill_and_check(window, ready.exists, workers_at_least=1)
+    assert left == set(), "the AI worker outlived the window"
