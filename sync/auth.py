@@ -29,6 +29,7 @@ from requests.auth import AuthBase, HTTPBasicAuth
 from requests.cookies import extract_cookies_to_jar
 
 from sync import credentials
+from sync.bounded import SMALL_ANSWER_MAX, TOKEN_ANSWER_MAX
 from sync.config import CloudConfig
 from sync.errors import AuthError, ConfigError, OfflineError, TransientError
 from sync.http import check_url, timeout
@@ -95,7 +96,8 @@ def _post(cfg: CloudConfig, session: requests.Session, url: str, data: dict[str,
     """POST a form to an OAuth2 endpoint: (status, JSON body); 5xx/429 -> TransientError."""
     check_url(url, cfg)
     resp = send(session, "POST", url, data=data, auth=auth, timeout=timeout(cfg),
-                headers={"Accept": "application/json"}, allow_redirects=False)
+                headers={"Accept": "application/json"}, allow_redirects=False,
+                max_bytes=TOKEN_ANSWER_MAX, deadline=cfg.request_deadline)
     with resp:
         if resp.status_code >= 500 or resp.status_code == 429:
             raise TransientError(f"the cloud sign-in service is unavailable "
@@ -186,7 +188,7 @@ class _BearerAuth(AuthBase):
             # request again, with a fresh token; a second refusal is an AuthError.
             raise TransientError("the cloud refused the access token during an upload; it "
                                  "will be sent again with a fresh token")
-        _ = resp.content  # read the 401 so the connection goes back to the pool
+        # Not read: a hostile 401 body could be endless.  Closing costs one reconnect.
         resp.close()
         retry = resp.request.copy()
         retry._mammodesk_retried = True  # type: ignore[attr-defined]
@@ -320,7 +322,8 @@ def login_basic(cfg: CloudConfig, session: requests.Session, user: str, password
     try:
         resp = send(session, "GET", f"{cfg.url}/studies", params={"limit": "1"},
                     auth=_BasicAuth(user, password), timeout=timeout(cfg),
-                    headers={"Accept": "application/dicom+json"}, allow_redirects=False)
+                    headers={"Accept": "application/dicom+json"}, allow_redirects=False,
+                    max_bytes=SMALL_ANSWER_MAX, deadline=cfg.request_deadline)
     except (OfflineError, TransientError):
         credentials.store_password(user, password)
         return f"the password for {user} is in the system keyring but {_UNCHECKED}"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sync.bounded import MIN_UPLOAD_RATE, SMALL_DEADLINE_S
 from sync.errors import ConfigError
 
 AUTH_MODES = ("basic", "oauth2-client", "oauth2-device")
@@ -35,6 +36,10 @@ class CloudConfig:
     dev_plain_http: bool = False
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
+    # Whole-request limits (sync/bounded.py): a small request must be over within
+    # request_deadline seconds; an upload gets its size at min_upload_rate (B/s) more.
+    request_deadline: float = SMALL_DEADLINE_S
+    min_upload_rate: float = MIN_UPLOAD_RATE
 
 
 def is_loopback(host: str | None) -> bool:

@@ -33,7 +33,8 @@ already holds is ours: at-least-once delivery with an idempotent server.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Collection, Sequence
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,14 @@ from urllib.parse import quote
 
 import requests
 
+from sync.bounded import (
+    MIN_UPLOAD_RATE,
+    QIDO_PAGE_MAX,
+    SMALL_ANSWER_MAX,
+    SMALL_DEADLINE_S,
+    STOW_ANSWER_MAX,
+    upload_deadline,
+)
 from sync.errors import AuthError, ConfigError, RejectedError, TransientError
 from sync.multipart import MultipartBody
 from sync.retry import parse_retry_after
@@ -58,8 +67,6 @@ WARNING_REASON = "00081196"
 FAILURE_REASON = "00081197"
 FAILED_SOP_SEQUENCE = "00081198"
 REFERENCED_SOP_SEQUENCE = "00081199"
-
-_MAX_PAGES = 10_000
 
 
 class BatchTooLargeError(RejectedError):
@@ -105,7 +112,8 @@ def check_status(resp: requests.Response) -> None:
 def stow(session: requests.Session, base_url: str, study_uid: str,
          files: Sequence[tuple[Path, str]], *, auth: Any = None,
          timeout: float | tuple[float, float] = (10, 300), rate_limit: float | None = None,
-         on_progress: Callable[[int], None] | None = None) -> StowOutcome:
+         on_progress: Callable[[int], None] | None = None,
+         deadline: float = SMALL_DEADLINE_S, min_rate: float = MIN_UPLOAD_RATE) -> StowOutcome:
     """POST ``files`` (path, SOP Instance UID) to ``{base_url}/studies/{study_uid}``.
 
     Returns what the server says of each instance.  Raises AuthError (401/403),
@@ -114,7 +122,10 @@ def stow(session: requests.Session, base_url: str, study_uid: str,
     connection; ``retry_after`` from the server), OfflineError, TlsError,
     ConfigError (no DICOMweb service at that address), and SourceChangedError
     (a file changed while it was being sent).  ``on_progress`` gets the bytes
-    sent so far; ``rate_limit`` caps the upload in bytes per second.
+    sent so far; ``rate_limit`` caps the upload in bytes per second.  The whole
+    request must be over within ``deadline`` seconds plus the body's size at
+    ``min_rate`` bytes per second (TransientError when not), and the answer is
+    read up to a few MB (bigger is a TransientError).
     """
     if not files:
         raise ValueError("stow needs at least one file")
@@ -124,7 +135,9 @@ def stow(session: requests.Session, base_url: str, study_uid: str,
     try:
         resp = send(session, "POST", _url(base_url, "studies", study_uid), data=body,
                     headers={"Content-Type": body.content_type, "Accept": DICOM_JSON},
-                    auth=auth, timeout=timeout,
+                    auth=auth, timeout=timeout, max_bytes=STOW_ANSWER_MAX,
+                    deadline=upload_deadline(deadline, len(body), rate_limit=rate_limit,
+                                             min_rate=min_rate),
                     # A redirected POST would come back as a GET without the body.
                     allow_redirects=False)
     finally:
@@ -156,38 +169,54 @@ def _json_rows(resp: requests.Response) -> list[dict[str, Any]]:
 
 
 def qido_instances(session: requests.Session, base_url: str, study_uid: str, *,
-                   auth: Any = None, timeout: float | tuple[float, float] = (10, 60),
-                   page: int = 1000) -> set[str]:
-    """The SOP Instance UIDs the cloud holds for ``study_uid`` (QIDO-RS, paged)."""
+                   expected: Collection[str], auth: Any = None,
+                   timeout: float | tuple[float, float] = (10, 60), page: int = 1000,
+                   deadline: float = SMALL_DEADLINE_S) -> set[str]:
+    """Which of ``expected`` (SOP Instance UIDs) the cloud holds for ``study_uid``.
+
+    QIDO-RS, paged, and bounded by what is being confirmed: it stops as soon as
+    every expected instance is listed, and reads at most ceil(expected / page) + 1
+    pages (the one extra page for objects of the study sent before); a server
+    that keeps sending full pages past that is a TransientError, and so is a
+    page over the size cap or past the deadline.  Each page is a request to the
+    configured origin only (the session follows no redirect).
+    """
     if page < 1:
         raise ValueError("page must be at least 1")
+    wanted = set(expected)
     url = _url(base_url, "studies", study_uid, "instances")
     found: set[str] = set()
+    seen: set[str] = set()
     offset = 0
-    for _ in range(_MAX_PAGES):
+    for _ in range(math.ceil(len(wanted) / page) + 1):
         resp = send(session, "GET", url,
                     params={"includefield": SOP_INSTANCE_UID, "limit": page, "offset": offset},
-                    headers={"Accept": DICOM_JSON}, auth=auth, timeout=timeout)
+                    headers={"Accept": DICOM_JSON}, auth=auth, timeout=timeout,
+                    max_bytes=QIDO_PAGE_MAX, deadline=deadline, allow_redirects=False)
         if resp.status_code in (204, 404):
-            break
+            return found
         check_status(resp)
         rows = _json_rows(resp)
-        before = len(found)
-        found.update(uid.strip().rstrip("\0") for row in rows
-                     if isinstance(uid := first(row, SOP_INSTANCE_UID), str) and uid.strip())
-        # A short page is the last; a server that ignores offset (nothing new) or
-        # limit (a long page) has sent all it will.
-        if len(rows) != page or len(found) == before:
-            break
+        before = len(seen)
+        seen.update(uid.strip().rstrip("\0") for row in rows
+                    if isinstance(uid := first(row, SOP_INSTANCE_UID), str) and uid.strip())
+        found = wanted & seen
+        # Everything confirmed; or a short page, the last; or a server that ignores
+        # offset (nothing new) or limit (a long page): it has sent all it will.
+        if found == wanted or len(rows) != page or len(seen) == before:
+            return found
         offset += len(rows)
-    return found
+    raise TransientError("the cloud listed more instances than the study can hold while "
+                         "confirming an upload; trying again later")
 
 
 def ping(session: requests.Session, base_url: str, *, auth: Any = None,
-         timeout: float | tuple[float, float] = (5, 15)) -> None:
+         timeout: float | tuple[float, float] = (5, 15),
+         deadline: float = SMALL_DEADLINE_S) -> None:
     """Check that ``base_url`` is a DICOMweb service that accepts our credentials."""
     resp = send(session, "GET", _url(base_url, "studies"), params={"limit": 1},
-                headers={"Accept": DICOM_JSON}, auth=auth, timeout=timeout)
+                headers={"Accept": DICOM_JSON}, auth=auth, timeout=timeout,
+                max_bytes=SMALL_ANSWER_MAX, deadline=deadline, allow_redirects=False)
     try:
         check_status(resp)
     except RejectedError:

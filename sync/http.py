@@ -11,12 +11,21 @@ and the HTTPS adapter pins every connection pool - direct and through the
 proxy - to one ``ssl.SSLContext`` built below, dropping whatever ``verify``
 or client-certificate arguments a caller passes.  Plain http is refused by
 its own adapter unless the URL is a loopback address and
-``cloud.dev_plain_http`` is on, so a redirect cannot downgrade either.
+``cloud.dev_plain_http`` is on.
+
+Redirects are never followed: the session refuses every 3xx with a Location
+(ConfigError, before its body is read), so an answer - a confirmation above
+all - only ever comes from the configured origin, whatever a call site asks.
+Every connection it opens is put under the current request's deadline
+(sync/bounded.py), so a request that trickles is cut off, upload included.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import ssl
+import sys
 from importlib import metadata
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +33,10 @@ from urllib.parse import urlsplit
 import requests
 import truststore
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from sync import bounded
 from sync.config import CloudConfig, url_problem
 from sync.errors import ConfigError
 
@@ -63,19 +75,72 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" if parts.netloc else "the URL"
 
 
+# Where Linux distributions keep the system's CA bundle, for an OpenSSL built
+# with another prefix (a bundled build): the list truststore itself falls back to.
+_CA_FILE_CANDIDATES = (
+    "/etc/ssl/cert.pem",  # Alpine, Arch, Fedora 34-43, RHEL 9-10, BSD
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  # Fedora 44+, RHEL 11+
+    "/etc/pki/tls/cert.pem",  # older Fedora, RHEL, CentOS
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu
+    "/etc/ssl/ca-bundle.pem",  # SUSE
+)
+_HASHED_NAME = re.compile(r"^[0-9a-fA-F]{8}\.[0-9]$")
+
+
+def _has_hashed_certs(folder: str) -> bool:
+    try:
+        return any(_HASHED_NAME.match(name) for name in os.listdir(folder))
+    except OSError:
+        return False
+
+
+def system_ca_locations() -> tuple[str | None, str | None]:
+    """(CA file, CA folder) of the operating system's store on Linux, from no variable.
+
+    ``ssl.get_default_verify_paths()`` gives both what the environment says
+    (``cafile``/``capath``: SSL_CERT_FILE, SSL_CERT_DIR) and what OpenSSL was
+    built with (``openssl_cafile``/``openssl_capath``): only the latter is the
+    system's.  If neither exists, the distributions' usual bundle files.
+    """
+    paths = ssl.get_default_verify_paths()
+    cafile = paths.openssl_cafile if os.path.isfile(paths.openssl_cafile) else None
+    capath = paths.openssl_capath if _has_hashed_certs(paths.openssl_capath) else None
+    if cafile or capath:
+        return cafile, capath
+    return next((f for f in _CA_FILE_CANDIDATES if os.path.isfile(f)), None), None
+
+
+def _system_context() -> ssl.SSLContext:
+    """A client context trusting the operating system's store, and only that.
+
+    On Windows and macOS, truststore verifies through the platform's own
+    verifier (SChannel, Security.framework), which no environment variable
+    changes.  On Linux truststore would call ``set_default_verify_paths`` on
+    every connection, and OpenSSL then reads SSL_CERT_FILE and SSL_CERT_DIR:
+    any process environment could add a CA.  So on Linux the system's CA file
+    and folder are loaded by their built-in paths instead (which is all that
+    truststore does there, minus the environment).
+    """
+    if sys.platform in ("win32", "darwin"):
+        return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    cafile, capath = system_ca_locations()
+    if cafile or capath:
+        ctx.load_verify_locations(cafile=cafile, capath=capath)
+    return ctx
+
+
 def ssl_context(cfg: CloudConfig) -> ssl.SSLContext:
     """TLS >= 1.2, certificate and host name required; OS trust store + cfg.ca_bundle.
 
-    truststore's context verifies through the platform's own verifier
-    (SChannel on Windows, Security.framework on macOS) and on Linux through
-    OpenSSL with the system CA locations.  Certificates added with
-    ``load_verify_locations`` are trusted as well as the system store on every
-    platform; on Linux this was checked with a throwaway CA (tests/unit/
-    test_sync_http.py): a server signed by the bundle's CA verifies, one
-    signed by another CA does not, and the host name is still checked.  So no
-    fallback to ``ssl.create_default_context()`` is needed.
+    Nothing in the environment adds trust (``_system_context``).  Certificates
+    added with ``load_verify_locations`` are trusted as well as the system
+    store on every platform; on Linux this was checked with a throwaway CA
+    (tests/unit/test_sync_http.py): a server signed by the bundle's CA
+    verifies, one signed by another CA does not, and the host name is still
+    checked.
     """
-    ctx = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = _system_context()
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.check_hostname = True
@@ -90,7 +155,57 @@ def ssl_context(cfg: CloudConfig) -> ssl.SSLContext:
     return ctx
 
 
-class _VerifiedAdapter(HTTPAdapter):
+# -- connections under the request's deadline ----------------------------------------
+
+
+class _DeadlineHTTPConnection(HTTPConnection):
+    """Attached to the current deadline for each request it carries, and once connected."""
+
+    def connect(self) -> None:
+        super().connect()
+        bounded.attach(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        bounded.attach(self)  # a kept-alive connection, reused for this request
+        super().request(*args, **kwargs)
+
+
+class _DeadlineHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        bounded.attach(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        bounded.attach(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _DeadlinePools(HTTPAdapter):
+    """Connection pools (direct and through a proxy) whose connections keep deadlines."""
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                         **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+
+class _VerifiedAdapter(_DeadlinePools):
     """HTTPS through one fixed, verifying SSLContext, direct or through a proxy."""
 
     def __init__(self, context: ssl.SSLContext) -> None:
@@ -122,7 +237,7 @@ class _VerifiedAdapter(HTTPAdapter):
         conn.ca_cert_dir = None
 
 
-class _PlainAdapter(HTTPAdapter):
+class _PlainAdapter(_DeadlinePools):
     """Plain http only where the configuration allows it (loopback, dev flag)."""
 
     def __init__(self, cfg: CloudConfig) -> None:
@@ -135,10 +250,26 @@ class _PlainAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
+class _OriginSession(requests.Session):
+    """Never follows a redirect: a 3xx with a Location is an error of that request."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        # requests asks this before it reads the redirect's body or follows it,
+        # with or without allow_redirects: the one place no call site can skip.
+        target = super().get_redirect_target(resp)
+        if target is None:
+            return None
+        resp.close()
+        raise ConfigError(f"the cloud answered with a redirect (HTTP {resp.status_code}) "
+                          "instead of an answer; redirects are not followed: set cloud.url "
+                          "to the address that answers")
+
+
 def make_session(cfg: CloudConfig) -> requests.Session:
-    """A session for the cloud: verified TLS, explicit proxy, no environment."""
+    """A session for the cloud: verified TLS, explicit proxy, no environment, no redirects."""
     check_url(cfg.url, cfg)
-    session = requests.Session()
+    session = _OriginSession()
+    session.max_redirects = 0
     session.trust_env = False
     session.verify = True
     session.headers["User-Agent"] = USER_AGENT

@@ -7,10 +7,12 @@ confirmed.  Objects resumed after a crash or a failed attempt are looked up
 on the server first, so nothing is sent twice that need not be.
 
 Failures decide what happens next (sync/errors.py): a dropped connection,
-a 5xx, a 429/503 wait and retry with exponential backoff and full jitter
+a 5xx, a 429/503, an answer over its size cap or a request past its deadline
+(sync/bounded.py) wait and retry with exponential backoff and full jitter
 (Retry-After honoured); "offline" waits for the network (or, with
 ``once``, stops with everything still queued); bad credentials, an
-untrusted certificate or unsafe settings stop the loop, queue intact.
+untrusted certificate, unsafe settings or a redirect away from cloud.url stop
+the loop, queue intact.
 """
 
 from __future__ import annotations
@@ -203,7 +205,8 @@ class SyncRunner:
             result = self._call(lambda: dicomweb.stow(
                 self.session, self.cfg.url, study, files, auth=self.auth,
                 timeout=(self.cfg.connect_timeout, self.cfg.read_timeout),
-                rate_limit=self._rate_limit(), on_progress=progress))
+                rate_limit=self._rate_limit(), on_progress=progress,
+                deadline=self.cfg.request_deadline, min_rate=self.cfg.min_upload_rate))
         except SourceChangedError:
             outbox.set_state(self.library, [i.id for i in batch], outbox.QUEUED,
                              error="a staged file changed on disk; prepared again")
@@ -235,9 +238,12 @@ class SyncRunner:
         self.status.update(force=True, phase=prog.CONFIRMING, message="confirming")
         present: set[str] = set()
         for study in {i.out_study_uid for i in candidates if i.out_study_uid}:
-            present |= self._call(lambda s=study: dicomweb.qido_instances(
-                self.session, self.cfg.url, s, auth=self.auth,
-                timeout=(self.cfg.connect_timeout, self.cfg.read_timeout)))
+            expected = {i.out_sop_uid for i in candidates
+                        if i.out_study_uid == study and i.out_sop_uid}
+            present |= self._call(lambda s=study, e=expected: dicomweb.qido_instances(
+                self.session, self.cfg.url, s, expected=e, auth=self.auth,
+                timeout=(self.cfg.connect_timeout, self.cfg.read_timeout),
+                deadline=self.cfg.request_deadline))
         done = [i for i in candidates if i.out_sop_uid in present]
         outbox.set_state(self.library, [i.id for i in done], outbox.CONFIRMED)
         for item in done:

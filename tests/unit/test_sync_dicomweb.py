@@ -442,7 +442,7 @@ def test_qido_pages_until_a_short_page(server, session):
         return Answer(200, body, {"Content-Type": "application/dicom+json"})
 
     server.script.extend([page, page, page])
-    found = qido_instances(session, server.url, STUDY, page=4)
+    found = qido_instances(session, server.url, STUDY, expected=held, page=4)
     assert found == set(held)
     assert [s.query["offset"] for s in server.seen] == [["0"], ["4"], ["8"]]
     assert all(s.query["limit"] == ["4"] for s in server.seen)
@@ -454,7 +454,8 @@ def test_qido_stops_when_server_ignores_offset(server, session):
     rows = _qido_rows([f"{STUDY}.{i}" for i in range(4)])
     for _ in range(5):
         server.answer(200, rows)
-    found = qido_instances(session, server.url, STUDY, page=4)
+    wanted = [f"{STUDY}.{i}" for i in range(10)]  # the server holds only the first 4
+    found = qido_instances(session, server.url, STUDY, expected=wanted, page=4)
     assert len(found) == 4
     assert len(server.seen) == 2
 
@@ -462,19 +463,19 @@ def test_qido_stops_when_server_ignores_offset(server, session):
 @pytest.mark.parametrize("status,body", [(204, b""), (404, b""), (200, b"[]"), (200, b"")])
 def test_qido_nothing_there(server, session, status, body):
     server.answer(status, body)
-    assert qido_instances(session, server.url, STUDY) == set()
+    assert qido_instances(session, server.url, STUDY, expected=SOPS) == set()
 
 
 def test_qido_refused_credentials(server, session):
     server.answer(401, b"")
     with pytest.raises(AuthError):
-        qido_instances(session, server.url, STUDY)
+        qido_instances(session, server.url, STUDY, expected=SOPS)
 
 
 def test_qido_unreadable_answer_is_transient(server, session):
     server.answer(200, b"<html>captive portal</html>", content_type="text/html")
     with pytest.raises(TransientError):
-        qido_instances(session, server.url, STUDY)
+        qido_instances(session, server.url, STUDY, expected=SOPS)
 
 
 def test_ping(server, session):

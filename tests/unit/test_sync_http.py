@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import select
 import socket
 import socketserver
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,8 +32,16 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from sync.config import CloudConfig, cloud_config
 from sync.errors import ConfigError, TlsError
-from sync.http import USER_AGENT, check_url, make_session, ssl_context, timeout
+from sync.http import (
+    USER_AGENT,
+    check_url,
+    make_session,
+    ssl_context,
+    system_ca_locations,
+    timeout,
+)
 from sync.transport import send
+from tests.conftest import ROOT
 
 # -- a throwaway PKI -------------------------------------------------------------------
 
@@ -373,6 +384,80 @@ def test_environment_ca_variables_and_verify_arguments_change_nothing(servers, p
     assert len(srv.seen) == expected
 
 
+# -- the environment adds no trust: SSL_CERT_FILE, SSL_CERT_DIR (README: env vars change nothing)
+
+
+def test_ssl_cert_file_in_the_environment_does_not_make_a_server_trusted(servers, pki,
+                                                                         monkeypatch,
+                                                                         no_env_proxy):
+    srv = servers.https()
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    # The trap is real: OpenSSL's default verify paths now name the test CA.
+    assert ssl.get_default_verify_paths().cafile == str(pki.ca)
+    with pytest.raises(TlsError, match="not trusted"):
+        send(make_session(cfg_for(srv.url)), "GET", f"{srv.url}/studies")
+    assert srv.seen == []
+    # cloud.ca_bundle is the one way to add a CA.
+    session = make_session(cfg_for(srv.url, ca_bundle=str(pki.ca)))
+    assert send(session, "GET", f"{srv.url}/studies").status_code == 200
+
+
+def test_ssl_cert_dir_in_the_environment_does_not_make_a_server_trusted(servers, pki, tmp_path,
+                                                                        monkeypatch,
+                                                                        no_env_proxy):
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    subject_hash = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", str(pki.ca)],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+    (folder / f"{subject_hash}.0").write_bytes(pki.ca.read_bytes())
+    srv = servers.https()
+    monkeypatch.setenv("SSL_CERT_DIR", str(folder))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "none.pem"))
+    assert ssl.get_default_verify_paths().capath == str(folder)
+    with pytest.raises(TlsError, match="not trusted"):
+        send(make_session(cfg_for(srv.url)), "GET", f"{srv.url}/studies")
+    assert srv.seen == []
+
+
+def test_the_system_store_is_loaded_from_where_openssl_keeps_it(pki, tmp_path, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    cafile, capath = system_ca_locations()
+    assert cafile != str(pki.ca) and capath != str(tmp_path)
+    assert cafile or capath, "no system CA store found"
+    ctx = ssl_context(cfg_for("https://localhost"))
+    subjects = [dict(item[0] for item in ca["subject"]).get("commonName", "")
+                for ca in ctx.get_ca_certs()]
+    if cafile and sys.platform.startswith("linux"):  # a CA file is loaded at once (a
+        assert len(subjects) > 10  # folder is read as certificates are looked up)
+    assert not any(name.startswith("MammoDesk test") for name in subjects)
+
+
+def _cli(env: dict[str, str], *args: str, stdin: str | None = None
+         ) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=env,
+                          input=stdin, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+@pytest.mark.slow  # four runs of main.py: about 8 s
+def test_the_command_line_ignores_ssl_cert_file_too(servers, pki, tmp_path, no_env_proxy):
+    srv = servers.https()
+    env = {**os.environ, "MAMMODESK_HOME": str(tmp_path / "home"), "SSL_CERT_FILE": str(pki.ca),
+           "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+           "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    assert _cli(env, "config", "set", "cloud.url", f"{srv.url}/dicom-web").returncode == 0
+    refused = _cli(env, "login", "--user", "reader", "--password-stdin", stdin="Pw-9xq\n")
+    assert refused.returncode != 0
+    assert "not trusted" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert srv.seen == []
+    assert _cli(env, "config", "set", "cloud.ca_bundle", str(pki.ca)).returncode == 0
+    done = _cli(env, "login", "--user", "reader", "--password-stdin", stdin="Pw-9xq\n")
+    assert done.returncode == 0, done.stderr
+    assert len(srv.seen) == 1
+
+
 # -- plain http --------------------------------------------------------------------------
 
 
@@ -424,8 +509,8 @@ def test_plain_http_to_another_host_is_always_refused_before_connecting(connecti
 def test_a_redirect_to_plain_http_is_not_followed(servers, pki, connections, no_env_proxy):
     srv = servers.https(lambda seen: (302, {"Location": "http://192.0.2.10/studies"}, b""))
     session = make_session(cfg_for(srv.url, ca_bundle=str(pki.ca)))
-    with pytest.raises(ConfigError, match="only https"):
-        send(session, "GET", f"{srv.url}/studies")
+    with pytest.raises(ConfigError, match="redirects are not followed"):
+        send(session, "GET", f"{srv.url}/studies", allow_redirects=True)
     assert [host for host, _ in connections] == ["localhost"]
 
 
