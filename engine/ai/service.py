@@ -16,7 +16,7 @@ from engine.ai.runtime import Runtime, load_runtime
 from engine.ai.store import save_result
 from engine.dicom.reader import NotDicomError, read_dataset
 from engine.errors import DicomReadError, MammoDeskError
-from engine.library.sources import Candidate, iter_candidates
+from engine.library.sources import Candidate, SourceProblem, iter_candidates
 from engine.library.store import Library
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,11 @@ def _read(data: bytes | Path) -> pydicom.Dataset:
 def datasets_from_path(path: Path) -> list[pydicom.Dataset]:
     """Every DICOM image under a file, folder, DICOMDIR or ZIP (one study)."""
     out: list[pydicom.Dataset] = []
+    refused: list[str] = []  # why files were not read (a FIFO, a ZIP bomb, a truncated file)
     for cand in iter_candidates([path]):
+        if isinstance(cand, SourceProblem):
+            refused.append(cand.reason)
+            continue
         if not isinstance(cand, Candidate):
             continue
         try:
@@ -55,11 +59,13 @@ def datasets_from_path(path: Path) -> list[pydicom.Dataset]:
             continue
         except (DicomReadError, OSError) as exc:
             log.info("skipped an unreadable file while analysing: %s", exc)
+            refused.append(str(exc))
             continue
         if "PixelData" in ds:
             out.append(ds)
     if not out:
-        raise MammoDeskError(f"no DICOM images found in {path}")
+        why = f" ({len(refused)} file(s) refused: {refused[0]})" if refused else ""
+        raise MammoDeskError(f"no DICOM images found in {path}{why}")
     studies = {str(ds.get("StudyInstanceUID", "")) for ds in out}
     if len(studies) > 1:
         raise MammoDeskError(

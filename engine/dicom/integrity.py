@@ -1,9 +1,10 @@
-"""A cheap "is the pixel data whole?" check that never decodes.
+"""A cheap "is the pixel data whole, and of a size we may decode?" check that never decodes.
 
 The importer runs this on every file and import speed is measured against plain dcmread, so
 it only looks at lengths, the encapsulation item structure and the bytes at each codestream's
 ends: enough to catch the common damage (a copy cut short, a broken transfer) before a doctor
-opens the image.
+opens the image.  Every decode path runs it too, and it refuses images over the size ceilings
+or whose codestream header disagrees with the DICOM header (engine.dicom.image_size).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
     RLELossless,
 )
+
+from engine.dicom.image_size import codestream_size_problem, declared_size_problem
 
 _ITEM = 0xE000FFFE  # (FFFE,E000) read as one little-endian 32-bit value
 _SEQ_DELIMITER = 0xE0DDFFFE
@@ -132,6 +135,9 @@ def pixel_data_problem(ds: pydicom.Dataset) -> str | None:
         return "pixel data cannot be read"
     if data is None:
         return None
+    too_large = declared_size_problem(ds)
+    if too_large:
+        return too_large
     ts = transfer_syntax(ds)
     if ts is None:
         return "pixel data cannot be checked: the transfer syntax is unknown"
@@ -148,4 +154,5 @@ def pixel_data_problem(ds: pydicom.Dataset) -> str | None:
     frames = max(_int(ds, "NumberOfFrames", 1) or 1, 1)
     if len(frags) < frames:
         return f"compressed pixel data incomplete: {len(frags)} fragments for {frames} frames"
-    return _codestream_problem(data, frags, frames, ts)
+    return _codestream_problem(data, frags, frames, ts) or codestream_size_problem(
+        ds, data, frags, ts)

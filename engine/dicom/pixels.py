@@ -15,6 +15,7 @@ from pydicom import uid as uids
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
+from engine.dicom.image_size import declared_size_problem
 from engine.dicom.integrity import pixel_data_problem, transfer_syntax
 from engine.errors import DecodeError
 
@@ -89,7 +90,9 @@ def decode_pixels(ds: pydicom.Dataset, frame: int | None = None) -> np.ndarray:
     if ts is None:
         raise DecodeError("cannot decode pixel data: the transfer syntax is unknown")
     decoder = _decoder_for(ts)
-    problem = pixel_data_problem(ds)
+    # Sizes first: a decoder allocates what the header and codestream claim (Float Pixel
+    # Data has no codestream, so the header check runs for it on its own).
+    problem = declared_size_problem(ds) or pixel_data_problem(ds)
     if problem:
         raise DecodeError(problem)
     try:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import warnings
+import zlib
 from typing import BinaryIO
 
 import pydicom
@@ -18,6 +20,8 @@ from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from engine.dicom import limits
+from engine.dicom.files import NotRegularFileError, not_regular_reason, open_regular
 from engine.errors import DicomReadError
 
 _UNDEFINED = 0xFFFFFFFF
@@ -55,6 +59,68 @@ def _looks_like_bare_dataset(data: bytes, size: int) -> bool:
         if fmt == "<HHI" and length <= size - 8:  # implicit VR is always little endian
             return True
     return False
+
+
+def looks_like_dicom(head: bytes, size: int) -> bool:
+    """True when a file's first 132 bytes (of ``size`` in all) start like DICOM.
+
+    Lets a reader skip a large non-DICOM file after reading its first bytes only.
+    """
+    return (len(head) >= 132 and head[128:132] == b"DICM") or _looks_like_bare_dataset(head,
+                                                                                       size)
+
+
+def too_large_reason(size: int) -> str | None:
+    """Why a DICOM file of ``size`` bytes is not read whole, or None when it may be."""
+    ceiling = limits.current()
+    if size <= ceiling.file_bytes:
+        return None
+    return (f"file too large: {size / 1e6:.0f} MB exceeds the {ceiling.file_mb_text()} "
+            "limit for one file (limits.zip_member_mb)")
+
+
+_DEFLATED = b"1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian
+_META_SEARCH = 1 << 16
+
+
+def _deflate_problem(fh: BinaryIO, size: int) -> str | None:
+    """Why a deflated data set may not be inflated, or None.
+
+    pydicom inflates a deflated data set whole and unbounded (a 30 KB file can hold a 30 MB
+    data set of zeros, or a gigabyte), so it is inflated here first, as a stream whose output
+    is counted and dropped, under the same ceilings as a ZIP member.
+    """
+    fh.seek(132)
+    meta = fh.read(_META_SEARCH)
+    # (0002,0000) File Meta Information Group Length, explicit VR: tag, "UL", 2, value.
+    if len(meta) >= 12 and meta[:6] == b"\x02\x00\x00\x00UL":
+        length = 12 + struct.unpack_from("<I", meta, 8)[0]
+        if _DEFLATED not in meta[:length]:
+            return None
+    elif _DEFLATED in meta:
+        return "deflated data set cannot be checked: the file meta group length is missing"
+    else:
+        return None
+    start = 132 + length
+    ceiling = limits.current()
+    packed = max(size - start, 1)
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    total = 0
+    fh.seek(start)
+    while (chunk := fh.read(1 << 20)) and not inflater.eof:
+        while chunk:
+            try:
+                total += len(inflater.decompress(chunk, 1 << 22))
+            except zlib.error:
+                return None  # damaged: pydicom's own read reports it
+            chunk = inflater.unconsumed_tail
+            if total > ceiling.file_bytes:
+                return (f"deflated data set too large: over the {ceiling.file_mb_text()} "
+                        "limit for one file (limits.zip_member_mb)")
+            if total > limits.RATIO_FLOOR_BYTES and total > ceiling.zip_ratio * packed:
+                return (f"deflated data set expands {total / packed:.0f} times: over the "
+                        f"{ceiling.zip_ratio:g}-times limit (limits.zip_ratio)")
+    return None
 
 
 def _infer_transfer_syntax(ds: pydicom.Dataset) -> None:
@@ -97,12 +163,17 @@ def read_dataset(source: str | os.PathLike | bytes) -> pydicom.Dataset:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _read(io.BytesIO(source), len(source))
     # Read from the open file rather than slurping it: the importer's speed is measured
-    # against plain dcmread, and a mammogram is tens of megabytes.
+    # against plain dcmread, and a mammogram is tens of megabytes.  Only a regular file is
+    # opened at all: a FIFO would block, a device would never end.
     try:
-        with open(source, "rb") as fh:
-            return _read(fh, os.fstat(fh.fileno()).st_size)
-    except IsADirectoryError as exc:
-        raise NotDicomError("not a DICOM file: it is a folder") from exc
+        mode = os.stat(source).st_mode
+        if stat.S_ISDIR(mode):
+            raise NotDicomError("not a DICOM file: it is a folder")
+        if not stat.S_ISREG(mode):
+            raise NotRegularFileError(not_regular_reason(mode))
+        fh, size = open_regular(source)
+        with fh:
+            return _read(fh, size)
     except OSError as exc:
         raise DicomReadError(f"cannot read file: {exc.strerror or 'I/O error'}") from exc
 
@@ -115,6 +186,14 @@ def _read(fh: BinaryIO, size: int) -> pydicom.Dataset:
     has_preamble = len(head) >= 132 and head[128:132] == b"DICM"
     if not has_preamble and not _looks_like_bare_dataset(head, size):
         raise NotDicomError("not a DICOM file: no DICOM header found")
+    too_large = too_large_reason(size)
+    if too_large:
+        raise DicomReadError(too_large)
+    if has_preamble:  # only a file meta header can declare the deflated syntax
+        problem = _deflate_problem(fh, size)
+        fh.seek(0)
+        if problem:
+            raise DicomReadError(problem)
     # pydicom reports a missing sequence delimiter only as a warning; record it.  (This swaps
     # the process-wide warning filters for the duration of the read, which is harmless here.)
     with warnings.catch_warnings(record=True) as caught:

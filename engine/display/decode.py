@@ -18,7 +18,7 @@ import pydicom
 from pydicom import uid as uids
 from pydicom.encaps import generate_frames
 
-from engine.dicom.integrity import transfer_syntax
+from engine.dicom.integrity import pixel_data_problem, transfer_syntax
 from engine.dicom.pixels import decode_pixels
 from engine.errors import DecodeError
 
@@ -86,6 +86,10 @@ def _j2k_reduced(ds: pydicom.Dataset, level: int) -> np.ndarray | None:
             im = Image.open(io.BytesIO(frame))
             im.reduce = level
             im.load()
+    except Image.DecompressionBombError:
+        # Our own ceiling (checked before) is the one that counts; where it admits more than
+        # Pillow's, the full decode path takes the image.
+        return None
     except Exception as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
         raise DecodeError(f"corrupt JPEG 2000 codestream: {first}") from exc
@@ -116,6 +120,11 @@ def block_mean_stored(arr: np.ndarray, k: int) -> np.ndarray:
 def decode_level(ds: pydicom.Dataset, level: int = 0) -> tuple[np.ndarray, int]:
     """Stored values at 1/2**level of full size, and the level actually given
     (a codestream with fewer wavelet levels gives less reduction)."""
+    # Sizes and codestream headers are checked before any decoder allocates (Pillow's own
+    # MAX_IMAGE_PIXELS is no substitute: it admits 178 megapixels and then some).
+    problem = pixel_data_problem(ds) if "PixelData" in ds else None
+    if problem:
+        raise DecodeError(problem)
     if level > 0 and transfer_syntax(ds) in J2K_SYNTAXES:
         arr = _j2k_reduced(ds, level)
         if arr is not None:

@@ -19,7 +19,7 @@ from engine.dicom import (
     read_dataset,
 )
 from engine.errors import DicomReadError
-from engine.library.sources import Candidate, SourceProblem, iter_candidates
+from engine.library.sources import Candidate, FollowedLink, SourceProblem, iter_candidates
 from engine.library.store import Library, NewInstance
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class ImportReport:
     directories: int = 0
     rejected: list[Rejected] = field(default_factory=list)
     study_uids: set[str] = field(default_factory=set)
+    followed_links: list[str] = field(default_factory=list)  # symbolic links read through
 
     @property
     def examined(self) -> int:
@@ -58,6 +59,7 @@ class ImportReport:
             "directory_files": self.directories,
             "rejected": [{"source": r.source, "reason": r.reason} for r in self.rejected],
             "studies": sorted(self.study_uids),
+            "followed_links": list(self.followed_links),
         }
 
 
@@ -77,6 +79,9 @@ def import_paths(library: Library, paths: Iterable[str | Path],
         for item in iter_candidates(resolved, skip=library.root):
             if isinstance(item, SourceProblem):
                 report.rejected.append(Rejected(item.display, item.reason))
+                continue
+            if isinstance(item, FollowedLink):
+                report.followed_links.append(item.display)
                 continue
             parsed = _parse(item, report)
             if parsed is None:
@@ -101,7 +106,15 @@ def import_paths(library: Library, paths: Iterable[str | Path],
 
 def _parse(item: Candidate, report: ImportReport) -> NewInstance | None:
     try:
+        # Reads only regular files, and whole only when they start like DICOM and are within
+        # the size ceilings (engine.library.sources).
         data = item.read()
+    except NotDicomError:
+        report.non_dicom += 1
+        return None
+    except DicomReadError as exc:  # not a regular file, too large, a ZIP bomb
+        report.rejected.append(Rejected(item.display, str(exc)))
+        return None
     except OSError as exc:
         report.rejected.append(Rejected(item.display, f"cannot read file ({exc.strerror})"))
         return None

@@ -152,7 +152,7 @@ def test_truncated_jpeg_baseline_fragment() -> None:
 
 def test_corrupt_jpeg2000_header_names_the_syntax() -> None:
     def smash(fragment: bytearray) -> bytearray:
-        fragment[4:40] = b"\x13" * 36  # inside the SIZ marker segment
+        fragment[24:40] = b"\x13" * 16  # the SIZ tile grid, past the image size
         return fragment
 
     ds = _with_fragment("MR_small_jp2klossless.dcm", smash)
@@ -160,6 +160,18 @@ def test_corrupt_jpeg2000_header_names_the_syntax() -> None:
     with pytest.raises(DecodeError) as info:
         decode_pixels(ds)
     assert str(info.value).startswith("corrupt JPEG 2000 Image Compression (Lossless Only)")
+
+
+def test_smashed_jpeg2000_image_size_is_refused_before_decoding() -> None:
+    def smash(fragment: bytearray) -> bytearray:
+        fragment[4:40] = b"\x13" * 36  # the SIZ image size and offsets
+        return fragment
+
+    ds = _with_fragment("MR_small_jp2klossless.dcm", smash)
+    expected = "codestream says 0 x 0 but the header says 64 x 64"
+    assert pixel_data_problem(ds) == expected
+    with pytest.raises(DecodeError, match=expected):
+        decode_pixels(ds)
 
 
 @pytest.mark.timeout(30)
