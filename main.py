@@ -55,6 +55,8 @@ def cmd_import(args: argparse.Namespace, paths: AppPaths) -> int:
               f"{report.non_dicom} non-DICOM file(s) skipped")
         for rejected in report.rejected:
             print(f"rejected: {rejected.source}: {rejected.reason}")
+        for link in report.followed_links:
+            print(f"followed link: {link}")
         for outcome in ai_results.values():
             line = _ai_summary(outcome)
             if line["status"] == "done":

@@ -34,7 +34,7 @@ KEYS: dict[str, str] = {
     "deid.options": "comma-separated de-identification options replacing the profile's own",
     "deid.safe_private": "allowlist file of private elements kept by retain-safe-private",
     "limits.frame_megapixels": "largest image frame MammoDesk decodes, in megapixels",
-    "limits.zip_member_mb": "largest ZIP member MammoDesk unpacks, in MB",
+    "limits.file_mb": "largest DICOM file or ZIP member MammoDesk reads whole, in MB",
     "limits.zip_ratio": "largest compression ratio of a ZIP member (bigger is refused)",
 }
 AUTH_MODES = ("basic", "oauth2-client", "oauth2-device")
@@ -42,7 +42,7 @@ _URL_KEYS = ("cloud.url", "cloud.token_url", "cloud.device_url")
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _YES_NO = ("cloud.dev_plain_http", "sync.auto_enqueue", "sync.paused")
 _POSITIVE = ("sync.bandwidth_kbps", "sync.batch_mb", "limits.frame_megapixels",
-             "limits.zip_member_mb", "limits.zip_ratio")
+             "limits.file_mb", "limits.zip_ratio")
 
 
 def _check(key: str, value: str) -> str:

@@ -4,7 +4,7 @@ A 4 KB file can claim a 65535 x 65535 image and a 1 MB ZIP can hold a 1 GB membe
 decoders and unzippers allocate what the header claims.  Every size is checked against these
 ceilings before anything is allocated.  The defaults admit the largest real mammograms and
 tomosynthesis frames (about 100 megapixels a frame); IT can change them in the settings file
-(``limits.frame_megapixels``, ``limits.zip_member_mb``, ``limits.zip_ratio``).
+(``limits.frame_megapixels``, ``limits.file_mb``, ``limits.zip_ratio``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Limits:
     frame_megapixels: float = 120.0
     # A file or ZIP member is held whole in memory while it is imported, and parsing holds
     # its pixel data a second time: 512 MB keeps the peak near 1.2 GB.
-    zip_member_mb: float = 512.0
+    file_mb: float = 512.0
     # Real DICOM files deflate 1.3 to 5 times; a member of zeros a thousand times.
     zip_ratio: float = 100.0
 
@@ -50,13 +50,13 @@ class Limits:
     @property
     def file_bytes(self) -> int:
         """Largest file or ZIP member read whole into memory."""
-        return int(self.zip_member_mb * _MB)
+        return int(self.file_mb * _MB)
 
     def megapixels_text(self) -> str:
         return f"{self.frame_megapixels:g}-megapixel"
 
     def file_mb_text(self) -> str:
-        return f"{self.zip_member_mb:g} MB"
+        return f"{self.file_mb:g} MB"
 
 
 _KEYS = {f"limits.{f.name}": f.name for f in fields(Limits)}

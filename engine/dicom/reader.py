@@ -76,7 +76,7 @@ def too_large_reason(size: int) -> str | None:
     if size <= ceiling.file_bytes:
         return None
     return (f"file too large: {size / 1e6:.0f} MB exceeds the {ceiling.file_mb_text()} "
-            "limit for one file (limits.zip_member_mb)")
+            "limit for one file (limits.file_mb)")
 
 
 _DEFLATED = b"1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian
@@ -116,7 +116,7 @@ def _deflate_problem(fh: BinaryIO, size: int) -> str | None:
             chunk = inflater.unconsumed_tail
             if total > ceiling.file_bytes:
                 return (f"deflated data set too large: over the {ceiling.file_mb_text()} "
-                        "limit for one file (limits.zip_member_mb)")
+                        "limit for one file (limits.file_mb)")
             if total > limits.RATIO_FLOOR_BYTES and total > ceiling.zip_ratio * packed:
                 return (f"deflated data set expands {total / packed:.0f} times: over the "
                         f"{ceiling.zip_ratio:g}-times limit (limits.zip_ratio)")

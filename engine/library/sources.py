@@ -181,7 +181,7 @@ def _member_problem(size: int, compressed: int) -> str | None:
     ceiling = limits.current()
     if size > ceiling.file_bytes:
         return (f"ZIP member too large: {size / 1e6:.0f} MB exceeds the "
-                f"{ceiling.file_mb_text()} limit (limits.zip_member_mb)")
+                f"{ceiling.file_mb_text()} limit (limits.file_mb)")
     ratio = size / max(compressed, 1)
     if size > limits.RATIO_FLOOR_BYTES and ratio > ceiling.zip_ratio:
         return (f"ZIP member expands {ratio:.0f} times: over the {ceiling.zip_ratio:g}-times "

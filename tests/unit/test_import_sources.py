@@ -21,6 +21,7 @@ from engine.ai.service import datasets_from_path
 from engine.dicom import limits
 from engine.errors import MammoDeskError
 from engine.library import Library, import_paths
+from tests.conftest import run_cli
 from tests.unit.dicom_factory import mg_dataset, to_bytes
 
 GIB = 1 << 30
@@ -147,7 +148,7 @@ def test_a_sparse_1gb_dicom_file_is_refused_by_size_before_reading(library, tmp_
         fh.truncate(GIB)
     report, peak = _peak_mb(lambda: _import(library, [folder]))
     assert [r.reason for r in report.rejected] == [
-        "file too large: 1074 MB exceeds the 512 MB limit for one file (limits.zip_member_mb)"]
+        "file too large: 1074 MB exceeds the 512 MB limit for one file (limits.file_mb)"]
     assert peak < 50
 
 
@@ -160,6 +161,16 @@ def test_followed_links_are_listed_in_the_report(library, tmp_path):
     assert report.imported == 1
     assert report.followed_links == [str(folder / "link.dcm")]
     assert report.as_dict()["followed_links"] == [str(folder / "link.dcm")]
+
+
+def test_the_import_command_names_the_links_it_followed(tmp_path):
+    elsewhere = _dicom(tmp_path / "elsewhere" / "real.dcm")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "link.dcm").symlink_to(elsewhere)
+    done = run_cli("import", "--no-ai", str(folder), home=tmp_path / "home")
+    assert done.returncode == 0, done.stderr
+    assert f"followed link: {folder / 'link.dcm'}" in done.stdout.splitlines()
 
 
 def _media(tmp_path: Path) -> tuple[Path, Path]:
@@ -227,11 +238,11 @@ def _zip_of_zeros(path: Path, size: int) -> Path:
 
 
 def test_a_zip_member_over_the_size_ceiling_is_refused(library, tmp_path):
-    limits.configure(zip_member_mb=8)
+    limits.configure(file_mb=8)
     archive = _zip_of_zeros(tmp_path / "bomb.zip", 16 << 20)
     report, peak = _peak_mb(lambda: _import(library, [archive]))
     assert [r.reason for r in report.rejected] == [
-        "ZIP member too large: 17 MB exceeds the 8 MB limit (limits.zip_member_mb)"]
+        "ZIP member too large: 17 MB exceeds the 8 MB limit (limits.file_mb)"]
     assert peak < 8
 
 

@@ -222,11 +222,11 @@ def test_limits_come_from_the_settings_file(tmp_path, monkeypatch):
     monkeypatch.setenv("MAMMODESK_HOME", str(tmp_path))
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "settings.json").write_text(json.dumps(
-        {"limits.frame_megapixels": "0.5", "limits.zip_member_mb": "7",
+        {"limits.frame_megapixels": "0.5", "limits.file_mb": "7",
          "limits.zip_ratio": "not a number"}))
     limits.configure()
     got = limits.current()
-    assert (got.frame_megapixels, got.zip_member_mb, got.zip_ratio) == (0.5, 7.0, 100.0)
+    assert (got.frame_megapixels, got.file_mb, got.zip_ratio) == (0.5, 7.0, 100.0)
     assert limits.current() is got  # read once per process
 
 
