@@ -131,6 +131,13 @@ class Stager:
         except MammoDeskError as exc:
             outbox.set_state(self.library, [item.id], outbox.FAILED, error=str(exc))
             return
+        except Exception as exc:  # an image header pydicom cannot read (a VR that does not fit)
+            # Its message may quote the value (patient data): the type only.
+            log.warning("a report of a queued study cannot be built: %s", type(exc).__name__)
+            outbox.set_state(self.library, [item.id], outbox.FAILED,
+                             error="the report cannot be built: an image header is malformed "
+                                   f"({type(exc).__name__})")
+            return
         if ds is None:
             outbox.set_state(self.library, [item.id], outbox.FAILED,
                              error="what this report was made from is no longer in the library")

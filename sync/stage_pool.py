@@ -22,15 +22,13 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from engine.dicom.reader import read_dataset
-from engine.errors import DicomReadError, MammoDeskError
+from engine.errors import DicomReadError
 from engine.parent_watch import Parent, exit_with_parent, this_process
 from sync.deid.deidentify import Deidentifier
 from sync.deid.folder import reid_entries
 from sync.deid.keys import SiteKeys
 from sync.deid.profile import Profile
 from sync.deid.table import load_table
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,13 +42,8 @@ class Prepared:
 
 
 def prepare_dataset(deid: Deidentifier, ds: Dataset, *, own_report: bool = False) -> Prepared:
-    try:
-        outcome = deid.run(ds, own_report=own_report)
-    except MammoDeskError:
-        raise
-    except Exception as exc:  # content pydicom cannot handle never leaves
-        log.warning("de-identification failed: %s", type(exc).__name__)
-        return Prepared("quarantined", f"de-identification failed ({type(exc).__name__})")
+    # Content pydicom cannot handle comes back as a quarantined Outcome, never raised.
+    outcome = deid.run(ds, own_report=own_report)
     if outcome.status != "clean":
         return Prepared(outcome.status, outcome.reason)
     return Prepared("clean", data=outcome.data, study_uid=outcome.study_uid,

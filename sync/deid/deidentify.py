@@ -8,13 +8,17 @@ stays here) or ``blocked`` (cleaned, but the leak check found an identifier).
 from __future__ import annotations
 
 import io
+import logging
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
+from engine.dicom.integrity import transfer_syntax
 from sync.deid import encapsulated, pixels
 from sync.deid.classify import Verdict, classify
 from sync.deid.identifiers import harvest
@@ -29,6 +33,9 @@ IMPLEMENTATION_UID = "2.25.98146349761094262613402470357733416911"
 IMPLEMENTATION_VERSION = "MAMMODESK_0_1"
 CONTENT_SEQUENCE = 0x0040A730
 PREAMBLE = bytes(128)
+FILE_META_GROUP = 0x0002
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,7 +71,28 @@ class Deidentifier:
         element (UIDs keyed, dates shifted) instead of being replaced, which
         is what Clean Structured Content asks for; the leak check still
         searches every byte of it.
+
+        Content pydicom or numpy cannot handle (an element whose VR does not
+        fit its value, and the like) quarantines the object: this is the one
+        place that turns such an exception into an Outcome, so that every
+        caller (anonymize, the sync stager) goes on with the next object.
         """
+        try:
+            return self._run(ds, own_report)
+        except BaseException as exc:  # whatever the content made a library raise
+            # Decoders written in Rust panic with a BaseException; a request to
+            # stop is not about the content and goes on up.
+            if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+                raise
+            # The message may quote values (names, UIDs): only the type and the frames.
+            log.debug("de-identification stopped by %s at %s", type(exc).__name__,
+                      _frames(exc))
+            return Outcome("quarantined", f"malformed content: {type(exc).__name__}")
+
+    def _run(self, ds: Dataset, own_report: bool) -> Outcome:
+        problem = _structure_problem(ds)
+        if problem:
+            return Outcome("quarantined", problem)
         verdict = classify(ds, self.table.sop_classes)
         overrides = None
         if own_report and verdict.reason == "structured report with free text or names":
@@ -90,6 +118,7 @@ class Deidentifier:
         cleaned_pixels = False
         if verdict.kind in ("mammogram", "image"):
             try:
+                pixels.check_image_attributes(ds)
                 # Only the frames' codestreams go on (and are what a mammogram decodes).
                 encapsulated.rebuild(ds)
                 if verdict.kind == "mammogram":
@@ -116,10 +145,13 @@ class Deidentifier:
         return outcome
 
     def _stamp(self, ds: Dataset, patient_key: str, cleaned_pixels: bool) -> None:
-        ds.PatientName = self.pseudo.patient_name(patient_key)
-        ds.PatientID = self.pseudo.patient_id(patient_key)
-        ds.PatientIdentityRemoved = "YES"
-        ds.DeidentificationMethod = self._method
+        # Assigning to an element read with another VR (PatientName as AT, Burned
+        # In Annotation as US) would convert the new value to that VR, or fail to:
+        # each stamped element is made afresh, with its dictionary VR.
+        _put(ds, "PatientName", self.pseudo.patient_name(patient_key))
+        _put(ds, "PatientID", self.pseudo.patient_id(patient_key))
+        _put(ds, "PatientIdentityRemoved", "YES")
+        _put(ds, "DeidentificationMethod", self._method)
         applied = ["basic", *sorted(OPTIONS[o] for o in self.profile.options)]
         if cleaned_pixels:
             applied.append("cleanPixelData")
@@ -131,20 +163,20 @@ class Deidentifier:
             item.CodingSchemeDesignator = "DCM"
             item.CodeMeaning = meaning
             items.append(item)
-        ds.DeidentificationMethodCodeSequence = Sequence(items)
+        _put(ds, "DeidentificationMethodCodeSequence", Sequence(items))
         if "retain-full-dates" in self.profile.options:
-            ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
+            longitudinal = "UNMODIFIED"
         elif self.profile.shifts_dates:
-            ds.LongitudinalTemporalInformationModified = "MODIFIED"
+            longitudinal = "MODIFIED"
         else:
-            ds.LongitudinalTemporalInformationModified = "REMOVED"
+            longitudinal = "REMOVED"
+        _put(ds, "LongitudinalTemporalInformationModified", longitudinal)
         if cleaned_pixels:
-            ds.BurnedInAnnotation = "NO"
+            _put(ds, "BurnedInAnnotation", "NO")
 
     @staticmethod
     def _file_meta(ds: Dataset) -> None:
         """File meta made afresh: only the standard elements MammoDesk sets."""
-        old = getattr(ds, "file_meta", None) or FileMetaDataset()
         meta = FileMetaDataset()
         meta.FileMetaInformationVersion = b"\x00\x01"
         meta.MediaStorageSOPClassUID = UID(str(ds.SOPClassUID))
@@ -152,12 +184,38 @@ class Deidentifier:
         # Written afresh: nothing of the old meta (source AE titles, private
         # information) is carried over but the transfer syntax; native data is
         # written as explicit VR little endian.
-        ts = UID(str(old.get("TransferSyntaxUID", "")).strip("\0 "))
+        ts = transfer_syntax(ds) or UID("")
         encapsulated = ts.is_transfer_syntax and ts.is_encapsulated
         meta.TransferSyntaxUID = ts if encapsulated else pydicom.uid.ExplicitVRLittleEndian
         meta.ImplementationClassUID = UID(IMPLEMENTATION_UID)
         meta.ImplementationVersionName = IMPLEMENTATION_VERSION
         ds.file_meta = meta
+
+
+def _put(ds: Dataset, keyword: str, value: object) -> None:
+    """Set ``keyword`` as a new element (dictionary VR), whatever was there."""
+    ds.pop(keyword, None)  # removed as stored: never converted to its old VR
+    setattr(ds, keyword, value)
+
+
+def _structure_problem(ds: Dataset) -> str | None:
+    """Why ``ds`` cannot be made into a file at all (one line), or None."""
+    # File meta elements (group 0002) belong in the file meta, never in the data
+    # set; pydicom refuses to write them there.  The lowest tag, over plain ints
+    # (comparing pydicom's tags goes through Python), keeps the common case cheap.
+    if min(map(int, ds._dict), default=-1) >> 16 <= FILE_META_GROUP and any(
+            int(tag) >> 16 == FILE_META_GROUP for tag in ds._dict):
+        return "file meta elements (group 0002) inside the data set"
+    # (No SOP Class UID is classify's to quarantine: it says what the object is.)
+    if not str(ds.get("SOPInstanceUID", "") or "").strip("\0 "):
+        return "no SOP Instance UID: the object cannot be named or written"
+    return None
+
+
+def _frames(exc: BaseException) -> str:
+    """Where ``exc`` was raised, as file:line function frames (no message, no values)."""
+    return " > ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                      for f in traceback.extract_tb(exc.__traceback__))
 
 
 def serialize(ds: Dataset) -> bytes:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import pydicom
 from pydicom.encaps import encapsulate, generate_fragments
 
-from sync.deid.pixels import Uncleanable
+from engine.dicom.integrity import transfer_syntax
+from sync.deid.pixels import Uncleanable, image_int
 
 _STARTS = (b"\xff\xd8", b"\xff\x4f")  # JPEG / JPEG-LS SOI, JPEG 2000 SOC
 _END = b"\xff\xd9"                    # JPEG EOI, JPEG 2000 EOC
@@ -45,9 +46,13 @@ def _trim(frame: bytes) -> bytes:
 
 def rebuild(ds: pydicom.Dataset) -> None:
     """Re-encapsulate ``ds``'s Pixel Data in place when it is encapsulated."""
-    meta = getattr(ds, "file_meta", None)
-    ts = meta.get("TransferSyntaxUID") if meta is not None else None
-    if ts is None or not ts.is_encapsulated or "PixelData" not in ds:
+    if "PixelData" not in ds:
+        return
+    # Read as a UID whatever the element's VR; None: a data set made here, native.
+    ts = transfer_syntax(ds)
+    if ts is not None and not ts.is_transfer_syntax:
+        raise Uncleanable("unknown transfer syntax: the pixel data cannot be read to clean it")
+    if ts is None or not ts.is_encapsulated:
         return
     value = ds["PixelData"].value
     if not isinstance(value, bytes | bytearray):
@@ -56,8 +61,10 @@ def rebuild(ds: pydicom.Dataset) -> None:
         fragments = list(generate_fragments(bytes(value)))[1:]  # the first is the offset table
     except (ValueError, EOFError) as exc:
         raise Uncleanable(f"encapsulated pixel data is malformed ({exc})") from None
-    count = int(ds.get("NumberOfFrames") or 1)
+    count = image_int(ds, "NumberOfFrames", 1)
     frames = [_trim(f) for f in _frames(fragments, max(count, 1))]
+    if not all(frames):  # nothing to encapsulate (and pydicom refuses an empty fragment)
+        raise Uncleanable("encapsulated pixel data: a frame has no codestream")
     for keyword in _OFFSET_TABLES:
         if keyword in ds:
             del ds[keyword]

@@ -31,7 +31,6 @@ from sync.deid.profile import Profile
 from sync.deid.reid_map import ReidMap
 from sync.deid.table import load_table
 
-log = logging.getLogger(__name__)
 PARALLEL_FROM = 4  # files per worker below which starting processes costs more than it saves
 
 
@@ -140,12 +139,8 @@ def _one(path: Path, rel: str, dst: Path, deid: Deidentifier, verify: bool) -> _
         return _Result(rel, "not_dicom")
     except (DicomReadError, OSError) as exc:
         return _Result(rel, "failed", str(exc))
-    try:
-        outcome = deid.run(ds)
-    except Exception as exc:  # malformed content pydicom cannot handle: never written
-        log.warning("de-identification failed on one file: %s", type(exc).__name__)
-        return _Result(rel, "failed", "could not be de-identified (malformed content: "
-                                      f"{type(exc).__name__}); nothing written", size=size)
+    # Malformed content pydicom cannot handle comes back quarantined: never written.
+    outcome = deid.run(ds)
     if outcome.status != "clean":
         return _Result(rel, outcome.status, outcome.reason, size=size)
     target = dst / outcome.patient_pseudonym / outcome.study_uid / (

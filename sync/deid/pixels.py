@@ -24,10 +24,56 @@ from engine.errors import DecodeError
 MARGIN_MM = 3.0  # kept around the breast so the skin line survives
 MIN_BREAST_FRACTION = 0.02
 DEFAULT_SPACING_MM = 0.1
+MAX_REASON = 200  # characters of an Uncleanable's message (the Outcome's reason)
+UNREADABLE = "image attributes unreadable"
 
 
 class Uncleanable(Exception):
-    """The pixels cannot be cleaned safely: the object must be quarantined."""
+    """The pixels cannot be cleaned safely: the object must be quarantined.
+
+    Its message becomes the Outcome's reason: one short line (decoders and
+    encoders explain themselves over several lines)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
+
+
+def one_line(text: str) -> str:
+    """``text`` with its whitespace collapsed and cut to MAX_REASON characters."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 3] + "..."
+
+
+def image_int(ds: pydicom.Dataset, keyword: str, default: int | None = None) -> int:
+    """An image attribute as a non-negative integer, or ``default`` when it is absent.
+
+    An element whose VR does not fit its value makes pydicom raise almost
+    anything on access (ValueError, TypeError, NotImplementedError, its own
+    BytesLengthException); none of that is worth telling apart here."""
+    try:
+        value = ds.get(keyword)
+        if value is None or value == "":
+            if default is None:
+                raise ValueError(keyword)
+            return default
+        number = int(value)
+    except Exception:
+        raise Uncleanable(UNREADABLE) from None
+    if number < 0:
+        raise Uncleanable(UNREADABLE)
+    return number
+
+
+def check_image_attributes(ds: pydicom.Dataset) -> None:
+    """What every image must say about its pixels, readable as numbers (Image
+    Pixel module, type 1): without them the pixel data cannot even be written
+    back (its OB/OW VR depends on Bits Allocated)."""
+    image_int(ds, "Rows")
+    image_int(ds, "Columns")
+    if image_int(ds, "BitsAllocated") == 0:
+        raise Uncleanable(UNREADABLE)
+    image_int(ds, "SamplesPerPixel", 1)
+    image_int(ds, "PixelRepresentation", 0)
 
 
 def _spacing_mm(ds: pydicom.Dataset) -> float:
@@ -85,8 +131,8 @@ def _native_stored(ds: pydicom.Dataset, ts: uids.UID | None) -> np.ndarray | Non
     """Native little-endian unsigned pixels as an array over a copy of the bytes, or None."""
     if ts not in (uids.ExplicitVRLittleEndian, uids.ImplicitVRLittleEndian):
         return None
-    bits, rows, cols = (int(ds.get(k) or 0) for k in ("BitsAllocated", "Rows", "Columns"))
-    if bits not in (8, 16) or int(ds.get("PixelRepresentation", 0)) != 0:
+    bits, rows, cols = (image_int(ds, k) for k in ("BitsAllocated", "Rows", "Columns"))
+    if bits not in (8, 16) or image_int(ds, "PixelRepresentation", 0) != 0:
         return None
     data = ds.get("PixelData")
     if not isinstance(data, bytes | bytearray) or len(data) < rows * cols * bits // 8:
@@ -97,13 +143,13 @@ def _native_stored(ds: pydicom.Dataset, ts: uids.UID | None) -> np.ndarray | Non
 
 def blank_outside_breast(ds: pydicom.Dataset) -> None:
     """Blank the background in place and store the pixels losslessly."""
-    if int(ds.get("SamplesPerPixel", 1)) != 1 or int(ds.get("NumberOfFrames") or 1) != 1:
+    if image_int(ds, "SamplesPerPixel", 1) != 1 or image_int(ds, "NumberOfFrames", 1) > 1:
         raise Uncleanable("a colour or multi-frame mammogram cannot be cleaned here")
     ts = transfer_syntax(ds)
     stored = _native_stored(ds, ts)
     if stored is not None:  # the common case: no decoder needed
         sample = stored[::MASK_STEP, ::MASK_STEP]
-        bits_stored = int(ds.get("BitsStored") or 0)
+        bits_stored = image_int(ds, "BitsStored", 0)
         if 0 < bits_stored < 8 * stored.itemsize:
             sample = sample & stored.dtype.type((1 << bits_stored) - 1)  # unused high bits
     else:
@@ -112,6 +158,9 @@ def blank_outside_breast(ds: pydicom.Dataset) -> None:
         except DecodeError as exc:
             raise Uncleanable(str(exc)) from None
         sample = stored[::MASK_STEP, ::MASK_STEP]
+    if stored.ndim != 2 or stored.size == 0:  # Rows or Columns 0, or not one grey frame
+        raise Uncleanable("the image has no pixels to clean" if stored.size == 0 else
+                          "the decoded image is not a single grey frame")
     outside = _outside_coarse(ds, sample)
     air = sample[outside[: sample.shape[0], : sample.shape[1]]][::4]
     background = stored.dtype.type(np.median(air)) if air.size else stored.min()
@@ -129,10 +178,11 @@ def _store(ds: pydicom.Dataset, stored: np.ndarray, ts: uids.UID | None) -> None
             ds.compress(target, stored, encoding_plugin="pylibjpeg" if target ==
                         uids.JPEG2000Lossless else "", generate_instance_uid=False)
         except Exception as exc:  # encoders raise several types on odd input
-            raise Uncleanable(f"cannot re-encode the cleaned image losslessly: {exc}") from None
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise Uncleanable(f"cannot re-encode the cleaned image losslessly: {first}") from None
         return
-    bits = int(ds.get("BitsAllocated", 16))
-    dtype = np.dtype(f"<{'i' if int(ds.get('PixelRepresentation', 0)) else 'u'}{bits // 8}")
+    bits = image_int(ds, "BitsAllocated", 16)
+    dtype = np.dtype(f"<{'i' if image_int(ds, 'PixelRepresentation', 0) else 'u'}{bits // 8}")
     ds.PixelData = stored.astype(dtype).tobytes()
     ds["PixelData"].VR = "OW" if bits > 8 else "OB"
     ds.file_meta.TransferSyntaxUID = uids.ExplicitVRLittleEndian
