@@ -57,10 +57,12 @@ class FolderSummary:
 def _inputs(src: Path) -> list[Path]:
     if not src.exists():
         raise DeidError(f"no such folder: {src}")
-    if src.is_file():
+    if not src.is_dir():
         return [src]
     try:
-        return sorted(p for p in src.rglob("*") if p.is_file())
+        # Everything but folders: a FIFO, device or broken link is reported
+        # ("not a regular file"), never opened and never skipped in silence.
+        return sorted(p for p in src.rglob("*") if not p.is_dir())
     except OSError as exc:
         raise DeidError(f"cannot read the folder {src}: {exc.strerror or exc}") from exc
 
@@ -133,7 +135,7 @@ class _Result:
 def _one(path: Path, rel: str, dst: Path, deid: Deidentifier, verify: bool) -> _Result:
     """De-identify one file into ``dst``; what happened to it."""
     try:
-        size = path.stat().st_size
+        size = path.stat().st_size if path.is_file() else 0
         ds = read_dataset(path)
     except NotDicomError:
         return _Result(rel, "not_dicom")

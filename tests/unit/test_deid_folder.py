@@ -3,6 +3,8 @@ name, and a file that fails leaves nothing behind in the output folder."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from sync.deid import folder
@@ -64,3 +66,16 @@ def test_a_file_that_fails_verification_leaves_nothing_in_the_output(tmp_path, m
     assert reason.startswith("verify:") and OUTSIDE_ID not in reason and "Oake" not in reason
     assert OUTSIDE_NAME  # the synthetic woman the file belongs to
     assert _everything(out) == []  # no file, no temporary file, no empty folder
+
+
+def test_fifos_and_devices_are_reported_never_opened(tmp_path):
+    src = _source(tmp_path)
+    os.mkfifo(src / "pipe.dcm")  # opening it would wait for a writer for ever
+    (src / "zero.dcm").symlink_to("/dev/zero")
+    started = time.monotonic()
+    summary = folder.anonymize_folder(src, tmp_path / "out", profile=profile_from_settings({}),
+                                      keys=KEYS, workers=1)
+    assert time.monotonic() - started < 30
+    assert len(summary.written) == 1
+    assert sorted(summary.failed) == [("pipe.dcm", "not a regular file (FIFO)"),
+                                      ("zero.dcm", "not a regular file (character device)")]
