@@ -25,7 +25,7 @@ from tests.fuzz.mutators import Mutant, Seed, mutants
 from tests.fuzz.runner import Finding, Runner
 
 CORPUS = Path(__file__).resolve().parent / "crashers"
-MAX_FILES = 30
+MAX_FILES = 60
 MAX_BYTES = 2 * 1024 * 1024
 SHRINK_S = 20.0
 BATCH = 200
