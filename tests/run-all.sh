@@ -37,4 +37,9 @@ echo "== ruff"
 echo "== import-linter"
 .venv/bin/lint-imports
 echo "== pytest"
+# The fuzz test (tests/fuzz, part of the suite) runs for a fixed time with a
+# fixed seed, so that CI's result can be reproduced; set MAMMODESK_FUZZ_SEED
+# (or leave it empty for a random one) to explore further by hand.
+export MAMMODESK_FUZZ_SECONDS="${MAMMODESK_FUZZ_SECONDS:-60}"
+export MAMMODESK_FUZZ_SEED="${MAMMODESK_FUZZ_SEED-20261207}"
 .venv/bin/python -m pytest "$@"
