@@ -19,8 +19,10 @@ import pydicom
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from scipy import ndimage
 
+from engine.dicom.grey_luts import grey_pipeline_problem, lut_descriptor
 from engine.dicom.header import instance_header
 from engine.dicom.pixels import decode_pixels
+from engine.dicom.values import header_int
 from engine.errors import DecodeError
 
 MG_SOP_CLASSES = {
@@ -116,6 +118,9 @@ def applicability(ds: pydicom.Dataset) -> str | None:
         return "pixel spacing missing"
     if not 0.025 <= spacing <= 0.2:
         return f"unsupported pixel spacing {spacing:g} mm"
+    lut = grey_pipeline_problem(ds)
+    if lut:
+        return f"unusable rescale or VOI attributes ({lut})"
     return None
 
 
@@ -136,7 +141,18 @@ def display_values(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
 
     For integer pixels with a VOI in the file every step is a function of
     the stored value alone, so it is computed once per possible value and
-    applied as one table lookup (the same numbers, several times faster)."""
+    applied as one table lookup (the same numbers, several times faster).
+
+    DecodeError when the file's rescale or VOI attributes cannot be applied."""
+    try:
+        return _display_values(ds, stored)
+    except DecodeError:
+        raise
+    except Exception as exc:  # pydicom's LUT code raises many types on attributes it trusts
+        raise DecodeError("unusable rescale or VOI attributes") from exc
+
+
+def _display_values(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
     if (
         stored.dtype.kind in "iu"
         and stored.dtype.itemsize <= 2
@@ -169,12 +185,14 @@ def _display_direct(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
 def _voi_range(ds: pydicom.Dataset, out: np.ndarray) -> tuple[float, float]:
     seq = ds.get("VOILUTSequence")
     if seq and "LUTDescriptor" in seq[0]:
-        bits = int(seq[0].LUTDescriptor[2])
-        return 0.0, float(2**bits - 1)
-    bits = int(ds.get("BitsStored", 16))
+        descriptor = lut_descriptor(seq[0])
+        if descriptor is None:
+            raise DecodeError("unusable rescale or VOI attributes (VOI LUT Descriptor)")
+        return 0.0, float(2 ** descriptor[2] - 1)
+    bits = header_int(ds, "BitsStored", 16) or 16
     # Windowing maps to the output range of the stored bit depth (pydicom's
     # convention); a negative range means signed output.
-    if int(ds.get("PixelRepresentation", 0)) == 1:
+    if header_int(ds, "PixelRepresentation", 0) == 1:
         return float(-(2 ** (bits - 1))), float(2 ** (bits - 1) - 1)
     return 0.0, float(2**bits - 1)
 
@@ -288,7 +306,10 @@ def prepare(ds: pydicom.Dataset, spec: InputSpec, stored: np.ndarray | None = No
         stored = decode_pixels(ds)
     if stored.ndim != 2:
         raise DecodeError("expected a single-frame greyscale image")
-    img = display_values(ds, stored)
+    try:
+        img = display_values(ds, stored)
+    except DecodeError as exc:
+        raise NotApplicable(str(exc)) from exc
     lat = instance_header(ds).view.laterality or "L"
     flipped = canonical_flip(ds, img, lat)
     if flipped:

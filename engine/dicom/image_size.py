@@ -13,16 +13,9 @@ from pydicom.uid import UID, RLELossless
 
 from engine.dicom import limits
 from engine.dicom.codestream import FrameHeader, j2k_header, jpeg_header, rle_segments
+from engine.dicom.values import header_int
 
 _J2K_START = (b"\xff\x4f", b"\x00\x00\x00\x0cjP")  # bare codestream (SOC), JP2 signature box
-
-
-def _int(ds: pydicom.Dataset, keyword: str, default: int | None = None) -> int | None:
-    try:
-        value = ds.get(keyword)
-        return int(value) if value not in (None, "") else default
-    except (TypeError, ValueError):
-        return default
 
 
 def declared_size_problem(ds: pydicom.Dataset) -> str | None:
@@ -30,11 +23,12 @@ def declared_size_problem(ds: pydicom.Dataset) -> str | None:
 
     Missing or invalid dimensions are left to the integrity checks, which name them.
     """
-    rows, cols, bits = _int(ds, "Rows"), _int(ds, "Columns"), _int(ds, "BitsAllocated")
+    rows, cols = header_int(ds, "Rows"), header_int(ds, "Columns")
+    bits = header_int(ds, "BitsAllocated")
     if not rows or not cols or not bits or min(rows, cols, bits) < 0:
         return None
-    samples = max(_int(ds, "SamplesPerPixel", 1) or 1, 1)
-    frames = max(_int(ds, "NumberOfFrames", 1) or 1, 1)
+    samples = max(header_int(ds, "SamplesPerPixel", 1) or 1, 1)
+    frames = max(header_int(ds, "NumberOfFrames", 1) or 1, 1)
     ceiling = limits.current()
     where = "(limits.frame_megapixels)"
     if rows * cols > ceiling.frame_pixels:
@@ -57,9 +51,9 @@ def _header_of(frame: memoryview, ts: UID) -> FrameHeader | None:
 
 
 def _disagreement(ds: pydicom.Dataset, found: FrameHeader) -> str | None:
-    rows, cols = _int(ds, "Rows"), _int(ds, "Columns")
-    samples = _int(ds, "SamplesPerPixel", 1) or 1
-    bits = _int(ds, "BitsAllocated") or 0
+    rows, cols = header_int(ds, "Rows"), header_int(ds, "Columns")
+    samples = header_int(ds, "SamplesPerPixel", 1) or 1
+    bits = header_int(ds, "BitsAllocated") or 0
     if (found.rows, found.columns) != (rows, cols):
         return f"codestream says {found.rows} x {found.columns} but the header says " \
                f"{rows} x {cols}"
@@ -81,10 +75,10 @@ def codestream_size_problem(
     frame and its segment count must match samples x bytes per sample.
     """
     view = memoryview(data)
-    frames = max(_int(ds, "NumberOfFrames", 1) or 1, 1)
+    frames = max(header_int(ds, "NumberOfFrames", 1) or 1, 1)
     if ts == RLELossless:
-        samples = _int(ds, "SamplesPerPixel", 1) or 1
-        bits = _int(ds, "BitsAllocated") or 8
+        samples = header_int(ds, "SamplesPerPixel", 1) or 1
+        bits = header_int(ds, "BitsAllocated") or 8
         need = samples * ((bits + 7) // 8)
         for number, (offset, length) in enumerate(frags[:frames], 1):
             got = rle_segments(view[offset : offset + length])

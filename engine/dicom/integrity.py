@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 
 import pydicom
+from pydicom.multival import MultiValue
 from pydicom.uid import (
     UID,
     ExplicitVRBigEndian,
@@ -21,6 +22,7 @@ from pydicom.uid import (
 )
 
 from engine.dicom.image_size import codestream_size_problem, declared_size_problem
+from engine.dicom.values import UNREADABLE, header_int, invalid_int, raw_value
 
 _ITEM = 0xE000FFFE  # (FFFE,E000) read as one little-endian 32-bit value
 _SEQ_DELIMITER = 0xE0DDFFFE
@@ -31,7 +33,9 @@ _JPEG_START = (b"\xff\xd8", b"\xff\x4f", b"\x00\x00\x00\x0cjP")  # SOI, J2K SOC,
 def transfer_syntax(ds: pydicom.Dataset) -> UID | None:
     """The dataset's transfer syntax, inferred from how it was read when the meta lacks it."""
     meta = getattr(ds, "file_meta", None)
-    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    uid = raw_value(meta, "TransferSyntaxUID") if meta is not None else None
+    if uid is UNREADABLE or isinstance(uid, MultiValue):
+        return UID("")  # there but unusable: no known transfer syntax, nothing to infer
     if uid:
         return UID(str(uid).strip().rstrip("\x00"))
     implicit, little = getattr(ds, "original_encoding", (None, None))
@@ -42,24 +46,37 @@ def transfer_syntax(ds: pydicom.Dataset) -> UID | None:
     return ExplicitVRLittleEndian if little else ExplicitVRBigEndian
 
 
-def _int(ds: pydicom.Dataset, keyword: str, default: int | None = None) -> int | None:
-    try:
-        value = ds.get(keyword)
-        return int(value) if value not in (None, "") else default
-    except (TypeError, ValueError):
-        return default
+# The image description a decoder reads: a value that is there but not one integer (a wrong
+# VR, text, several values) makes the decoders fail in their own words, or not at all.
+_DESCRIPTION = (
+    ("Rows", "Rows"),
+    ("Columns", "Columns"),
+    ("SamplesPerPixel", "Samples per Pixel"),
+    ("BitsAllocated", "Bits Allocated"),
+    ("BitsStored", "Bits Stored"),
+    ("PixelRepresentation", "Pixel Representation"),
+    ("NumberOfFrames", "Number of Frames"),
+)
+
+
+def image_description_problem(ds: pydicom.Dataset) -> str | None:
+    """One line naming the first image attribute present with an unusable value, else None."""
+    for keyword, name in _DESCRIPTION:
+        if invalid_int(ds, keyword):
+            return f"pixel data cannot be checked: {name} is invalid"
+    return None
 
 
 def expected_native_length(ds: pydicom.Dataset) -> int | str:
     """Bytes the image description calls for, or the reason it cannot be computed."""
-    rows, cols = _int(ds, "Rows"), _int(ds, "Columns")
-    bits = _int(ds, "BitsAllocated")
+    rows, cols = header_int(ds, "Rows"), header_int(ds, "Columns")
+    bits = header_int(ds, "BitsAllocated")
     for name, value in (("Rows", rows), ("Columns", cols), ("Bits Allocated", bits)):
         if not value or value < 0:
             return f"pixel data cannot be checked: {name} is missing or invalid"
     assert rows and cols and bits  # narrowed above; keeps type checkers quiet
-    samples = _int(ds, "SamplesPerPixel", 1) or 1
-    frames = max(_int(ds, "NumberOfFrames", 1) or 1, 1)
+    samples = header_int(ds, "SamplesPerPixel", 1) or 1
+    frames = max(header_int(ds, "NumberOfFrames", 1) or 1, 1)
     pixels = rows * cols * frames
     if bits == 1:
         return (pixels * samples + 7) // 8
@@ -95,18 +112,34 @@ def _fragments(data: bytes) -> list[tuple[int, int]] | str:
     return out
 
 
+def _rle_problem(data: bytes, frags: list[tuple[int, int]], frames: int, pixels: int) -> str | None:
+    """The 64-byte header of each RLE frame (PS3.5 G.5), and its segments against the size.
+
+    Each segment decodes to one byte per pixel of the frame.  RLE costs at most two bytes per
+    decoded byte (a literal run of one), so a longer segment belongs to a larger image: the
+    Rust decoder would write past the frame it was given.
+    """
+    for number, (offset, length) in enumerate(frags[:frames] if len(frags) == frames else []):
+        if length < 64:
+            return f"RLE frame {number + 1} is damaged: header cut short"
+        segments = struct.unpack_from("<I", data, offset)[0]
+        starts = struct.unpack_from("<15I", data, offset + 4)[:segments]
+        if not 1 <= segments <= 15 or any(e >= length for e in starts):
+            return f"RLE frame {number + 1} is damaged: segment table does not fit"
+        if list(starts) != sorted(starts) or starts[0] < 64:
+            return f"RLE frame {number + 1} is damaged: segment table out of order"
+        for index, (start, end) in enumerate(zip(starts, [*starts[1:], length], strict=True)):
+            if pixels and end - start > 2 * pixels + 2:  # + 2: the even-length padding
+                return f"RLE frame {number + 1} does not match the image size: segment " \
+                       f"{index + 1} is longer than {pixels} pixels can need"
+    return None
+
+
 def _codestream_problem(
-    data: bytes, frags: list[tuple[int, int]], frames: int, ts: UID
+    data: bytes, frags: list[tuple[int, int]], frames: int, ts: UID, pixels: int
 ) -> str | None:
     if ts == RLELossless:
-        for number, (offset, length) in enumerate(frags[:frames] if len(frags) == frames else []):
-            if length < 64:
-                return f"RLE frame {number + 1} is damaged: header cut short"
-            segments = struct.unpack_from("<I", data, offset)[0]
-            ends = struct.unpack_from("<15I", data, offset + 4)[:segments]
-            if not 1 <= segments <= 15 or any(e >= length for e in ends):
-                return f"RLE frame {number + 1} is damaged: segment table does not fit"
-        return None
+        return _rle_problem(data, frags, frames, pixels)
     # JPEG family (baseline, extended, lossless, JPEG-LS, JPEG 2000, HTJ2K): each frame starts
     # with a start marker and ends with FFD9.  One fragment per frame is the common layout; with
     # more fragments than frames only the start of the first and end of the last are checked.
@@ -135,12 +168,16 @@ def pixel_data_problem(ds: pydicom.Dataset) -> str | None:
         return "pixel data cannot be read"
     if data is None:
         return None
-    too_large = declared_size_problem(ds)
-    if too_large:
-        return too_large
+    if not isinstance(data, bytes | bytearray):
+        return "pixel data cannot be read"  # a wrong VR (text, several values) in the file
+    problem = image_description_problem(ds) or declared_size_problem(ds)
+    if problem:
+        return problem
     ts = transfer_syntax(ds)
     if ts is None:
         return "pixel data cannot be checked: the transfer syntax is unknown"
+    if not ts.is_transfer_syntax:
+        return "pixel data cannot be checked: unknown transfer syntax"
     if not ts.is_encapsulated:
         expected = expected_native_length(ds)
         if isinstance(expected, str):
@@ -151,8 +188,9 @@ def pixel_data_problem(ds: pydicom.Dataset) -> str | None:
     frags = _fragments(data)
     if isinstance(frags, str):
         return frags
-    frames = max(_int(ds, "NumberOfFrames", 1) or 1, 1)
+    frames = max(header_int(ds, "NumberOfFrames", 1) or 1, 1)
     if len(frags) < frames:
         return f"compressed pixel data incomplete: {len(frags)} fragments for {frames} frames"
-    return _codestream_problem(data, frags, frames, ts) or codestream_size_problem(
+    pixels = (header_int(ds, "Rows") or 0) * (header_int(ds, "Columns") or 0)
+    return _codestream_problem(data, frags, frames, ts, pixels) or codestream_size_problem(
         ds, data, frags, ts)

@@ -16,7 +16,12 @@ from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
 from engine.dicom.image_size import declared_size_problem
-from engine.dicom.integrity import pixel_data_problem, transfer_syntax
+from engine.dicom.integrity import (
+    image_description_problem,
+    pixel_data_problem,
+    transfer_syntax,
+)
+from engine.dicom.values import header_int
 from engine.errors import DecodeError
 
 # Which installable package decodes each compressed family (for the "needs ..." hint).
@@ -37,12 +42,20 @@ _PLUGIN_HINT: dict[str, str] = {
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 
+def _shown(ts: UID) -> str:
+    # A damaged meta header can put anything where the UID belongs (other elements' bytes
+    # among it): only a well-formed UID is repeated to the user.
+    return str(ts) if ts.is_valid else "an unreadable UID"
+
+
 def _name(ts: UID) -> str:
-    return ts.name if ts.is_transfer_syntax else f"unknown transfer syntax {ts}"
+    return ts.name if ts.is_transfer_syntax else f"unknown transfer syntax {_shown(ts)}"
 
 
 def _label(ts: UID) -> str:
-    return f"{ts.name} ({ts})" if ts.is_transfer_syntax else f"{ts} (not a known transfer syntax)"
+    if ts.is_transfer_syntax:
+        return f"{ts.name} ({ts})"
+    return f"{ts} (not a known transfer syntax)" if ts.is_valid else _shown(ts)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -50,6 +63,17 @@ def _one_line(exc: BaseException) -> str:
     # pydicom wraps plugin errors in a generic preamble; the plugin's own words are the reason.
     text = text.replace("Unable to decode as exceptions were raised by all available plugins: ", "")
     return text[:200] + ("..." if len(text) > 200 else "")
+
+
+def _is_decoder_panic(exc: BaseException) -> bool:
+    """A panic in a Rust decoder (pylibjpeg-rle), which PyO3 raises as PanicException.
+
+    PanicException derives from BaseException so that ``except Exception`` lets it through;
+    it is not importable by name (its module, pyo3_runtime, exists only inside each extension).
+    """
+    if isinstance(exc, Exception | KeyboardInterrupt | SystemExit | GeneratorExit):
+        return False
+    return any(cls.__name__ == "PanicException" for cls in type(exc).__mro__)
 
 
 def supported_transfer_syntaxes() -> dict[str, str]:
@@ -92,13 +116,11 @@ def decode_pixels(ds: pydicom.Dataset, frame: int | None = None) -> np.ndarray:
     decoder = _decoder_for(ts)
     # Sizes first: a decoder allocates what the header and codestream claim (Float Pixel
     # Data has no codestream, so the header check runs for it on its own).
-    problem = declared_size_problem(ds) or pixel_data_problem(ds)
+    problem = (image_description_problem(ds) or declared_size_problem(ds)
+               or pixel_data_problem(ds))
     if problem:
         raise DecodeError(problem)
-    try:
-        frames = int(ds.get("NumberOfFrames") or 1)
-    except (TypeError, ValueError):
-        frames = 1
+    frames = header_int(ds, "NumberOfFrames", 1) or 1
     if frame is not None and not 0 <= frame < max(frames, 1):
         raise DecodeError(f"frame {frame + 1} does not exist: the image has {frames} frame(s)")
     try:
@@ -110,7 +132,13 @@ def decode_pixels(ds: pydicom.Dataset, frame: int | None = None) -> np.ndarray:
         raise
     except MemoryError as exc:
         raise DecodeError(f"not enough memory to decode this {_name(ts)} image") from exc
-    except Exception as exc:  # decoders raise ValueError, RuntimeError and more on bad data
+    except BaseException as exc:  # decoders raise ValueError, RuntimeError and more on bad data
+        if not isinstance(exc, Exception):
+            if not _is_decoder_panic(exc):
+                raise
+            # The panic's own words (an index out of bounds) mean nothing to a user.
+            raise DecodeError(f"corrupt {_name(ts)} codestream: the decoder failed on data "
+                              "that does not fit the image size") from exc
         if ts.is_encapsulated:
             reason = f"corrupt {_name(ts)} codestream: {_one_line(exc)}"
         else:

@@ -18,8 +18,9 @@ import pydicom
 from pydicom import uid as uids
 from pydicom.encaps import generate_frames
 
-from engine.dicom.integrity import pixel_data_problem, transfer_syntax
+from engine.dicom.integrity import image_description_problem, pixel_data_problem, transfer_syntax
 from engine.dicom.pixels import decode_pixels
+from engine.dicom.values import header_int
 from engine.errors import DecodeError
 
 J2K_SYNTAXES = frozenset(
@@ -67,7 +68,7 @@ def _j2k_reduced(ds: pydicom.Dataset, level: int) -> np.ndarray | None:
         from PIL import Image
     except ImportError:  # pragma: no cover - Pillow comes with matplotlib
         return None
-    if int(ds.get("NumberOfFrames") or 1) != 1 or int(ds.get("SamplesPerPixel", 1)) != 1:
+    if header_int(ds, "NumberOfFrames", 1) != 1 or header_int(ds, "SamplesPerPixel", 1) != 1:
         return None
     try:
         frame = next(generate_frames(ds.PixelData, number_of_frames=1))
@@ -122,18 +123,19 @@ def decode_level(ds: pydicom.Dataset, level: int = 0) -> tuple[np.ndarray, int]:
     (a codestream with fewer wavelet levels gives less reduction)."""
     # Sizes and codestream headers are checked before any decoder allocates (Pillow's own
     # MAX_IMAGE_PIXELS is no substitute: it admits 178 megapixels and then some).
-    problem = pixel_data_problem(ds) if "PixelData" in ds else None
+    problem = image_description_problem(ds) or (
+        pixel_data_problem(ds) if "PixelData" in ds else None)
     if problem:
         raise DecodeError(problem)
     if level > 0 and transfer_syntax(ds) in J2K_SYNTAXES:
         arr = _j2k_reduced(ds, level)
         if arr is not None:
-            rows = int(ds.get("Rows") or 0)
+            rows = header_int(ds, "Rows", 0) or 0
             got = 0
             while rows and (rows + (1 << got) - 1) >> got > arr.shape[0]:
                 got += 1
             return arr, got
-    full = decode_pixels(ds, 0 if int(ds.get("NumberOfFrames") or 1) > 1 else None)
+    full = decode_pixels(ds, 0 if (header_int(ds, "NumberOfFrames", 1) or 1) > 1 else None)
     if full.ndim != 2:
         raise DecodeError("expected a single-frame greyscale image")
     return block_mean_stored(full, 1 << level), level

@@ -13,6 +13,7 @@ import numpy as np
 import pydicom
 
 from engine.dicom.reader import read_dataset
+from engine.dicom.values import header_int
 from engine.display.decode import block_mean_stored, decode_level
 from engine.display.hanging import HangImage, hang_image
 from engine.display.voi import Preset, presets
@@ -121,8 +122,8 @@ def load_view(source: Path | pydicom.Dataset, level: int = 0) -> ViewImage:
     pixels, got = decode_level(ds, level)
     if pixels.ndim != 2:
         raise DecodeError("expected a single-frame greyscale image")
-    rows = int(ds.get("Rows") or pixels.shape[0] << got)
-    cols = int(ds.get("Columns") or pixels.shape[1] << got)
+    rows = header_int(ds, "Rows") or pixels.shape[0] << got
+    cols = header_int(ds, "Columns") or pixels.shape[1] << got
     view = ViewImage(
         key=str(ds.get("SOPInstanceUID", "")),
         header=header_only(ds),

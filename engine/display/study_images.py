@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 
+from engine.dicom.values import header_int
 from engine.display.disk_cache import DiskCache
 from engine.display.hanging import hang_image
 from engine.display.images import ViewImage, header_only, load_view, spacing_of
@@ -64,8 +65,8 @@ def open_cached(item: ImageFile, disk: DiskCache | None) -> ViewImage | None:
     view = ViewImage(
         key=item.key,
         header=header_only(ds),
-        rows=int(ds.get("Rows") or cached[0].shape[0]),
-        columns=int(ds.get("Columns") or cached[0].shape[1]),
+        rows=header_int(ds, "Rows") or cached[0].shape[0],
+        columns=header_int(ds, "Columns") or cached[0].shape[1],
         spacing_mm=spacing_of(ds),
         hang=hang_image(ds),
         presets=presets(ds, cached[min(cached)]),

@@ -14,11 +14,22 @@ pixels, and painting is one table lookup.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pydicom
-from pydicom.pixels import apply_modality_lut, apply_voi_lut
+from pydicom.pixels import apply_modality_lut, apply_voi
+
+from engine.dicom.grey_luts import (
+    VOI_LUT_DEPTHS,
+    lut_descriptor,
+    lut_item_problem,
+    modality_problem,
+)
+from engine.dicom.values import raw_value
+
+log = logging.getLogger(__name__)
 
 FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
 MIN_WIDTH = 1.0
@@ -42,20 +53,39 @@ class Preset:
 
 
 def _values(ds: pydicom.Dataset, keyword: str) -> list:
-    value = ds.get(keyword)
-    if value is None or value == "":
-        return []
+    value = raw_value(ds, keyword)
+    if value is None or not isinstance(value, pydicom.multival.MultiValue | list | tuple
+                                       | str | int | float):
+        return []  # absent, empty or unreadable
     return list(value) if isinstance(value, pydicom.multival.MultiValue | list | tuple) else [value]
 
 
 def _function(ds: pydicom.Dataset) -> str:
-    name = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
+    name = str(raw_value(ds, "VOILUTFunction") or "LINEAR").strip().upper()
     return name if name in FUNCTIONS else "LINEAR"
 
 
-def _lut_range(item: pydicom.Dataset) -> tuple[float, float]:
-    bits = int(item.LUTDescriptor[2])
-    return 0.0, float(2**bits - 1)
+def _voi_items(ds: pydicom.Dataset) -> list:
+    seq = raw_value(ds, "VOILUTSequence")
+    return list(seq) if isinstance(seq, pydicom.sequence.Sequence) else []
+
+
+def _usable_lut(ds: pydicom.Dataset, index: int | None) -> bool:
+    items = _voi_items(ds)
+    return index is not None and 0 <= index < len(items) and lut_item_problem(
+        items[index], "VOI", VOI_LUT_DEPTHS) is None
+
+
+def modality_values(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
+    """Stored values through the file's Modality LUT or rescale; unchanged when the file's
+    are unusable (an empty Rescale Intercept, a broken table): the viewer still shows the
+    image, windowed over its stored values, rather than nothing."""
+    if modality_problem(ds) is None:
+        try:
+            return apply_modality_lut(stored, ds)
+        except Exception as exc:  # what the checks above cannot foresee (endianness...)
+            log.warning("modality LUT not applied (%s)", type(exc).__name__)
+    return stored
 
 
 def presets(ds: pydicom.Dataset, stored: np.ndarray | None = None) -> list[Preset]:
@@ -73,14 +103,18 @@ def presets(ds: pydicom.Dataset, stored: np.ndarray | None = None) -> list[Prese
             continue
         name = str(names[i]).strip() if i < len(names) and str(names[i]).strip() else ""
         out.append(Preset(name or f"window {i + 1}", window))
-    for i, item in enumerate(ds.get("VOILUTSequence") or []):
-        if "LUTDescriptor" not in item or "LUTData" not in item:
-            continue
-        lo, hi = _lut_range(item)
-        name = str(item.get("LUTExplanation", "") or "").strip() or f"VOI LUT {i + 1}"
-        out.append(Preset(name, Window((lo + hi + 1) / 2, hi - lo + 1, "LINEAR", i)))
+    for i, item in enumerate(_voi_items(ds)):
+        if not _usable_lut(ds, i):
+            continue  # an unusable table is not offered
+        descriptor = lut_descriptor(item)
+        assert descriptor is not None  # checked by _usable_lut
+        lo, hi = 0.0, float(2 ** descriptor[2] - 1)
+        explanation = raw_value(item, "LUTExplanation")
+        text = explanation.strip() if isinstance(explanation, str) else ""
+        out.append(Preset(text or f"VOI LUT {i + 1}", Window((lo + hi + 1) / 2, hi - lo + 1,
+                                                             "LINEAR", i)))
     if not out and stored is not None and stored.size:
-        values = apply_modality_lut(np.array([stored.min(), stored.max()]), ds)
+        values = modality_values(ds, np.array([stored.min(), stored.max()]))
         lo, hi = float(values.min()), float(values.max())
         out.append(Preset("full range", Window((lo + hi) / 2, max(hi - lo, MIN_WIDTH))))
     return out
@@ -121,15 +155,15 @@ def display_lut(
     screen grey level = table[stored - min(dtype)].  `invert` flips the
     file's own polarity (the viewer's invert key)."""
     values = stored_range(ds, np.dtype(dtype))
-    modality = apply_modality_lut(values.astype(np.dtype(dtype)), ds)
-    if window.lut_index is not None:
+    modality = modality_values(ds, values.astype(np.dtype(dtype)))
+    voi = None
+    if _usable_lut(ds, window.lut_index):
         # The window works on the table's output (entries lo..hi).
-        voi = apply_voi_lut(
-            np.rint(modality).astype(np.int64), ds, index=window.lut_index, prefer_lut=True
-        )
-        out = window_values(np.asarray(voi, np.float64), window)
-    else:
-        out = window_values(modality, window)
+        try:
+            voi = apply_voi(np.rint(modality).astype(np.int64), ds, index=window.lut_index)
+        except Exception as exc:  # what the checks cannot foresee: the window alone then
+            log.warning("VOI LUT not applied (%s)", type(exc).__name__)
+    out = window_values(np.asarray(voi if voi is not None else modality, np.float64), window)
     if inverted(ds) != invert:
         out = 1.0 - out
     return np.rint(out * 255.0).astype(np.uint8)

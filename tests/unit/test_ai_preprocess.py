@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from pydicom.dataelem import RawDataElement
 from pydicom.sequence import Sequence
+from pydicom.tag import Tag
 
 from engine.ai.preprocess import (
     Geometry,
@@ -19,8 +21,11 @@ from engine.ai.preprocess import (
     NotApplicable,
     Prepared,
     applicability,
+    display_values,
     prepare,
 )
+from engine.dicom.pixels import decode_pixels
+from engine.errors import DecodeError
 from engine.phantom import generate_cohort
 from tests.unit.dicom_factory import code_item
 
@@ -344,3 +349,59 @@ def test_fill_holes_is_scipys_fill_holes():
         shape = (int(rng.integers(1, 60)), int(rng.integers(1, 60)))
         mask = ndimage.binary_opening(rng.random(shape) < rng.uniform(0.2, 0.9))
         assert np.array_equal(fill_holes(mask), ndimage.binary_fill_holes(mask))
+
+
+# -- rescale and VOI attributes that cannot be applied -----------------------------------
+
+
+def _voi_item(**attrs: object) -> Callable[[pydicom.Dataset], None]:
+    def change(ds: pydicom.Dataset) -> None:
+        for keyword, value in attrs.items():
+            setattr(ds.VOILUTSequence[0], keyword, value)
+
+    return change
+
+
+def _unreadable(tag: int) -> Callable[[pydicom.Dataset], None]:
+    """The element as a damaged file brings it: 2 bytes under an 8-byte VR."""
+
+    def change(ds: pydicom.Dataset) -> None:
+        ds[tag] = RawDataElement(Tag(tag), "FD", 2, b"4\x00", 0, False, True)
+
+    return change
+
+
+def _window_only(**attrs: object) -> Callable[[pydicom.Dataset], None]:
+    def change(ds: pydicom.Dataset) -> None:
+        del ds.VOILUTSequence
+        _set(**attrs)(ds)
+
+    return change
+
+
+UNUSABLE = [
+    ("empty-intercept", _set(RescaleIntercept=None), "Rescale Intercept"),
+    ("two-slopes", _set(RescaleSlope=[1, 2]), "Rescale Slope"),
+    ("empty-lut-descriptor", _voi_item(LUTDescriptor=None), "VOI LUT Descriptor"),
+    ("short-lut-data", _voi_item(LUTData=b"\0\0" * 10), "entries"),
+    ("unreadable-voi-sequence", _unreadable(0x00283010), "VOI LUT Sequence"),
+    ("unreadable-intercept", _unreadable(0x00281052), "Rescale Intercept"),
+    ("zero-width", _window_only(WindowWidth=0), "Window Width"),
+    ("unknown-function", _window_only(VOILUTFunction="CURVED"), "VOI LUT Function"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "word"), [(c, w) for _, c, w in UNUSABLE], ids=[i for i, _, _ in UNUSABLE]
+)
+def test_unusable_rescale_or_voi_is_refused_in_one_line(phantom, change, word):
+    ds = _read(phantom, "RMLO")
+    change(ds)
+    reason = applicability(ds)
+    assert reason is not None and reason.startswith("unusable rescale or VOI attributes")
+    assert word in reason and "\n" not in reason
+    with pytest.raises(NotApplicable, match="unusable rescale or VOI attributes"):
+        prepare(ds, SPEC)
+    # The report's thumbnails go through display_values on their own: a one-line DecodeError.
+    with pytest.raises(DecodeError, match="unusable rescale or VOI attributes"):
+        display_values(ds, decode_pixels(ds))

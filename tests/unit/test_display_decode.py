@@ -76,3 +76,28 @@ def test_corrupt_codestream_is_one_line(j2k_files, tmp_path):
     with pytest.raises(DecodeError) as err:
         decode_level(ds, 2)
     assert "\n" not in str(err.value)
+
+
+def _raw(ds: pydicom.Dataset, tag: int, vr: str, value: bytes) -> pydicom.Dataset:
+    """ds with one element as a damaged file brings it: raw bytes, converted when read."""
+    ds[tag] = pydicom.dataelem.RawDataElement(pydicom.tag.Tag(tag), vr, len(value), value, 0,
+                                              False, True)
+    return ds
+
+
+@pytest.mark.parametrize("level", [0, 2])
+@pytest.mark.parametrize(
+    ("tag", "vr", "value", "name"),
+    [
+        (0x00280008, "IS", b"abc ", "Number of Frames"),
+        (0x00280002, "AE", b"\x01\x00", "Samples per Pixel"),
+        (0x00280002, "XX", b"\x01\x00", "Samples per Pixel"),
+    ],
+)
+def test_unusable_header_integers_are_one_line_for_the_viewer(j2k_files, level, tag, vr,
+                                                              value, name):
+    # JPEG 2000 takes the reduced path (level 2) as well as the full decode (level 0).
+    ds = _raw(pydicom.dcmread(j2k_files[0]), tag, vr, value)
+    with pytest.raises(DecodeError, match=f"{name} is invalid") as err:
+        decode_level(ds, level)
+    assert "\n" not in str(err.value)

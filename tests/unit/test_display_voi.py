@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from pydicom.tag import Tag
 
 from engine.display.voi import (
     Window,
@@ -123,3 +125,52 @@ def test_linear_exact_and_threshold_width():
     assert window_values(np.array([0.0, 50.0, 100.0]), Window(50, 100, "LINEAR_EXACT")).tolist() \
         == [0.0, 0.5, 1.0]
     assert window_values(np.array([9.0, 10.0]), Window(10, 1)).tolist() == [0.0, 1.0]
+
+
+# -- attributes a damaged file may carry: the viewer shows the image, never a traceback ----
+
+
+def _curve(descriptor: list[int] | None, data: object) -> Dataset:
+    item = Dataset()
+    item.LUTDescriptor = descriptor
+    item.LUTData = data
+    item.LUTExplanation = "CURVE"
+    return item
+
+
+def test_an_empty_rescale_intercept_shows_the_stored_values():
+    ds = mg_dataset(RescaleSlope=2, RescaleIntercept=None, WindowCenter=1000, WindowWidth=2)
+    plain = mg_dataset(WindowCenter=1000, WindowWidth=2)
+    w = presets(ds)[0].window
+    assert grey(ds, w, [998, 1002]) == grey(plain, w, [998, 1002]) == [0, 255]
+    stored = np.array([[300, 3300]], dtype=np.uint16)
+    (p,) = presets(mg_dataset(RescaleSlope=[1, 2], RescaleIntercept=0), stored)
+    assert p.name == "full range" and (p.window.center, p.window.width) == (1800.0, 3000.0)
+
+
+@pytest.mark.parametrize(
+    ("descriptor", "data"),
+    [
+        (None, [0] * 4096),  # an empty descriptor
+        ([4096, 0], [0] * 4096),  # two values of three
+        ([4096, 0, 12], [0] * 100),  # a table shorter than it says
+        ([4096, 0, 9], [0] * 4096),  # 9 bits per entry
+        ([4096, 0, 12], None),  # no data
+    ],
+)
+def test_an_unusable_voi_lut_is_not_offered_and_never_throws(descriptor, data):
+    ds = mg_dataset(WindowCenter=2048, WindowWidth=4096)
+    ds.VOILUTSequence = Sequence([_curve(descriptor, data)])
+    offered = presets(ds)
+    assert [p.name for p in offered] == ["window 1"]
+    # A window remembered against that table (say, from before the file changed) falls back
+    # to the window alone.
+    remembered = Window(2048, 4096, "LINEAR", lut_index=0)
+    assert grey(ds, remembered, [0, 4095]) == grey(ds, offered[0].window, [0, 4095])
+
+
+def test_an_unreadable_window_is_skipped():
+    ds = mg_dataset(WindowWidth=1000)
+    ds[0x00281050] = RawDataElement(Tag(0x00281050), "FD", 2, b"4\x00", 0, False, True)
+    stored = np.array([[300, 3300]], dtype=np.uint16)
+    assert [p.name for p in presets(ds, stored)] == ["full range"]

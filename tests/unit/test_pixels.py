@@ -9,7 +9,9 @@ from collections import defaultdict
 import numpy as np
 import pydicom
 import pytest
+from pydicom.dataelem import RawDataElement
 from pydicom.encaps import encapsulate, generate_fragments
+from pydicom.tag import Tag
 from pydicom.uid import UID
 
 import engine.dicom.pixels as pixels_module
@@ -21,7 +23,7 @@ from engine.dicom import (
     read_dataset,
     supported_transfer_syntaxes,
 )
-from tests.unit.dicom_factory import bundled, bundled_files, mg_dataset
+from tests.unit.dicom_factory import bundled, bundled_files, mg_dataset, to_bytes
 
 # One bundled file per transfer syntax that pydicom ships (HTJ2K has none in 3.0.2).
 BY_SYNTAX = {
@@ -262,3 +264,99 @@ def test_supported_syntaxes_cover_the_mammography_essentials() -> None:
     ):
         assert uid in supported
     assert supported["1.2.840.10008.1.2.4.90"] == "JPEG 2000 Image Compression (Lossless Only)"
+
+
+# -- headers and pixel data a damaged or fuzzed file may carry ---------------------------
+
+
+def _raw(ds: pydicom.Dataset, tag: int, vr: str, value: bytes) -> pydicom.Dataset:
+    """ds with one element as a file would bring it: raw bytes, converted when first read."""
+    ds[tag] = RawDataElement(Tag(tag), vr, len(value), value, 0, False, True)
+    return ds
+
+
+def _rle_mammogram(columns: int) -> pydicom.Dataset:
+    """A 64 x 52 RLE image whose Columns then says `columns` (the rest untouched)."""
+    ds = mg_dataset(rows=64, cols=52)
+    ds.compress(pydicom.uid.RLELossless, encoding_plugin="pydicom")
+    ds = read_dataset(to_bytes(ds))
+    ds.Columns = columns
+    return ds
+
+
+def test_rle_segments_longer_than_the_image_are_refused_before_decoding() -> None:
+    ds = _rle_mammogram(columns=2)
+    problem = pixel_data_problem(ds)
+    assert problem is not None
+    assert problem.startswith("RLE frame 1 does not match the image size")
+    with pytest.raises(DecodeError, match="does not match the image size"):
+        decode_pixels(ds)
+
+
+@pytest.mark.parametrize("columns", [30, 51, 53])
+def test_rle_columns_that_disagree_with_the_data_give_one_line(columns: int) -> None:
+    # Too few columns for the data makes the Rust RLE decoder panic (a BaseException that
+    # `except Exception` lets through); too many makes it complain.  Both are one line.
+    ds = _rle_mammogram(columns)
+    assert pixel_data_problem(ds) is None  # the cheap check cannot see a small mismatch
+    with pytest.raises(DecodeError, match="corrupt RLE Lossless codestream") as caught:
+        decode_pixels(ds)
+    assert "\n" not in str(caught.value)
+
+
+def test_rle_intact_still_decodes() -> None:
+    ds = _rle_mammogram(columns=52)
+    assert pixel_data_problem(ds) is None
+    assert (decode_pixels(ds) == decode_pixels(mg_dataset(rows=64, cols=52))).all()
+
+
+def test_pixel_data_of_a_text_vr_cannot_be_read() -> None:
+    # UC is a text VR: the bytes arrive as several values split at the backslashes.
+    ds = _raw(mg_dataset(), 0x7FE00010, "UC", b"ab\\cd\\ef\\gh ")
+    assert pixel_data_problem(ds) == "pixel data cannot be read"
+    with pytest.raises(DecodeError, match="pixel data cannot be read"):
+        decode_pixels(ds)
+
+
+def test_a_uid_that_is_no_transfer_syntax_is_named_not_a_crash() -> None:
+    ds = mg_dataset()
+    ds.file_meta.TransferSyntaxUID = "not a uid"
+    assert pixel_data_problem(ds) == "pixel data cannot be checked: unknown transfer syntax"
+    with pytest.raises(DecodeError, match="unsupported transfer syntax"):
+        decode_pixels(ds)
+
+
+@pytest.mark.parametrize(
+    ("tag", "vr", "value", "name"),
+    [
+        (0x00280011, "FD", b"4\x00", "Columns"),  # 2 bytes for an 8-byte VR
+        (0x00280002, "UV", b"\x01\x00", "Samples per Pixel"),
+        (0x00280002, "XX", b"\x01\x00", "Samples per Pixel"),  # a VR pydicom does not know
+        (0x00280002, "AE", b"\x01\x00", "Samples per Pixel"),  # text that is no number
+        (0x00280008, "IS", b"abc ", "Number of Frames"),
+        (0x00280010, "US", b"\x40\x00\x41\x00", "Rows"),  # two values
+    ],
+)
+def test_header_integers_of_a_wrong_vr_are_named(tag: int, vr: str, value: bytes,
+                                                 name: str) -> None:
+    ds = _raw(mg_dataset(), tag, vr, value)
+    assert pixel_data_problem(ds) == f"pixel data cannot be checked: {name} is invalid"
+    with pytest.raises(DecodeError, match=f"{name} is invalid"):
+        decode_pixels(ds)
+
+
+@pytest.mark.parametrize(
+    "uid",
+    [
+        ["1.2.840.10008.1.2.5", "1.2.826.0.1.3680043.8.498.1"],  # two values
+        "1.2.840.10008.1.2.5\x00\x02\x00UI1.2.826.0.1.3680043.8.498.1 SH MAMMODESK",  # overrun
+    ],
+)
+def test_a_garbled_transfer_syntax_is_not_repeated_to_the_user(uid: object) -> None:
+    ds = mg_dataset()
+    ds.file_meta.TransferSyntaxUID = uid
+    assert pixel_data_problem(ds) == "pixel data cannot be checked: unknown transfer syntax"
+    with pytest.raises(DecodeError) as caught:
+        decode_pixels(ds)
+    assert str(caught.value) == \
+        "unsupported transfer syntax: an unreadable UID; MammoDesk has no decoder for it"
