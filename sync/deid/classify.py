@@ -54,7 +54,9 @@ def classify(ds: pydicom.Dataset, known_sop_classes: set[str] | dict[str, str]) 
     if name.startswith("Encapsulated"):
         return Verdict("quarantine", f"{name}: a document MammoDesk cannot clean")
     if name == sop and sop not in known_sop_classes:
-        return Verdict("quarantine", f"unknown SOP class {sop}")
+        # Only a well-formed UID is repeated: a damaged value may be anything, on many lines.
+        shown = sop if UID(sop).is_valid else "(unreadable UID)"
+        return Verdict("quarantine", f"unknown SOP class {shown}")
     if "SR Storage" in name or str(ds.get("Modality", "")) == "SR":
         if _free_text(ds.get("ContentSequence")):
             return Verdict("quarantine", "structured report with free text or names")
