@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pydicom
 from pydicom import uid as uids
+from pydicom.encaps import generate_frames
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
@@ -21,6 +22,7 @@ from engine.dicom.integrity import (
     pixel_data_problem,
     transfer_syntax,
 )
+from engine.dicom.rle_segments import rle_stride_problem
 from engine.dicom.values import header_int
 from engine.errors import DecodeError
 
@@ -102,6 +104,18 @@ def _decoder_for(ts: UID):  # type: ignore[no-untyped-def]
     return decoder
 
 
+def _rle_problem(ds: pydicom.Dataset, frames: int, wanted: int | None) -> str | None:
+    pixels = (header_int(ds, "Rows", 0) or 0) * (header_int(ds, "Columns", 0) or 0)
+    bits = header_int(ds, "BitsAllocated", 0) or 0
+    for number, data in enumerate(generate_frames(ds.PixelData, number_of_frames=frames)):
+        if wanted is not None and number != wanted:
+            continue
+        problem = rle_stride_problem(data, pixels, bits)
+        if problem:
+            return f"frame {number + 1}, {problem}" if frames > 1 else problem
+    return None
+
+
 def decode_pixels(ds: pydicom.Dataset, frame: int | None = None) -> np.ndarray:
     """Stored pixel values of one frame (0-based) or of all frames when frame is None.
 
@@ -123,6 +137,10 @@ def decode_pixels(ds: pydicom.Dataset, frame: int | None = None) -> np.ndarray:
     frames = header_int(ds, "NumberOfFrames", 1) or 1
     if frame is not None and not 0 <= frame < max(frames, 1):
         raise DecodeError(f"frame {frame + 1} does not exist: the image has {frames} frame(s)")
+    if ts == uids.RLELossless:
+        problem = _rle_problem(ds, frames, frame)
+        if problem:
+            raise DecodeError(f"corrupt {_name(ts)} codestream: {problem}")
     try:
         with warnings.catch_warnings():
             # Decoders warn about recoverable oddities; the array is still the stored data.

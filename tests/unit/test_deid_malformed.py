@@ -125,11 +125,25 @@ def _compressed(syntax: UID, **encoding: str) -> Dataset:
     return ds
 
 
-def test_a_decoder_panic_is_quarantined(deid):
-    """The RLE decoder (Rust) panics with a BaseException on a width its segments contradict."""
+def test_rle_segments_that_contradict_the_width_are_quarantined_as_corrupt(deid):
+    """The RLE decoder (Rust) would panic here; the reader checks the segments first."""
     ds = _compressed(RLELossless)
     ds.Columns = 2
-    _quarantined(deid.run(read_dataset(to_bytes(ds))), "malformed content")
+    _quarantined(deid.run(read_dataset(to_bytes(ds))), "corrupt RLE Lossless")
+
+
+def test_a_decoder_panic_is_quarantined(deid, monkeypatch):
+    """Decoders written in Rust panic with a BaseException, not an Exception."""
+
+    class PanicException(BaseException):
+        pass
+
+    def panics(ds: Dataset) -> None:
+        raise PanicException("index out of bounds")
+
+    monkeypatch.setattr("sync.deid.pixels.blank_outside_breast", panics)
+    _quarantined(deid.run(read_dataset(to_bytes(_mammogram()))),
+                 "malformed content: PanicException")
 
 
 def test_a_request_to_stop_is_not_taken_for_malformed_content(deid, monkeypatch):

@@ -294,14 +294,18 @@ def test_rle_segments_longer_than_the_image_are_refused_before_decoding() -> Non
 
 
 @pytest.mark.parametrize("columns", [30, 51, 53])
-def test_rle_columns_that_disagree_with_the_data_give_one_line(columns: int) -> None:
-    # Too few columns for the data makes the Rust RLE decoder panic (a BaseException that
-    # `except Exception` lets through); too many makes it complain.  Both are one line.
+def test_rle_columns_that_disagree_with_the_data_give_one_line(
+    columns: int, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Too few columns for the data would make the Rust RLE decoder panic, and Rust prints a
+    # panic on stderr before Python can catch it; too many makes it complain.  Both are one
+    # line, and nothing reaches the terminal.
     ds = _rle_mammogram(columns)
     assert pixel_data_problem(ds) is None  # the cheap check cannot see a small mismatch
     with pytest.raises(DecodeError, match="corrupt RLE Lossless codestream") as caught:
         decode_pixels(ds)
     assert "\n" not in str(caught.value)
+    assert capfd.readouterr().err == ""
 
 
 def test_rle_intact_still_decodes() -> None:
