@@ -22,7 +22,7 @@ from scipy import ndimage
 from engine.dicom.grey_luts import grey_pipeline_problem, lut_descriptor
 from engine.dicom.header import instance_header
 from engine.dicom.pixels import decode_pixels
-from engine.dicom.values import header_int
+from engine.dicom.values import header_int, header_value
 from engine.errors import DecodeError
 
 MG_SOP_CLASSES = {
@@ -126,7 +126,7 @@ def applicability(ds: pydicom.Dataset) -> str | None:
 
 def pixel_spacing(ds: pydicom.Dataset) -> float | None:
     for kw in ("ImagerPixelSpacing", "PixelSpacing"):
-        value = ds.get(kw)
+        value = header_value(ds, kw)
         try:
             if value is not None and len(value) == 2 and float(value[0]) > 0:
                 return float(value[0])
@@ -177,13 +177,13 @@ def _display_direct(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
         out = arr.astype(np.float32)
         lo, hi = float(np.percentile(out, 0.5)), float(np.percentile(out, 99.5))
     out = np.clip((out - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
-    if str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1":
+    if str(header_value(ds, "PhotometricInterpretation", "")).strip() == "MONOCHROME1":
         out = 1.0 - out
     return out.astype(np.float32)
 
 
 def _voi_range(ds: pydicom.Dataset, out: np.ndarray) -> tuple[float, float]:
-    seq = ds.get("VOILUTSequence")
+    seq = header_value(ds, "VOILUTSequence")
     if seq and "LUTDescriptor" in seq[0]:
         descriptor = lut_descriptor(seq[0])
         if descriptor is None:
@@ -199,7 +199,7 @@ def _voi_range(ds: pydicom.Dataset, out: np.ndarray) -> tuple[float, float]:
 
 def canonical_flip(ds: pydicom.Dataset, img: np.ndarray, laterality: str) -> bool:
     """True when the image must be mirrored to put the chest wall on the left."""
-    po = ds.get("PatientOrientation")
+    po = header_value(ds, "PatientOrientation")
     try:
         row_dir = str(po[0]).upper() if po is not None and len(po) == 2 else ""
     except TypeError:

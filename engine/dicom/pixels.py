@@ -107,12 +107,18 @@ def _decoder_for(ts: UID):  # type: ignore[no-untyped-def]
 def _rle_problem(ds: pydicom.Dataset, frames: int, wanted: int | None) -> str | None:
     pixels = (header_int(ds, "Rows", 0) or 0) * (header_int(ds, "Columns", 0) or 0)
     bits = header_int(ds, "BitsAllocated", 0) or 0
-    for number, data in enumerate(generate_frames(ds.PixelData, number_of_frames=frames)):
-        if wanted is not None and number != wanted:
-            continue
-        problem = rle_stride_problem(data, pixels, bits)
-        if problem:
-            return f"frame {number + 1}, {problem}" if frames > 1 else problem
+    encapsulated = ds.get("PixelData")
+    if bits <= 8 or not isinstance(encapsulated, bytes | bytearray):
+        return None  # one byte a sample cannot overrun; empty or absent: the decoder names it
+    try:
+        for number, data in enumerate(generate_frames(encapsulated, number_of_frames=frames)):
+            if wanted is not None and number != wanted:
+                continue
+            problem = rle_stride_problem(data, pixels, bits)
+            if problem:
+                return f"frame {number + 1}, {problem}" if frames > 1 else problem
+    except ValueError:
+        return None  # the items do not split into frames: the decoder names it
     return None
 
 

@@ -41,6 +41,12 @@ def raw_value(ds: pydicom.Dataset, keyword: str) -> Any:
     return None if value is None or _empty(value) else value
 
 
+def header_value(ds: pydicom.Dataset, keyword: str, default: Any = None) -> Any:
+    """The element's value; ``default`` when it is absent, empty or cannot be read."""
+    value = raw_value(ds, keyword)
+    return default if value is None or value is UNREADABLE else value
+
+
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None

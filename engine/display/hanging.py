@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import pydicom
 
+from engine.dicom.values import header_value
 from engine.dicom.views import identify_view
 
 SIDES = ("R", "L")
@@ -176,30 +177,30 @@ def hang_image(ds: pydicom.Dataset) -> HangImage:
     knows), PatientOrientation, and the order of repeated views (acquisition
     date and time, then instance number)."""
     info = identify_view(ds)
-    po = ds.get("PatientOrientation")
+    po = header_value(ds, "PatientOrientation")
     try:
         orientation = (str(po[0]), str(po[1])) if po is not None and len(po) == 2 else None
     except TypeError:
         orientation = None
     try:
-        number = int(ds.get("InstanceNumber") or 0)
+        number = int(header_value(ds, "InstanceNumber") or 0)
     except (TypeError, ValueError):
         number = 0
     order = (
-        str(ds.get("AcquisitionDate", "") or ds.get("ContentDate", "") or ""),
-        str(ds.get("AcquisitionTime", "") or ds.get("ContentTime", "") or ""),
+        str(header_value(ds, "AcquisitionDate") or header_value(ds, "ContentDate", "")),
+        str(header_value(ds, "AcquisitionTime") or header_value(ds, "ContentTime", "")),
         number,
     )
     return HangImage(
-        str(ds.get("SOPInstanceUID", "")),
+        str(header_value(ds, "SOPInstanceUID", "")),
         info.laterality,
         info.view,
         tuple(info.modifiers),
         orientation,
         order,
         info.label,
-        number_or_zero(ds.get("Rows")),
-        number_or_zero(ds.get("Columns")),
+        number_or_zero(header_value(ds, "Rows")),
+        number_or_zero(header_value(ds, "Columns")),
     )
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pydicom
 
 from engine.dicom.reader import read_dataset
-from engine.dicom.values import header_int
+from engine.dicom.values import header_int, header_value
 from engine.display.decode import block_mean_stored, decode_level
 from engine.display.hanging import HangImage, hang_image
 from engine.display.voi import Preset, presets
@@ -92,7 +92,7 @@ class ViewImage:
 
 def spacing_of(ds: pydicom.Dataset) -> tuple[float, float] | None:
     for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
-        value = ds.get(keyword)
+        value = header_value(ds, keyword)
         try:
             if value is not None and len(value) == 2 and float(value[0]) > 0 < float(value[1]):
                 return float(value[0]), float(value[1])
@@ -125,7 +125,7 @@ def load_view(source: Path | pydicom.Dataset, level: int = 0) -> ViewImage:
     rows = header_int(ds, "Rows") or pixels.shape[0] << got
     cols = header_int(ds, "Columns") or pixels.shape[1] << got
     view = ViewImage(
-        key=str(ds.get("SOPInstanceUID", "")),
+        key=str(header_value(ds, "SOPInstanceUID", "")),
         header=header_only(ds),
         rows=rows,
         columns=cols,

@@ -27,7 +27,7 @@ from engine.dicom.grey_luts import (
     lut_item_problem,
     modality_problem,
 )
-from engine.dicom.values import raw_value
+from engine.dicom.values import header_value, raw_value
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +135,8 @@ def window_values(x: np.ndarray, window: Window) -> np.ndarray:
 
 def inverted(ds: pydicom.Dataset) -> bool:
     """Whether the file's presentation makes high stored values dark."""
-    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
-    shape = str(ds.get("PresentationLUTShape", "") or "").strip().upper()
+    photometric = str(header_value(ds, "PhotometricInterpretation", "")).strip().upper()
+    shape = str(header_value(ds, "PresentationLUTShape", "")).strip().upper()
     # For MONOCHROME1 the MG IOD writes INVERSE as its Presentation LUT Shape:
     # one inversion, not two.
     return photometric == "MONOCHROME1" or shape == "INVERSE"

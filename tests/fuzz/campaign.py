@@ -29,7 +29,7 @@ MAX_FILES = 60
 MAX_BYTES = 2 * 1024 * 1024
 SHRINK_S = 20.0
 BATCH = 200
-CHEAP = frozenset({"exception", "message", "leak", "deid-output"})
+CHEAP = frozenset({"exception", "message", "leak", "deid-output", "stderr"})
 
 
 class _NewFinding(Exception):

@@ -35,7 +35,7 @@ PROJECT_DIRS = tuple(str(ROOT / d) + os.sep for d in ("engine", "sync", "ui"))
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # exception | message | leak | deid-output | hang | memory | crash
+    kind: str  # exception | message | leak | deid-output | stderr | hang | memory | crash
     stage: str
     exc_type: str
     reason: str
@@ -162,6 +162,13 @@ class Runner:
         if answer is not None:
             verdict.rejected = answer["rejected"]
             verdict.findings = [Finding(**f) for f in answer["findings"]]
+            printed = self._printed(log_start)
+            if printed:
+                # A native library writing to the terminal (a Rust panic message, a C decoder's
+                # complaint) puts more than one line in front of the user.
+                verdict.findings.append(Finding(
+                    "stderr", re.sub(r"\d+", "N", printed)[:80], "",
+                    f"printed on the terminal: {printed[:160]}", "", ""))
             return verdict
         code = proc.poll()
         if code is None:  # hang or memory: ask for the stack first
@@ -178,6 +185,16 @@ class Runner:
         }[failure]
         verdict.findings = [Finding(failure, "", "", reason, where, innermost)]
         return verdict
+
+    def _printed(self, offset: int) -> str:
+        """The first line written to the worker's stderr since offset, or ''."""
+        if self._stderr is None:
+            return ""
+        with open(self._stderr.name, "rb") as fh:
+            fh.seek(offset)
+            text = fh.read(4096).decode("utf-8", "replace")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return lines[0] if lines else ""
 
     def _stack(self, offset: int) -> tuple[str, str]:
         """(innermost project frame, innermost frame) of the last stack dump in the log."""

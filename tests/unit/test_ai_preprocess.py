@@ -25,6 +25,7 @@ from engine.ai.preprocess import (
     prepare,
 )
 from engine.dicom.pixels import decode_pixels
+from engine.display.hanging import hang_image
 from engine.errors import DecodeError
 from engine.phantom import generate_cohort
 from tests.unit.dicom_factory import code_item
@@ -179,6 +180,19 @@ def test_without_patient_orientation_the_side_comes_from_the_image(phantom, view
     got = prepare(ds, SPEC)
     assert got.geometry == want.geometry
     assert np.array_equal(got.image, want.image)
+
+
+@pytest.mark.parametrize("view", ["LCC", "RMLO"])
+def test_an_unreadable_patient_orientation_counts_as_missing(phantom, view):
+    ds = _read(phantom, view)
+    want = prepare(ds, SPEC)
+    tag = Tag(0x00200020)
+    ds[tag] = RawDataElement(tag, "C\x80", 4, b"A\\FR", 0, False, True)  # a VR no one knows
+    got = prepare(ds, SPEC)
+    assert got.geometry == want.geometry
+    assert np.array_equal(got.image, want.image)
+    image = hang_image(ds)
+    assert image.patient_orientation is None and image.label == view
 
 
 @pytest.mark.parametrize("view", VIEWS)
