@@ -83,7 +83,8 @@ class Library:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         try:
-            (self.root / "files").mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new library is private
+            (self.root / "files").mkdir(mode=0o700, exist_ok=True)
             (self.root / "incoming").mkdir(mode=0o700, exist_ok=True)
             _make_private(self.root)
             conn = sqlite3.connect(self.root / DB_NAME, timeout=30, isolation_level=None)
