@@ -1,6 +1,6 @@
 """De-identification speed and leakage: MammoDesk against dicognito and deid.
 
-Builds one planted-PHI corpus (tests/deid_corpus.py: small phantoms, every
+Builds one planted-PHI corpus (tests/support/deid_corpus.py: small phantoms, every
 Table E.1-1 attribute, private data, overlay and burned-in text carrying
 unique markers), warms the page cache, then for each tool anonymizes every
 file into a fresh folder, ``--repeats`` times, and reports the median speed.
@@ -37,7 +37,7 @@ import numpy as np
 import pydicom
 from pydicom.datadict import dictionary_VR
 
-from tests.deid_corpus import Corpus, build_corpus, burned_text_left, find_markers
+from tests.support.deid_corpus import Corpus, build_corpus, burned_text_left, find_markers
 
 Runner = Callable[[Corpus, Path], list[Path]]
 

@@ -206,7 +206,7 @@ class Bench:
         return done.stdout
 
     def set_up(self, studies: int) -> None:
-        from tests.cloud import LocalCloud, missing_software
+        from tests.support.cloud import LocalCloud, missing_software
 
         reason = missing_software()
         if reason:

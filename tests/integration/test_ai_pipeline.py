@@ -21,8 +21,8 @@ import pytest
 from engine.ai.package import read_package
 from engine.ai.results import NOT_FOR_CLINICAL_USE
 from engine.phantom import generate_cohort
-from tests.conftest import run_cli
-from tests.unit.dicom_factory import bundled
+from tests.support.cli import run_cli
+from tests.support.dicom_factory import bundled
 
 TRAIN_ARGS = ("--epochs", "1", "--steps", "3", "--batch", "2")
 TRAIN_ARGS += ("--val-fraction", "0.4", "--workers", "1")

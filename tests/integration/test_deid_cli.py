@@ -13,16 +13,13 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.support.cli import ROOT, run_cli
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    """A MammoDesk home whose keyring is a file inside it (no desktop keyring on CI)."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg"))
-    return home
+def home(tmp_path, plaintext_keyring) -> Path:
+    """A MammoDesk home with a file keyring (no desktop keyring on CI)."""
+    return tmp_path / "home"
 
 
 def _outputs(folder: Path) -> list[Path]:
@@ -191,7 +188,7 @@ def test_identifiers_outside_any_element_never_reach_the_output(home, tmp_path):
     """A name or ID in the preamble, the file meta, after the data set, in the
     encapsulation of the pixel data or in delimiters: the written files hold
     the cleaned data set only."""
-    from tests.deid_planting import MAY_BE_HELD_BACK, leaked, outside_element_files
+    from tests.support.deid_planting import MAY_BE_HELD_BACK, leaked, outside_element_files
 
     run_cli("deid-key", "create", home=home)
     src = tmp_path / "in"

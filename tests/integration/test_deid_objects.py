@@ -161,7 +161,7 @@ def test_odd_files_are_cleaned_or_refused_never_crash(tmp_path):
     private sequences), told they carry no burned-in text so the cleaning runs."""
     from engine.dicom.reader import read_dataset
     from engine.errors import DicomReadError
-    from tests.unit.dicom_factory import bundled_files
+    from tests.support.dicom_factory import bundled_files
 
     outcomes: dict[str, int] = {}
     for path in bundled_files():

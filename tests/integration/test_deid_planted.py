@@ -14,7 +14,7 @@ from sync.deid.deidentify import Deidentifier
 from sync.deid.folder import anonymize_folder
 from sync.deid.keys import SiteKeys
 from sync.deid.profile import OPTIONS, SafePrivate, profile_named
-from tests.deid_corpus import Corpus, build_corpus, burned_text_left, find_markers
+from tests.support.deid_corpus import Corpus, build_corpus, burned_text_left, find_markers
 
 KEYS = SiteKeys(secret=b"k" * 32, map_key=b"m" * 32)
 RULES = {int(r["tag"], 16): r for r in json.loads(

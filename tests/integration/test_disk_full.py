@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.conftest import ROOT
+from tests.support.cli import ROOT
 
 
 def test_import_onto_a_full_disk_then_with_room(small_cohort, tmp_path):
@@ -24,7 +24,7 @@ def test_import_onto_a_full_disk_then_with_room(small_cohort, tmp_path):
         import json, os, subprocess, sys
         from pathlib import Path
         sys.path.insert(0, {str(ROOT)!r})
-        from tests.conftest import assert_library_consistent
+        from tests.support.cli import assert_library_consistent
         env = {{**os.environ, "MAMMODESK_HOME": {str(mnt)!r}}}
         def run():
             return subprocess.run([sys.executable, "main.py", "import",

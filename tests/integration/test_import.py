@@ -18,7 +18,7 @@ from pydicom.fileset import FileSet
 
 from engine.errors import LibraryError
 from engine.library import Library, import_paths, list_studies
-from tests.conftest import ROOT, assert_library_consistent, run_cli
+from tests.support.cli import ROOT, assert_library_consistent, run_cli
 
 SCREENING = ["RCC", "LCC", "RMLO", "LMLO"]
 

@@ -20,8 +20,8 @@ import pydicom
 import pytest
 import requests
 
-from tests.cloud import SCRIPT, LocalCloud
-from tests.faultproxy import Fault, FaultProxy
+from tests.support.cloud import SCRIPT, LocalCloud
+from tests.support.faultproxy import Fault, FaultProxy
 
 KEYS = {"url", "ca", "user", "password", "https_port", "orthanc_port", "orthanc_url"}
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from pydicom.uid import JPEG2000Lossless
 
-from tests.conftest import ROOT
-from tests.unit.dicom_factory import mg_dataset, to_bytes
-from tests.unit.test_input_limits import _encapsulated, _j2k
+from tests.support.cli import ROOT
+from tests.support.codestreams import encapsulated_image, j2k_claiming
+from tests.support.dicom_factory import mg_dataset, to_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,7 @@ def _hostile(kind: str, folder: Path) -> Path:
     """The hostile input ``kind`` inside ``folder`` (a folder to hand to the command)."""
     folder.mkdir(parents=True)
     if kind == "j2k_65535":
-        ds = _encapsulated([_j2k(65535, 65535)], JPEG2000Lossless, 65535, 65535)
+        ds = encapsulated_image([j2k_claiming(65535, 65535)], JPEG2000Lossless, 65535, 65535)
         ds.ImageLaterality, ds.ViewPosition = "R", "CC"  # a view the model would read
         ds.ImagerPixelSpacing = [0.07, 0.07]
         data = to_bytes(ds)
@@ -111,11 +111,9 @@ KINDS = list(REASONS)
 
 
 @pytest.fixture
-def keyring_home(tmp_path, monkeypatch) -> Path:
-    """A home whose keyring is a file inside it, with a site de-identification key."""
+def keyring_home(tmp_path, plaintext_keyring) -> Path:
+    """A home with a site de-identification key in a file keyring."""
     home = tmp_path / "home"
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg"))
     code, _out, err, _peak, _s = run_measured(sys.executable, str(ROOT / "main.py"),
                                               "deid-key", "create", home=home)
     assert code == 0, err

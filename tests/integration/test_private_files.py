@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support.cli import ROOT
 
 
 def _cli_with_umask(umask: int, *args: str, home: Path) -> subprocess.CompletedProcess[str]:

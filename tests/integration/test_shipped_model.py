@@ -14,7 +14,7 @@ from engine.ai.package import read_package
 from engine.ai.service import BUILTIN_MODEL
 from engine.phantom import generate_cohort
 from engine.phantom.plan import plan_study
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 TRAINING_SEEDS = {1001}  # the README's training cohort; the held-out set uses 9001
 

@@ -20,9 +20,9 @@ import pytest
 
 from engine.library import Library, import_paths
 from engine.library.reads import Read, save_draft, sign
-from tests.cloud import LocalCloud
-from tests.conftest import ROOT, assert_library_consistent, run_cli
-from tests.faultproxy import Fault, FaultProxy
+from tests.support.cli import ROOT, assert_library_consistent, run_cli
+from tests.support.cloud import LocalCloud
+from tests.support.faultproxy import Fault, FaultProxy
 
 pytestmark = pytest.mark.slow
 
@@ -65,9 +65,7 @@ class Workstation:
 
 
 @pytest.fixture
-def station(tmp_path, monkeypatch) -> Workstation:
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+def station(tmp_path, plaintext_keyring) -> Workstation:
     ws = Workstation(tmp_path / "home")
     assert ws.cli("deid-key", "create").returncode == 0
     return ws
@@ -79,7 +77,7 @@ def sign_and_queue(ws: Workstation, files: list[Path]) -> list[str]:
 
     from engine.ai.store import save_result
     from sync.outbox import enqueue
-    from tests.unit.test_cad_sr import make_result
+    from tests.support.sr import make_result
 
     with ws.library() as lib:
         import_paths(lib, files)
@@ -127,7 +125,7 @@ def test_upload_confirm_and_upload_again_stores_each_instance_once(station, clou
 
 
 def test_nothing_the_server_received_carries_planted_phi(station, cloud, tmp_path):
-    from tests.deid_corpus import build_corpus, find_markers
+    from tests.support.deid_corpus import build_corpus, find_markers
 
     corpus = build_corpus(tmp_path / "corpus", patients=1)
     with station.library() as lib:

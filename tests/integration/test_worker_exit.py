@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from pydicom.uid import JPEG2000Lossless, generate_uid
 
-from tests.conftest import ROOT, run_cli
-from tests.unit.dicom_factory import mg_dataset
+from tests.support.cli import ROOT, run_cli
+from tests.support.dicom_factory import mg_dataset
 
 pytestmark = pytest.mark.slow
 FILES = 100  # seconds of work for two workers
@@ -83,11 +83,8 @@ def _kill_and_check(parent: subprocess.Popen, ready, workers_at_least: int = 2) 
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg"))
-    return home
+def home(tmp_path, plaintext_keyring) -> Path:
+    return tmp_path / "home"
 
 
 def _files(folder: Path) -> list[Path]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import keyring.core
 import pytest
 from PySide6.QtCore import Qt
 
@@ -26,10 +25,7 @@ def test_status_line_says_what_sync_is_doing():
 
 
 @pytest.fixture
-def window(qtbot, ctx, small_cohort, cloud, monkeypatch, tmp_path):
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    keyring.core.set_keyring(keyring.core.load_keyring("keyrings.alt.file.PlaintextKeyring"))
+def window(qtbot, ctx, small_cohort, cloud, monkeypatch, tmp_path, plaintext_keyring):
     from sync.credentials import store_password
     from sync.deid.keys import create_site_secret
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, Qt
 from engine.display.hanging import hang
 from engine.display.images import load_view
 from engine.display.viewport import FIT, PIXEL, TRUE_SIZE
-from tests.unit.dicom_factory import mg_dataset
+from tests.support.dicom_factory import mg_dataset
 from ui.viewer.tile import ImageTile
 
 

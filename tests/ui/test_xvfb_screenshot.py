@@ -13,7 +13,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from tests.conftest import ROOT, run_cli
+from tests.support.cli import ROOT, run_cli
 
 
 def _free_display() -> int:

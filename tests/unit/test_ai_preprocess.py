@@ -28,7 +28,7 @@ from engine.dicom.pixels import decode_pixels
 from engine.display.hanging import hang_image
 from engine.errors import DecodeError
 from engine.phantom import generate_cohort
-from tests.unit.dicom_factory import code_item
+from tests.support.dicom_factory import code_item
 
 SPEC = InputSpec()
 SEED = 5  # one study; its cancer is a 13 mm circumscribed mass in the left breast

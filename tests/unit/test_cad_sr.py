@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pydicom
@@ -11,12 +10,12 @@ from pydicom.uid import generate_uid
 
 from engine.ai import cad_sr
 from engine.ai.cad_sr import build_cad_sr, write_cad_sr
-from engine.ai.results import NOT_FOR_CLINICAL_USE, BreastResult, ExamResult, Mark, ViewResult
+from engine.ai.results import NOT_FOR_CLINICAL_USE, Mark
 from engine.errors import MammoDeskError
-from tests.unit.dicom_factory import mg_dataset, view_code
+from tests.support.dicom_factory import mg_dataset, view_code
+from tests.support.sr import COLS, ROWS, dciodvfy_errors, dsrdump, items, make_result
 
 VIEWS = {"CC": ("399162004", "cranio-caudal"), "MLO": ("399368009", "medio-lateral oblique")}
-ROWS, COLS = 64, 48
 # Distinct marks so each centre identifies the image it was found on.
 MARKS = {
     "LCC": [Mark(10.5, 20.5, (5.0, 15.0, 16.0, 26.0), 0.83)],
@@ -51,61 +50,6 @@ def sources(tmp_path: Path) -> list[pydicom.Dataset]:
         ds.save_as(path, enforce_file_format=True)
         out.append(pydicom.dcmread(path, stop_before_pixels=True))
     return out
-
-
-def make_result(
-    sources: list[pydicom.Dataset],
-    marks: dict[str, list[Mark]] | None = None,
-    reasons: dict[str, str] | None = None,
-) -> ExamResult:
-    marks, reasons = marks or {}, reasons or {}
-    views = []
-    for ds in sources:
-        label = f"{ds.ImageLaterality}{ds.ViewPosition}"
-        views.append(
-            ViewResult(
-                label,
-                ds.ImageLaterality,
-                ds.ViewPosition,
-                ds.SOPInstanceUID,
-                ds.SOPClassUID,
-                ds.SeriesInstanceUID,
-                ROWS,
-                COLS,
-                score=None if label in reasons else 0.4,
-                marks=list(marks.get(label, [])),
-                reason=reasons.get(label),
-            )
-        )
-    return ExamResult(
-        study_instance_uid=sources[0].StudyInstanceUID,
-        model_name="mammodesk-effb0",
-        model_version="1.2.0",
-        backend="onnxruntime",
-        device="CPU",
-        created_at="2024-05-01T10:00:00+02:00",
-        exam_score=73.2,
-        category=8,
-        density="c",
-        breasts=[BreastResult("R", 0.12, "b"), BreastResult("L", 0.81, "c")],
-        views=views,
-    )
-
-
-def dciodvfy_errors(path: Path) -> list[str]:
-    done = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
-    return [line for line in (done.stdout + done.stderr).splitlines() if "Error" in line]
-
-
-def dsrdump(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["dsrdump", "+Pl", str(path)], capture_output=True, text=True, timeout=60)
-
-
-def items(node: pydicom.Dataset):
-    """Every content item below ``node`` (depth first)."""
-    for item in getattr(node, "ContentSequence", []):
-        yield item
-        yield from items(item)
 
 
 def named(node: pydicom.Dataset, meaning: str) -> list[pydicom.Dataset]:

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT, run_cli
+from tests.support.cli import ROOT, run_cli
 
 
 def _one_line_error(done) -> str:

@@ -21,7 +21,7 @@ from engine.ai.datasets import (
     summarize,
 )
 from engine.errors import MammoDeskError
-from tests.unit.dicom_factory import mg_dataset
+from tests.support.dicom_factory import mg_dataset
 
 MASS_HEADER = [
     "patient_id", "breast_density", "left or right breast", "image view", "abnormality id",

@@ -1,4 +1,4 @@
-"""The planted-PHI corpus builder (tests/deid_corpus.py) itself."""
+"""The planted-PHI corpus builder (tests/support/deid_corpus.py) itself."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from tests.deid_corpus import Corpus, build_corpus, burned_text_left, find_markers
-from tests.deid_planting import TEXT_VRS, table_rows, tag_str
+from tests.support.deid_corpus import Corpus, build_corpus, burned_text_left, find_markers
+from tests.support.deid_planting import TEXT_VRS, table_rows, tag_str
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from sync.deid import folder
 from sync.deid.deidentify import Deidentifier
 from sync.deid.keys import SiteKeys
 from sync.deid.profile import profile_from_settings
-from tests.deid_planting import OUTSIDE_ID, OUTSIDE_NAME, outside_person_image
-from tests.unit.dicom_factory import to_bytes
+from tests.support.deid_planting import OUTSIDE_ID, OUTSIDE_NAME, outside_person_image
+from tests.support.dicom_factory import to_bytes
 
 KEYS = SiteKeys(secret=b"v" * 32, map_key=b"w" * 32)
 

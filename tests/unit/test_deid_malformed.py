@@ -23,7 +23,7 @@ from engine.dicom.reader import read_dataset
 from sync.deid.deidentify import Deidentifier, Outcome
 from sync.deid.keys import SiteKeys
 from sync.deid.profile import profile_from_settings
-from tests.unit.dicom_factory import mg_dataset, to_bytes
+from tests.support.dicom_factory import mg_dataset, to_bytes
 
 NAME, PATIENT_ID = "Synthetic^Malformed", "SYN-MAL-7"
 

@@ -17,14 +17,14 @@ from sync.deid.keys import SiteKeys
 from sync.deid.leakcheck import Scanner
 from sync.deid.profile import profile_from_settings
 from sync.stage_pool import prepare_file
-from tests.deid_planting import (
+from tests.support.deid_planting import (
     MAY_BE_HELD_BACK,
     OUTSIDE_ID,
     OUTSIDE_NAME,
     leaked,
     outside_element_files,
 )
-from tests.unit.dicom_factory import mg_dataset, to_bytes
+from tests.support.dicom_factory import mg_dataset, to_bytes
 
 FILES = outside_element_files()
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keyring
-import keyring.core
 import pydicom
 import pytest
 from pydicom.tag import Tag
@@ -21,14 +19,11 @@ from sync.deid.deidentify import Deidentifier
 from sync.deid.keys import create_site_secret
 from sync.deid.profile import profile_from_settings
 from sync.stage import Stager
-from tests.unit.test_cad_sr import make_result
+from tests.support.sr import make_result
 
 
 @pytest.fixture
-def keys(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    keyring.core.set_keyring(keyring.core.load_keyring("keyrings.alt.file.PlaintextKeyring"))
+def keys(plaintext_keyring):
     return create_site_secret()
 
 

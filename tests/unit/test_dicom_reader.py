@@ -18,7 +18,7 @@ from engine.dicom import (
     read_dataset,
 )
 from engine.errors import MammoDeskError
-from tests.unit.dicom_factory import bundled, bundled_files, mg_dataset, to_bytes, view_code
+from tests.support.dicom_factory import bundled, bundled_files, mg_dataset, to_bytes, view_code
 
 PNG_BYTES = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + bytes(64)
 

@@ -17,7 +17,7 @@ from engine.display.voi import (
     presets,
     window_values,
 )
-from tests.unit.dicom_factory import mg_dataset
+from tests.support.dicom_factory import mg_dataset
 
 U16 = np.dtype(np.uint16)
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.faultproxy import Fault, FaultProxy
+from tests.support.faultproxy import Fault, FaultProxy
 
 PAYLOAD = bytes(range(256)) * 256  # 64 KiB
 

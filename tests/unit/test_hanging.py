@@ -7,7 +7,7 @@ from pydicom.dataset import Dataset
 
 from engine.dicom.codes import VIEW_CONCEPTS
 from engine.display.hanging import LAYOUTS, HangImage, hang, hang_image, placement, tissue_flip
-from tests.unit.dicom_factory import empty, view_code
+from tests.support.dicom_factory import empty, view_code
 
 # IHE Mammography Image profile orientations (the target) and their mirrors.
 STANDARD = {"RCC": ("P", "L"), "LCC": ("A", "R"), "RMLO": ("P", "F"), "LMLO": ("A", "F")}

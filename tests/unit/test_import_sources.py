@@ -21,8 +21,8 @@ from engine.ai.service import datasets_from_path
 from engine.dicom import limits
 from engine.errors import MammoDeskError
 from engine.library import Library, import_paths
-from tests.conftest import run_cli
-from tests.unit.dicom_factory import mg_dataset, to_bytes
+from tests.support.cli import run_cli
+from tests.support.dicom_factory import mg_dataset, to_bytes
 
 GIB = 1 << 30
 

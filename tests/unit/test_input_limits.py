@@ -13,7 +13,6 @@ import struct
 
 import numpy as np
 import pytest
-from pydicom.encaps import encapsulate
 from pydicom.uid import (
     JPEG2000,
     ExplicitVRLittleEndian,
@@ -32,7 +31,8 @@ from engine.dicom import (
     read_dataset,
 )
 from engine.display.decode import decode_level
-from tests.unit.dicom_factory import mg_dataset, to_bytes
+from tests.support.codestreams import encapsulated_image, j2k_claiming
+from tests.support.dicom_factory import mg_dataset, to_bytes
 
 TOO_LARGE = "image too large: 65535 x 65535 exceeds the 120-megapixel limit " \
             "(limits.frame_megapixels)"
@@ -43,43 +43,6 @@ def default_limits():
     limits.configure(limits.Limits())
     yield
     limits.configure()
-
-
-def _j2k(rows: int | None = None, cols: int | None = None, components: int = 1) -> bytes:
-    """A real small JPEG 2000 codestream, its SIZ patched to claim rows x cols."""
-    import openjpeg
-
-    rng = np.random.default_rng(3)
-    shape = (64, 64, 3) if components == 3 else (64, 64)
-    stream = bytearray(openjpeg.encode(rng.integers(0, 64, shape).astype(np.uint8)
-                                       if components == 3 else
-                                       rng.integers(0, 256, shape).astype(np.uint16),
-                                       bits_stored=8 if components == 3 else 12))
-    assert stream[:4] == b"\xff\x4f\xff\x51"
-    if rows is not None and cols is not None:
-        # SIZ: Lsiz Rsiz | Xsiz Ysiz XOsiz YOsiz | XTsiz YTsiz (one tile of the whole image)
-        struct.pack_into(">II", stream, 8, cols, rows)
-        struct.pack_into(">II", stream, 24, cols, rows)
-    return bytes(stream)
-
-
-def _encapsulated(frames: list[bytes], ts: str, rows: int, cols: int, *, bits: int = 16,
-                  stored: int = 12, samples: int = 1):
-    ds = mg_dataset(with_pixels=False)
-    ds.file_meta.TransferSyntaxUID = ts
-    ds.Rows, ds.Columns = rows, cols
-    ds.SamplesPerPixel = samples
-    ds.PhotometricInterpretation = "MONOCHROME2" if samples == 1 else "RGB"
-    if samples == 3:
-        ds.PlanarConfiguration = 0
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = bits, stored, stored - 1
-    ds.PixelRepresentation = 0
-    if len(frames) > 1:
-        ds.NumberOfFrames = len(frames)
-    ds.PixelData = encapsulate(frames)
-    ds["PixelData"].VR = "OB"
-    # Through bytes and the reader, as import, analyze and anonymize see a file.
-    return read_dataset(to_bytes(ds))
 
 
 def _refused_everywhere(ds, expected: str) -> None:
@@ -93,20 +56,21 @@ def _refused_everywhere(ds, expected: str) -> None:
 
 
 def test_a_4kb_jpeg2000_claiming_65535_squared_is_refused_everywhere():
-    data = to_bytes(_encapsulated([_j2k(65535, 65535)], JPEG2000Lossless, 65535, 65535))
+    data = to_bytes(encapsulated_image([j2k_claiming(65535, 65535)], JPEG2000Lossless,
+                                       65535, 65535))
     assert len(data) < 8192
     _refused_everywhere(read_dataset(data), TOO_LARGE)
 
 
 def test_a_20000_squared_claim_is_refused():
-    ds = _encapsulated([_j2k(20000, 20000)], JPEG2000, 20000, 20000)
+    ds = encapsulated_image([j2k_claiming(20000, 20000)], JPEG2000, 20000, 20000)
     expected = "image too large: 20000 x 20000 exceeds the 120-megapixel limit " \
                "(limits.frame_megapixels)"
     _refused_everywhere(ds, expected)
 
 
 def test_jpeg2000_siz_disagreeing_with_the_header_is_refused():
-    ds = _encapsulated([_j2k(65535, 65535)], JPEG2000Lossless, 512, 512)
+    ds = encapsulated_image([j2k_claiming(65535, 65535)], JPEG2000Lossless, 512, 512)
     _refused_everywhere(ds, "codestream says 65535 x 65535 but the header says 512 x 512")
 
 
@@ -117,14 +81,14 @@ def test_jpeg2000_inside_a_jp2_wrapper_is_checked():
     Image.fromarray(np.full((40, 48), 90, np.uint8)).save(buf, "JPEG2000", no_jp2=False)
     jp2 = buf.getvalue()
     assert jp2[4:8] == b"jP  "  # the JP2 signature box, not a bare codestream
-    ds = _encapsulated([jp2], JPEG2000Lossless, 400, 480, bits=8, stored=8)
+    ds = encapsulated_image([jp2], JPEG2000Lossless, 400, 480, bits=8, stored=8)
     assert pixel_data_problem(ds) == "codestream says 40 x 48 but the header says 400 x 480"
-    assert pixel_data_problem(_encapsulated([jp2], JPEG2000Lossless, 40, 48, bits=8,
+    assert pixel_data_problem(encapsulated_image([jp2], JPEG2000Lossless, 40, 48, bits=8,
                                             stored=8)) is None
 
 
 def test_jpeg2000_components_must_match_samples_per_pixel():
-    ds = _encapsulated([_j2k(components=3)], JPEG2000Lossless, 64, 64)
+    ds = encapsulated_image([j2k_claiming(components=3)], JPEG2000Lossless, 64, 64)
     assert pixel_data_problem(ds) == \
         "codestream says 3 samples per pixel but the header says 1"
 
@@ -138,11 +102,11 @@ def _jpeg(rows: int, cols: int) -> bytes:
 
 
 def test_jpeg_sof_disagreeing_with_the_header_is_refused():
-    ds = _encapsulated([_jpeg(16, 24)], JPEGBaseline8Bit, 512, 768, bits=8, stored=8)
+    ds = encapsulated_image([_jpeg(16, 24)], JPEGBaseline8Bit, 512, 768, bits=8, stored=8)
     assert pixel_data_problem(ds) == "codestream says 16 x 24 but the header says 512 x 768"
     with pytest.raises(DecodeError, match="codestream says 16 x 24"):
         decode_pixels(ds)
-    ok = _encapsulated([_jpeg(16, 24)], JPEGBaseline8Bit, 16, 24, bits=8, stored=8)
+    ok = encapsulated_image([_jpeg(16, 24)], JPEGBaseline8Bit, 16, 24, bits=8, stored=8)
     assert pixel_data_problem(ok) is None
     assert decode_pixels(ok).shape == (16, 24)
 
@@ -158,17 +122,17 @@ def _jpeg_ls(rows: int, cols: int) -> bytes:
 
 
 def test_jpeg_ls_header_claiming_a_huge_image_is_refused():
-    ds = _encapsulated([_jpeg_ls(65535, 65535)], JPEGLSLossless, 16, 16)
+    ds = encapsulated_image([_jpeg_ls(65535, 65535)], JPEGLSLossless, 16, 16)
     assert pixel_data_problem(ds) == "codestream says 65535 x 65535 but the header says 16 x 16"
     with pytest.raises(DecodeError, match="codestream says 65535 x 65535"):
         decode_pixels(ds)
-    assert pixel_data_problem(_encapsulated([_jpeg_ls(16, 16)], JPEGLSLossless, 16, 16)) \
+    assert pixel_data_problem(encapsulated_image([_jpeg_ls(16, 16)], JPEGLSLossless, 16, 16)) \
         is None
 
 
 def test_rle_segment_count_must_match_samples_and_bytes():
     header = struct.pack("<16I", 15, *[64 + i for i in range(15)]) + bytes(100)
-    ds = _encapsulated([header], RLELossless, 16, 16)
+    ds = encapsulated_image([header], RLELossless, 16, 16)
     assert pixel_data_problem(ds) == \
         "RLE frame 1 has 15 segments but 16-bit greyscale needs 2"
 
@@ -191,15 +155,15 @@ def test_native_header_claiming_more_than_the_data_holds_is_refused_before_decod
 
 def test_a_whole_multiframe_image_has_a_total_ceiling():
     limits.configure(frame_megapixels=0.005)  # 64 x 64 frames fit; 10 of them do not
-    frame = _j2k()
-    ds = _encapsulated([frame] * 10, JPEG2000Lossless, 64, 64)
+    frame = j2k_claiming()
+    ds = encapsulated_image([frame] * 10, JPEG2000Lossless, 64, 64)
     problem = pixel_data_problem(ds)
     assert problem is not None and problem.startswith("image too large: 10 frames of 64 x 64")
-    assert pixel_data_problem(_encapsulated([frame] * 2, JPEG2000Lossless, 64, 64)) is None
+    assert pixel_data_problem(encapsulated_image([frame] * 2, JPEG2000Lossless, 64, 64)) is None
 
 
 def test_a_later_frame_claiming_more_is_refused():
-    ds = _encapsulated([_j2k(), _j2k(65535, 65535)], JPEG2000Lossless, 64, 64)
+    ds = encapsulated_image([j2k_claiming(), j2k_claiming(65535, 65535)], JPEG2000Lossless, 64, 64)
     assert pixel_data_problem(ds) == \
         "codestream says 65535 x 65535 but the header says 64 x 64 (frame 2)"
 
@@ -207,12 +171,12 @@ def test_a_later_frame_claiming_more_is_refused():
 @pytest.mark.parametrize(("rows", "cols"), [(4096, 3328), (10000, 10000)])
 def test_real_sizes_are_admitted(rows, cols):
     """A full-field mammogram and a ~100 MP frame pass the header checks."""
-    ds = _encapsulated([_j2k(rows, cols)], JPEG2000Lossless, rows, cols)
+    ds = encapsulated_image([j2k_claiming(rows, cols)], JPEG2000Lossless, rows, cols)
     assert pixel_data_problem(ds) is None
 
 
 def test_a_real_small_jpeg2000_still_decodes_both_ways():
-    ds = _encapsulated([_j2k()], JPEG2000Lossless, 64, 64)
+    ds = encapsulated_image([j2k_claiming()], JPEG2000Lossless, 64, 64)
     assert decode_pixels(ds).shape == (64, 64)
     reduced, level = decode_level(ds, 1)
     assert level == 1 and reduced.shape == (32, 32)

@@ -23,7 +23,7 @@ from engine.dicom import (
     read_dataset,
     supported_transfer_syntaxes,
 )
-from tests.unit.dicom_factory import bundled, bundled_files, mg_dataset, to_bytes
+from tests.support.dicom_factory import bundled, bundled_files, mg_dataset, to_bytes
 
 # One bundled file per transfer syntax that pydicom ships (HTJ2K has none in 3.0.2).
 BY_SYNTAX = {

@@ -25,7 +25,7 @@ from sync.config import CloudConfig
 from sync.errors import AuthError, TlsError, TransientError
 from sync.http import make_session
 from sync.transport import send
-from tests.unit.test_sync_http import Pki, Reply, Seen, Servers, json_reply, make_pki
+from tests.support.https_servers import Pki, Reply, Seen, Servers, json_reply, make_pki
 
 USER, PASSWORD = "reader7", "Cor3ct-h0rse-17"
 CLIENT, SECRET = "ws-0042", "cl13nt-s3cr3t-Xq"
@@ -46,17 +46,11 @@ def servers(pki: Pki, monkeypatch) -> Iterator[Servers]:
 
 
 @pytest.fixture
-def keyfile(tmp_path: Path, monkeypatch) -> Iterator[Path]:
-    """A keyring of its own for each test: a plain file under tmp_path."""
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    before = keyring.core._keyring_backend
-    backend = keyring.core.load_keyring("keyrings.alt.file.PlaintextKeyring")
-    keyring.core.set_keyring(backend)
-    path = Path(backend.file_path)
+def keyfile(tmp_path: Path, plaintext_keyring: Path) -> Path:
+    """The file behind this test's own keyring."""
+    path = Path(keyring.get_keyring().file_path)
     assert path.is_relative_to(tmp_path)
-    yield path
-    keyring.core._keyring_backend = before
+    return path
 
 
 def _b64(text: str) -> str:

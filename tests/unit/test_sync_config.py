@@ -10,7 +10,7 @@ import pytest
 
 from sync.config import cloud_config
 from sync.errors import ConfigError
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 SECRET = "Pw-9xq"
 BASE = {"cloud.url": "https://cloud.example.org/dicom-web", "cloud.user": "reader"}

@@ -2,7 +2,7 @@
 it does not hold.
 
 Each test points the real client at a loopback server that misbehaves in one way
-(tests/hostile_server.py) and checks what a clinic would notice: the call ends in
+(tests/support/hostile_server.py) and checks what a clinic would notice: the call ends in
 bounded time, memory stays small, the error is the kind the sync loop retries
 later, and nothing queued is lost or marked confirmed.
 """
@@ -27,7 +27,7 @@ from sync.errors import ConfigError, SyncError, TransientError
 from sync.http import make_session
 from sync.progress import ProgressFile
 from sync.retry import Backoff
-from tests.hostile_server import (
+from tests.support.hostile_server import (
     DRIP,
     ENDLESS_CHUNKED,
     FULL_PAGES,

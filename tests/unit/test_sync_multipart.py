@@ -17,7 +17,7 @@ import requests
 
 from sync.dicomweb import stow
 from sync.multipart import MultipartBody, SourceChangedError
-from tests.unit.test_sync_dicomweb import FakeDicomWeb
+from tests.support.fake_dicomweb import FakeDicomWeb
 
 MB = 1024 * 1024
 

@@ -8,7 +8,7 @@ from pydicom.sequence import Sequence
 
 from engine.dicom import ViewInfo, identify_view
 from engine.dicom.codes import MODIFIER_CONCEPTS, VIEW_CONCEPTS
-from tests.unit.dicom_factory import code_item, empty, view_code
+from tests.support.dicom_factory import code_item, empty, view_code
 
 SCT_CASES = [(view, sct) for view, (sct, _srt, _m) in VIEW_CONCEPTS.items() if view != "SPECIMEN"]
 SRT_CASES = [(view, srt) for view, (_sct, srt, _m) in VIEW_CONCEPTS.items() if view != "SPECIMEN"]

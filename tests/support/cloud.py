@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "packaging" / "cloud" / "local-cloud"
 PACKAGES = "orthanc orthanc-dicomweb nginx-light curl openssl"
 SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"

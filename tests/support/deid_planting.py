@@ -1,4 +1,4 @@
-"""Planting helpers for tests/deid_corpus.py: marker values and where they go.
+"""Planting helpers for tests/support/deid_corpus.py: marker values and where they go.
 
 Every planted value is a *marker*: a string that occurs nowhere else, so a
 byte search over an anonymizer's output tells exactly which planted
@@ -33,11 +33,11 @@ from pydicom.encaps import generate_fragments
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, JPEG2000Lossless
 
-from tests.unit.dicom_factory import mg_dataset, to_bytes
+from tests.support.dicom_factory import mg_dataset, to_bytes
 
 # The shipped Table E.1-1 (tests/unit/test_deid_table.py checks it row by row
 # against the standard's transcription).
-TABLE = Path(__file__).resolve().parents[1] / "resources" / "deid" / "annex_e_2024b.json"
+TABLE = Path(__file__).resolve().parents[2] / "resources" / "deid" / "annex_e_2024b.json"
 UID_ROOT = "1.2.826.0.1.3680043.9.7433."
 CREATOR = "PHICORP 1.0"
 TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR"})

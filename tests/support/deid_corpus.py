@@ -7,7 +7,7 @@ of every listed sequence, in private elements (LO, LT, OB, UN and three
 sequences deep), in an overlay and a curve label, and as text burned into
 the image background.  ``find_markers`` then tells which markers survive in
 an anonymizer's output bytes and ``burned_text_left`` whether the burned-in
-text is still visible.  See tests/deid_planting.py for the marker shapes.
+text is still visible.  See tests/support/deid_planting.py for the marker shapes.
 
 Layout under ``out_dir``: ``dicom/<study>/<view>.dcm`` and ``manifest.json``
 (everything the returned ``Corpus`` holds, paths relative to ``out_dir``).
@@ -25,7 +25,7 @@ import numpy as np
 import pydicom
 
 from engine.phantom import generate_cohort
-from tests.deid_planting import (
+from tests.support.deid_planting import (
     MarkerBook,
     burn_text,
     plant_overlay_and_curve,
