@@ -104,7 +104,8 @@ def _decoder_for(ts: UID):  # type: ignore[no-untyped-def]
     return decoder
 
 
-def _rle_problem(ds: pydicom.Dataset, frames: int, wanted: int | None) -> str | None:
+def _rle_overrun_problem(ds: pydicom.Dataset, frames: int, wanted: int | None) -> str | None:
+    """A segment pylibjpeg-rle would write past the frame with (engine.dicom.rle_segments)."""
     pixels = (header_int(ds, "Rows", 0) or 0) * (header_int(ds, "Columns", 0) or 0)
     bits = header_int(ds, "BitsAllocated", 0) or 0
     encapsulated = ds.get("PixelData")
@@ -144,7 +145,7 @@ def decode_pixels(ds: pydicom.Dataset, frame: int | None = None) -> np.ndarray:
     if frame is not None and not 0 <= frame < max(frames, 1):
         raise DecodeError(f"frame {frame + 1} does not exist: the image has {frames} frame(s)")
     if ts == uids.RLELossless:
-        problem = _rle_problem(ds, frames, frame)
+        problem = _rle_overrun_problem(ds, frames, frame)
         if problem:
             raise DecodeError(f"corrupt {_name(ts)} codestream: {problem}")
     try:
