@@ -25,9 +25,10 @@ from typing import TypeVar
 import requests
 
 from engine.errors import MammoDeskError
+from engine.library import outbox
 from engine.library.store import Library
 from engine.settings import Settings
-from sync import dicomweb, outbox
+from sync import dicomweb
 from sync import progress as prog
 from sync.config import CloudConfig
 from sync.dicomweb import BatchTooLargeError
@@ -172,7 +173,7 @@ class SyncRunner:
         if sent:
             self._confirm(box, sent)
         state = outbox.settle_study(self.library, box)
-        if state == outbox.STUDY_CONFIRMED:
+        if state == outbox.StudyState.CONFIRMED:
             self.say("a study was confirmed by the cloud")
 
     def _check_stop(self) -> None:

@@ -12,7 +12,6 @@ instance, never two.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -24,12 +23,13 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from engine.ai.cad_sr import build_cad_sr
-from engine.ai.results import ExamResult
+from engine.ai.store import result_by_id
 from engine.errors import MammoDeskError
+from engine.library import outbox
+from engine.library.catalog import stored_file, study_files
 from engine.library.reads import reads_for
 from engine.library.store import Library
 from engine.reporting.assessment_sr import build_assessment_sr
-from sync import outbox
 from sync.deid.deidentify import Deidentifier
 from sync.deid.folder import write_atomically
 from sync.deid.keys import SiteKeys
@@ -84,15 +84,13 @@ class Stager:
         found: list[tuple[outbox.Item, Path]] = []
         compressed = False
         for item in items:
-            row = self.library.conn.execute(
-                "SELECT rel_path, transfer_syntax_uid FROM instances WHERE sop_uid = ?",
-                (item.source,)).fetchone()
-            if row is None:
+            stored = stored_file(self.library, item.source)
+            if stored is None:
                 outbox.set_state(self.library, [item.id], outbox.FAILED,
                                  error="the image is no longer in the library")
                 continue
-            found.append((item, self.library.file_path(row[0])))
-            ts = UID(str(row[1] or ""))
+            found.append((item, stored.path))
+            ts = UID(stored.transfer_syntax_uid)
             compressed |= ts.is_transfer_syntax and ts.is_compressed
         if self.pool is not None and compressed and len(found) > 1:
             try:
@@ -115,11 +113,9 @@ class Stager:
     # -- reports ---------------------------------------------------------
     def _headers(self, study_uid: str) -> list[Dataset]:
         out = []
-        for (rel,) in self.library.conn.execute(
-                "SELECT rel_path FROM instances WHERE study_uid = ? ORDER BY rel_path",
-                (study_uid,)):
+        for path in sorted(f.path for f in study_files(self.library, study_uid)):
             try:
-                out.append(pydicom.dcmread(self.library.file_path(rel), stop_before_pixels=True))
+                out.append(pydicom.dcmread(path, stop_before_pixels=True))
             except Exception as exc:
                 log.warning("an image header of a queued study is unreadable: %s",
                             type(exc).__name__)
@@ -149,11 +145,10 @@ class Stager:
     def _build(self, item: outbox.Item, headers: list[Dataset]) -> Dataset | None:
         ident = item.source.partition(":")[2]
         if item.kind == outbox.CAD_SR:
-            row = self.library.conn.execute(
-                "SELECT result_json FROM ai_results WHERE id = ?", (int(ident),)).fetchone()
-            if row is None:
+            result = result_by_id(self.library, int(ident))
+            if result is None:
                 return None
-            return build_cad_sr(ExamResult.from_dict(json.loads(row[0])), headers)
+            return build_cad_sr(result, headers)
         if item.kind == outbox.ASSESSMENT_SR:
             read = next((r for r in reads_for(self.library, item.study_uid)
                          if r.id == int(ident)), None)

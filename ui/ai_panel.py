@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.ai.results import NOT_FOR_CLINICAL_USE, ExamResult
+from engine.ai.results import ExamResult
+from engine.notices import NOT_FOR_CLINICAL_USE
 
 SIDE = {"R": "Right breast", "L": "Left breast"}
 

@@ -22,7 +22,6 @@ from ui.help_overlay import HelpOverlay
 from ui.reading_view import ReadingView
 from ui.worklist import WorklistWidget
 
-NOTICE = "MammoDesk - AI trained on synthetic data only, not for clinical use"
 PREPARE_ON_IMPORT = 20  # studies decoded for display right after an import
 
 
@@ -213,14 +212,9 @@ class MainWindow(QMainWindow):
             from engine.library.worklist import worklist
 
             with Library(root) as lib:
-                rows = worklist(lib)
-                queued = lib.conn.execute(
-                    "SELECT COUNT(*) FROM outbox WHERE state NOT IN ('synced', 'confirmed')"
-                ).fetchone()[0]
-            return rows, queued
+                return worklist(lib)
 
-        def show(result) -> None:  # type: ignore[no-untyped-def]
-            rows, _queued = result
+        def show(rows) -> None:  # type: ignore[no-untyped-def]
             self.worklist.set_rows(rows)
             self.sync.refresh()
 
@@ -235,8 +229,8 @@ class MainWindow(QMainWindow):
         root, uid = self.ctx.paths.library, study.uid
 
         def work() -> int:
+            from engine.library.outbox import enqueue
             from engine.library.store import Library
-            from sync.outbox import enqueue
 
             with Library(root) as lib:
                 return enqueue(lib, [uid], "manual")

@@ -5,90 +5,34 @@ through the operations layer; this widget only arranges results."""
 from __future__ import annotations
 
 import logging
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import pydicom
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from engine.ai.results import ExamResult
-from engine.display.hanging import Cell, HangImage, hang, hang_image
-from engine.display.study_images import ImageFile, folder_files, library_files
+from engine.display.hanging import Cell, hang
 from engine.library.reads import Read, StoredRead
+from engine.notices import with_notice
+from engine.reading.open_study import OpenedStudy, open_folder_study, open_library_study
 from ui.ai_panel import AiPanel
 from ui.context import LOADING, NO_MODEL, READY, AppContext
 from ui.reading_panel import ReadingPanel
 from ui.viewer.hanging_view import HangingView
 
-AI_NOTE = "AI marks: not for clinical use"
+AI_NOTE = with_notice("AI marks")
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class StudyData:
-    uid: str
-    title: str
-    files: dict[str, ImageFile]
-    images: list[HangImage]
-    prior: list[HangImage] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)  # one line per file
-    result: ExamResult | None = None
-    read: StoredRead | None = None
-    addenda: list[StoredRead] = field(default_factory=list)
-    in_library: bool = True
-
-
-def _headers(files: list[ImageFile]) -> tuple[list[HangImage], list[str]]:
-    images, bad = [], []
-    for f in files:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(f.path, stop_before_pixels=True)
-            images.append(hang_image(ds))
-        except Exception as exc:  # an unreadable header: listed, the rest still hangs
-            bad.append(f"{f.path.name}: {type(exc).__name__}")
-    return images, bad
-
-
-def load_library_study(library_root: Path, uid: str) -> StudyData:
-    from engine.ai.store import latest_result
-    from engine.library.listing import list_studies
-    from engine.library.reads import reads_for
+def load_library_study(library_root: Path, uid: str) -> OpenedStudy:
     from engine.library.store import Library
-    from engine.library.worklist import prior_study
 
     with Library(library_root) as lib:
-        summary = list_studies(lib, uid)
-        if not summary:
-            from engine.errors import MammoDeskError
-
-            raise MammoDeskError("this study is no longer in the library")
-        files = library_files(lib, uid)
-        prior_uid = prior_study(lib, uid)
-        prior_files = library_files(lib, prior_uid) if prior_uid else []
-        result = latest_result(lib, uid)
-        reads = reads_for(lib, uid)
-    images, bad = _headers(files)
-    prior, _ = _headers(prior_files)
-    s = summary[0]
-    date = s.study_date
-    shown_date = f"{date[:4]}-{date[4:6]}-{date[6:8]}" if len(date) == 8 else date
-    title = f"{s.patient_id}  {shown_date}".strip()
-    main = next((r for r in reads if r.addendum_of is None), None)
-    return StudyData(
-        uid, title, {f.key: f for f in files + prior_files}, images, prior, bad, result, main,
-        [r for r in reads if r.addendum_of is not None],
-    )
+        return open_library_study(lib, uid)
 
 
-def load_folder_study(path: Path) -> StudyData:
-    files = folder_files([path])
-    images, bad = _headers(files)
-    return StudyData(str(path), path.name, {f.key: f for f in files}, images, [], bad,
-                     in_library=False)
+def load_folder_study(path: Path) -> OpenedStudy:
+    return open_folder_study(path)
 
 
 class ReadingView(QWidget):
@@ -98,7 +42,7 @@ class ReadingView(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.study: StudyData | None = None
+        self.study: OpenedStudy | None = None
         self.layout_name = "2x2"
         self.compare = False
         self.hanging = HangingView()
@@ -179,7 +123,7 @@ class ReadingView(QWidget):
         self.ctx.ops.run(lambda: load_library_study(root, uid), self.show_study,
                          lambda m: self.message.emit(m), channel="study")
 
-    def show_study(self, study: StudyData) -> None:
+    def show_study(self, study: OpenedStudy) -> None:
         self.study = study
         self.title.setText(study.title)
         self.problems.setText("; ".join(f"cannot read {b}" for b in study.unreadable))
@@ -254,7 +198,7 @@ class ReadingView(QWidget):
         else:
             self.ai.show_state(self.ctx.model_text)
 
-    def _analyse(self, study: StudyData) -> None:
+    def _analyse(self, study: OpenedStudy) -> None:
         from engine.ai import worker
 
         device = (self.ctx.model or {}).get("device", "")
@@ -339,20 +283,13 @@ class ReadingView(QWidget):
         self._write(lambda lib, uid: save_draft(lib, uid, reader, read), "draft saved")
 
     def sign(self) -> None:
-        from engine.library.reads import save_draft, sign
+        from engine.library.reads import sign
 
         read, reader = self.reading.read(), self._reader()
-
-        def both(lib, uid):  # type: ignore[no-untyped-def]
-            from sync.outbox import enqueue
-
-            save_draft(lib, uid, reader, read)
-            sign(lib, uid, reader)
-            # A signed read sends its study to the cloud (de-identified, by the
-            # sync process); queueing is a few rows, never network work here.
-            enqueue(lib, [uid], "signed")
-
-        self._write(both, "read signed and locked; queued for the cloud")
+        # Signing locks the read and queues the study for the cloud in one
+        # transaction; the sync process does the network work.
+        self._write(lambda lib, uid: sign(lib, uid, reader, read),
+                    "read signed and locked; queued for the cloud")
 
     def addendum(self, text: str) -> None:
         from engine.library.reads import add_addendum

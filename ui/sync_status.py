@@ -16,7 +16,7 @@ import threading
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.errors import MammoDeskError
-from sync import outbox
+from engine.library import outbox
 from sync import progress as prog
 from ui.context import AppContext
 

@@ -49,6 +49,7 @@ from engine.ai.sr_codes import Code
 from engine.ai.sr_items import code, code_item, content_item, num, ref, scoord, stamp, text
 from engine.dicom.codes import VIEW_CONCEPTS  # CID 4014 View for Mammography
 from engine.errors import MammoDeskError
+from engine.notices import with_notice
 
 SIDE_NAMES = {"R": "Right", "L": "Left"}
 PATIENT_KEYS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")
@@ -270,7 +271,7 @@ def build_cad_sr(result: ExamResult, sources: list[pydicom.Dataset]) -> pydicom.
     ds.Modality = "SR"
     ds.SeriesInstanceUID = generate_uid()
     ds.SeriesNumber = SERIES_NUMBER
-    ds.SeriesDescription = "MammoDesk AI CAD - not for clinical use"
+    ds.SeriesDescription = with_notice("MammoDesk AI CAD")
     ds.ReferencedPerformedProcedureStepSequence = Sequence()
     ds.Manufacturer = ds.ManufacturerModelName = "MammoDesk"
     ds.DeviceSerialNumber = hashlib.sha256(platform.node().encode()).hexdigest()[:16].upper()

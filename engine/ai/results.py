@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-NOT_FOR_CLINICAL_USE = "Synthetic-data model, not for clinical use."
+from engine.notices import NOT_FOR_CLINICAL_USE
+
 DENSITY_CLASSES = ("a", "b", "c", "d")
 
 

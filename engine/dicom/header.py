@@ -11,6 +11,7 @@ from typing import Any
 
 import pydicom
 
+from engine.dicom.values import header_value
 from engine.dicom.views import ViewInfo, identify_view
 from engine.errors import DicomReadError
 
@@ -46,6 +47,10 @@ class InstanceHeader:
     has_pixel_data: bool
     is_directory: bool
     view: ViewInfo
+    # Hanging facts: PatientOrientation (row, column) and the order of
+    # repeated views (acquisition date, time, instance number).
+    patient_orientation: tuple[str, str] | None = None
+    acquisition_order: tuple[str, str, int] = ("", "", 0)
 
 
 def _raw(ds: pydicom.Dataset, keyword: str) -> Any:
@@ -88,6 +93,29 @@ def _presentation_intent(ds: pydicom.Dataset) -> str | None:
 
 def _implant(ds: pydicom.Dataset) -> bool | None:
     return {"YES": True, "NO": False}.get(_text(ds, "BreastImplantPresent").upper())
+
+
+def patient_orientation(ds: pydicom.Dataset) -> tuple[str, str] | None:
+    """PatientOrientation as (row direction, column direction), when it has both."""
+    po = header_value(ds, "PatientOrientation")
+    try:
+        return (str(po[0]), str(po[1])) if po is not None and len(po) == 2 else None
+    except TypeError:
+        return None
+
+
+def acquisition_order(ds: pydicom.Dataset) -> tuple[str, str, int]:
+    """The sort key of repeated views: acquisition (else content) date and time,
+    then instance number; later images sort last."""
+    try:
+        number = int(header_value(ds, "InstanceNumber") or 0)
+    except (TypeError, ValueError):
+        number = 0
+    return (
+        str(header_value(ds, "AcquisitionDate") or header_value(ds, "ContentDate", "")),
+        str(header_value(ds, "AcquisitionTime") or header_value(ds, "ContentTime", "")),
+        number,
+    )
 
 
 def instance_header(ds: pydicom.Dataset) -> InstanceHeader:
@@ -142,4 +170,6 @@ def instance_header(ds: pydicom.Dataset) -> InstanceHeader:
         ),
         is_directory=is_directory,
         view=identify_view(ds),
+        patient_orientation=patient_orientation(ds),
+        acquisition_order=acquisition_order(ds),
     )

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import pydicom
 
+from engine.dicom.header import acquisition_order, patient_orientation
 from engine.dicom.values import header_value
 from engine.dicom.views import identify_view
 
@@ -177,27 +178,13 @@ def hang_image(ds: pydicom.Dataset) -> HangImage:
     knows), PatientOrientation, and the order of repeated views (acquisition
     date and time, then instance number)."""
     info = identify_view(ds)
-    po = header_value(ds, "PatientOrientation")
-    try:
-        orientation = (str(po[0]), str(po[1])) if po is not None and len(po) == 2 else None
-    except TypeError:
-        orientation = None
-    try:
-        number = int(header_value(ds, "InstanceNumber") or 0)
-    except (TypeError, ValueError):
-        number = 0
-    order = (
-        str(header_value(ds, "AcquisitionDate") or header_value(ds, "ContentDate", "")),
-        str(header_value(ds, "AcquisitionTime") or header_value(ds, "ContentTime", "")),
-        number,
-    )
     return HangImage(
         str(header_value(ds, "SOPInstanceUID", "")),
         info.laterality,
         info.view,
         tuple(info.modifiers),
-        orientation,
-        order,
+        patient_orientation(ds),
+        acquisition_order(ds),
         info.label,
         number_or_zero(header_value(ds, "Rows")),
         number_or_zero(header_value(ds, "Columns")),

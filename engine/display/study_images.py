@@ -17,6 +17,7 @@ from engine.display.disk_cache import DiskCache
 from engine.display.hanging import hang_image
 from engine.display.images import ViewImage, header_only, load_view, spacing_of
 from engine.display.voi import presets
+from engine.library.catalog import study_files
 from engine.library.store import Library
 
 
@@ -28,11 +29,8 @@ class ImageFile:
 
 
 def library_files(library: Library, study_uid: str) -> list[ImageFile]:
-    rows = library.conn.execute(
-        "SELECT sop_uid, rel_path, sha256 FROM instances WHERE study_uid = ? AND has_pixel_data",
-        (study_uid,),
-    ).fetchall()
-    return [ImageFile(uid, library.file_path(rel), digest) for uid, rel, digest in rows]
+    return [ImageFile(f.sop_uid, f.path, f.sha256)
+            for f in study_files(library, study_uid, images_only=True)]
 
 
 def folder_files(paths: list[Path]) -> list[ImageFile]:

@@ -9,9 +9,12 @@ in the library's `reads` table; the read itself is JSON in `read_json`.
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import asdict, dataclass, field
 
 from engine.errors import MammoDeskError
+from engine.library import outbox
+from engine.library.catalog import study_exists
 from engine.library.store import Library, now_iso
 
 BIRADS = {
@@ -137,6 +140,12 @@ def reads_for(library: Library, study_uid: str) -> list[StoredRead]:
     return [_row(r) for r in rows]
 
 
+def signed_study_uids(library: Library) -> set[str]:
+    """Studies whose read is signed."""
+    return {r[0] for r in library.conn.execute(
+        "SELECT study_uid FROM reads WHERE signed_at IS NOT NULL AND addendum_of IS NULL")}
+
+
 def current_read(library: Library, study_uid: str) -> StoredRead | None:
     """The study's main read (draft or signed), without addenda."""
     for r in reads_for(library, study_uid):
@@ -146,58 +155,75 @@ def current_read(library: Library, study_uid: str) -> StoredRead | None:
 
 
 def _check_study(library: Library, study_uid: str) -> None:
-    row = library.conn.execute("SELECT 1 FROM studies WHERE study_uid = ?", (study_uid,))
-    if row.fetchone() is None:
+    if not study_exists(library, study_uid):
         raise MammoDeskError("no such study in the library")
 
 
 def save_draft(library: Library, study_uid: str, reader: str, read: Read) -> StoredRead:
     """Create or update the study's unsigned read."""
     reader = _reader(reader)
+    _check_saveable(library, study_uid, read)
+    with library.transaction() as conn:
+        rid = _write_draft(conn, library, study_uid, reader, read)
+    return _by_id(library, rid)
+
+
+def sign(library: Library, study_uid: str, reader: str, read: Read | None = None, *,
+         queue: bool = True) -> StoredRead:
+    """Sign the study's read (`read` replaces the draft first, when given): it is
+    locked from now on.  The study is queued for the cloud in the same
+    transaction (a few rows; the sync process does the network work), so a
+    signed read is never left unqueued, whatever stops the process."""
+    reader = _reader(reader)
+    if read is not None:
+        _check_saveable(library, study_uid, read)
+    with library.transaction() as conn:
+        if read is not None:
+            rid = _write_draft(conn, library, study_uid, reader, read)
+        else:
+            existing = current_read(library, study_uid)
+            if existing is None:
+                raise MammoDeskError("there is no read to sign for this study")
+            if existing.signed:
+                raise MammoDeskError("this read is already signed")
+            rid = existing.id
+        missing = _by_id(library, rid).read.missing_for_signing()  # type: ignore[union-attr]
+        if missing:
+            raise MammoDeskError("cannot sign without " + ", ".join(missing))
+        # The WHERE clause makes a second signer lose cleanly.
+        done = conn.execute(
+            "UPDATE reads SET signed_at = ?, reader = ? WHERE id = ? AND signed_at IS NULL",
+            (now_iso(), reader, rid),
+        ).rowcount
+        if not done:
+            raise MammoDeskError("this read is already signed")
+        if queue:
+            outbox.enqueue_in(conn, library, study_uid, "signed")
+    return _by_id(library, rid)
+
+
+def _check_saveable(library: Library, study_uid: str, read: Read) -> None:
     problems = read.problems()
     if problems:
         raise MammoDeskError(problems[0])
     _check_study(library, study_uid)
-    with library.transaction() as conn:
-        existing = current_read(library, study_uid)
-        if existing is not None and existing.signed:
-            raise MammoDeskError("this read is signed and locked; add an addendum instead")
-        if existing is None:
-            cur = conn.execute(
-                "INSERT INTO reads (study_uid, reader, created_at, read_json) VALUES (?, ?, ?, ?)",
-                (study_uid, reader, now_iso(), read.to_json()),
-            )
-            rid = int(cur.lastrowid or 0)
-        else:
-            rid = existing.id
-            conn.execute(
-                "UPDATE reads SET reader = ?, read_json = ? WHERE id = ?",
-                (reader, read.to_json(), rid),
-            )
-    return _by_id(library, rid)
 
 
-def sign(library: Library, study_uid: str, reader: str) -> StoredRead:
-    """Sign the study's draft: it is locked from now on."""
-    reader = _reader(reader)
+def _write_draft(conn: sqlite3.Connection, library: Library, study_uid: str, reader: str,
+                 read: Read) -> int:
+    """Insert or update the unsigned read inside the caller's transaction; its id."""
     existing = current_read(library, study_uid)
+    if existing is not None and existing.signed:
+        raise MammoDeskError("this read is signed and locked; add an addendum instead")
     if existing is None:
-        raise MammoDeskError("there is no read to sign for this study")
-    if existing.signed:
-        raise MammoDeskError("this read is already signed")
-    assert existing.read is not None
-    missing = existing.read.missing_for_signing()
-    if missing:
-        raise MammoDeskError("cannot sign without " + ", ".join(missing))
-    with library.transaction() as conn:
-        # The WHERE clause makes a second signer lose cleanly.
-        done = conn.execute(
-            "UPDATE reads SET signed_at = ?, reader = ? WHERE id = ? AND signed_at IS NULL",
-            (now_iso(), reader, existing.id),
-        ).rowcount
-    if not done:
-        raise MammoDeskError("this read is already signed")
-    return _by_id(library, existing.id)
+        cur = conn.execute(
+            "INSERT INTO reads (study_uid, reader, created_at, read_json) VALUES (?, ?, ?, ?)",
+            (study_uid, reader, now_iso(), read.to_json()),
+        )
+        return int(cur.lastrowid or 0)
+    conn.execute("UPDATE reads SET reader = ?, read_json = ? WHERE id = ?",
+                 (reader, read.to_json(), existing.id))
+    return existing.id
 
 
 def add_addendum(library: Library, study_uid: str, reader: str, text: str) -> StoredRead:

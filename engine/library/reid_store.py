@@ -24,8 +24,8 @@ def put_sealed(library: Library, rows: list[tuple[str, str, bytes]]) -> None:
         raise LibraryError(f"cannot record the re-identification map: {exc}") from exc
 
 
-def get_sealed(conn: sqlite3.Connection, pseudonym: str) -> tuple[str, bytes] | None:
-    row = conn.execute("SELECT kind, sealed FROM reid_map WHERE pseudonym = ?",
+def get_sealed(library: Library, pseudonym: str) -> tuple[str, bytes] | None:
+    row = library.conn.execute("SELECT kind, sealed FROM reid_map WHERE pseudonym = ?",
                        (pseudonym,)).fetchone()
     return None if row is None else (str(row[0]), bytes(row[1]))
 

@@ -162,8 +162,21 @@ def _v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v4(conn: sqlite3.Connection) -> None:
+    # Hanging facts, so a study opens from the index without re-reading its
+    # headers: PatientOrientation and the order of repeated views, as JSON.
+    # NULL on rows imported before this version (their headers are read).
+    run_script(
+        conn,
+        """
+        ALTER TABLE instances ADD COLUMN patient_orientation TEXT;
+        ALTER TABLE instances ADD COLUMN acquisition_order TEXT;
+        """,
+    )
+
+
 # Index i holds the migration to version i + 1.  Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -288,8 +288,8 @@ def _insert_rows(conn: sqlite3.Connection, item: NewInstance, rel: str, digest: 
         "transfer_syntax_uid, instance_number, rows, columns, bits_stored, photometric, "
         "frames, has_pixel_data, presentation_intent, implant_present, laterality, view, "
         "view_label, view_modifiers, laterality_source, view_source, view_conflicts, "
-        "rel_path, file_size, sha256, imported_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "rel_path, file_size, sha256, imported_at, patient_orientation, acquisition_order) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (h.sop_instance_uid, h.series_instance_uid, h.study_instance_uid, h.sop_class_uid,
          h.modality, h.transfer_syntax_uid, h.instance_number, h.rows, h.columns,
          h.bits_stored, h.photometric_interpretation, h.number_of_frames,
@@ -297,7 +297,9 @@ def _insert_rows(conn: sqlite3.Connection, item: NewInstance, rel: str, digest: 
          None if h.implant_present is None else int(h.implant_present),
          v.laterality, v.view, v.label, json.dumps(list(v.modifiers)),
          v.laterality_source, v.view_source, json.dumps(list(v.conflicts)),
-         rel, len(item.data), digest, stamp))
+         rel, len(item.data), digest, stamp,
+         None if h.patient_orientation is None else json.dumps(list(h.patient_orientation)),
+         json.dumps(list(h.acquisition_order))))
 
 
 def _fsync(path: Path) -> None:

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.library.ai_results import latest_exam_scores
 from engine.library.listing import list_studies
+from engine.library.outbox import StudyState, latest_study_states
+from engine.library.reads import signed_study_uids
 from engine.library.store import Library
 
 NEW, AI_DONE, READ, QUEUED, SYNCED = "new", "AI done", "read", "queued", "synced"
 SYNC_FAILED = "sync failed"
 STATUSES = (NEW, AI_DONE, READ, QUEUED, SYNCED, SYNC_FAILED)
-# Outbox states that mean the cloud has confirmed the study (the sync layer
-# writes them); any other state is still on its way.
-OUTBOX_DONE = ("synced", "confirmed")
-OUTBOX_FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -43,11 +42,11 @@ class WorklistRow:
         return all(word in hay for word in text.split())
 
 
-def _status(signed: bool, ai: bool, outbox: str | None) -> str:
+def _status(signed: bool, ai: bool, outbox: StudyState | None) -> str:
     if outbox is not None:
-        if outbox == OUTBOX_FAILED:
+        if outbox == StudyState.FAILED:
             return SYNC_FAILED
-        return SYNCED if outbox in OUTBOX_DONE else QUEUED
+        return SYNCED if outbox == StudyState.CONFIRMED else QUEUED
     if signed:
         return READ
     return AI_DONE if ai else NEW
@@ -55,16 +54,9 @@ def _status(signed: bool, ai: bool, outbox: str | None) -> str:
 
 def worklist(library: Library) -> list[WorklistRow]:
     """All studies, newest first; a handful of queries whatever the size."""
-    conn = library.conn
-    signed = {r[0] for r in conn.execute(
-        "SELECT study_uid FROM reads WHERE signed_at IS NOT NULL AND addendum_of IS NULL")}
-    scores: dict[str, float | None] = {}
-    for uid, score in conn.execute(
-        "SELECT study_uid, json_extract(result_json, '$.exam_score') FROM ai_results "
-        "ORDER BY id"
-    ):
-        scores[uid] = score  # later rows win
-    outbox = dict(conn.execute("SELECT study_uid, state FROM outbox ORDER BY id"))
+    signed = signed_study_uids(library)
+    scores = latest_exam_scores(library)
+    outbox = latest_study_states(library)
     dates: dict[str, list[str]] = {}
     summaries = list_studies(library)
     for s in summaries:

@@ -41,7 +41,7 @@ class ReidMap:
             self._known.update(p for p, _, _ in rows)
 
     def lookup(self, pseudonym: str) -> dict[str, str] | None:
-        found = get_sealed(self.library.conn, pseudonym)
+        found = get_sealed(self.library, pseudonym)
         if found is None:
             return None
         kind, sealed = found

@@ -76,7 +76,6 @@ def sign_and_queue(ws: Workstation, files: list[Path]) -> list[str]:
     import pydicom
 
     from engine.ai.store import save_result
-    from sync.outbox import enqueue
     from tests.support.sr import make_result
 
     with ws.library() as lib:
@@ -90,8 +89,7 @@ def sign_and_queue(ws: Workstation, files: list[Path]) -> list[str]:
             save_draft(lib, uid, "Dr Example Reader",
                        Read(birads={"R": 1, "L": 2}, density={"R": "b", "L": "b"},
                             impression="Routine recall for Ms Example."))
-            sign(lib, uid, "Dr Example Reader")
-            enqueue(lib, [uid], "signed")
+            sign(lib, uid, "Dr Example Reader")  # signing queues the study
     return uids
 
 

@@ -237,9 +237,11 @@ def test_pdf_report_has_the_read_and_the_notice(qtbot, window, tmp_path):
     _open_first(qtbot, window)
     panel = window.reading.reading
     panel.birads["R"].setCurrentIndex(panel.birads["R"].findData(2))
-    from ui.report import export_report, report_lines
+    from engine.reporting.report_text import report_lines
+    from ui.report import export_report
 
-    text = "\n".join(t for t, _b in report_lines(window.reading))
+    lines = report_lines(window.reading.study, window.reading.reading.read())
+    text = "\n".join(t for t, _b in lines)
     assert "BI-RADS 2 - benign" in text and "DRAFT - not signed" in text
     assert "not for clinical use" in text
     out = tmp_path / "report.pdf"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.library import Library, import_paths
-from sync import outbox
+from engine.library import Library, import_paths, outbox
 from ui.sync_status import status_text
 
 

@@ -11,10 +11,9 @@ import pytest
 from pydicom.tag import Tag
 
 from engine.ai.store import save_result
-from engine.library import import_paths
+from engine.library import import_paths, outbox
 from engine.library.reads import Read, save_draft, sign
 from engine.library.worklist import worklist
-from sync import outbox
 from sync.deid.deidentify import Deidentifier
 from sync.deid.keys import create_site_secret
 from sync.deid.profile import profile_from_settings
@@ -38,7 +37,7 @@ def study(library, small_cohort):
                                       for f in files]))
     save_draft(library, uid, "Dr Reader", Read(birads={"R": 1, "L": 1},
                                                density={"R": "b", "L": "b"}))
-    sign(library, uid, "Dr Reader")
+    sign(library, uid, "Dr Reader", queue=False)  # the tests queue it themselves
     return library, uid, files
 
 

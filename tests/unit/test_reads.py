@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import MammoDeskError
-from engine.library import import_paths
+from engine.library import import_paths, outbox
+from engine.library.ai_results import add_result
 from engine.library.reads import (
     Finding,
     Read,
@@ -15,7 +16,16 @@ from engine.library.reads import (
     save_draft,
     sign,
 )
-from engine.library.worklist import AI_DONE, NEW, QUEUED, READ, SYNCED, prior_study, worklist
+from engine.library.worklist import (
+    AI_DONE,
+    NEW,
+    QUEUED,
+    READ,
+    SYNC_FAILED,
+    SYNCED,
+    prior_study,
+    worklist,
+)
 
 
 @pytest.fixture
@@ -105,21 +115,22 @@ def test_reader_name_and_study_are_required(imported):
 def test_worklist_status_follows_the_study(imported):
     uid = _study(imported)
     assert {r.status for r in worklist(imported)} == {NEW}
-    imported.conn.execute(
-        "INSERT INTO ai_results (study_uid, model_name, model_version, created_at, result_json) "
-        "VALUES (?, 'm', '1', '2024-01-01', '{\"exam_score\": 42.5}')", (uid,))
+    add_result(imported, uid, ("m", "1"), "2024-01-01", {"exam_score": 42.5})
     row = next(r for r in worklist(imported) if r.study_uid == uid)
     assert (row.status, row.exam_score) == (AI_DONE, 42.5)
     save_draft(imported, uid, "Dr A", complete_read())
     assert next(r for r in worklist(imported) if r.study_uid == uid).status == AI_DONE
-    sign(imported, uid, "Dr A")
+    sign(imported, uid, "Dr A", queue=False)
     assert next(r for r in worklist(imported) if r.study_uid == uid).status == READ
-    imported.conn.execute(
-        "INSERT INTO outbox (study_uid, state, enqueued_at, updated_at) "
-        "VALUES (?, 'pending', 'now', 'now')", (uid,))
+    outbox.enqueue(imported, [uid], "signed")
     assert next(r for r in worklist(imported) if r.study_uid == uid).status == QUEUED
-    imported.conn.execute("UPDATE outbox SET state = 'synced' WHERE study_uid = ?", (uid,))
+    [(box, _)] = outbox.open_studies(imported)
+    outbox.set_state(imported, [i.id for i in outbox.items(imported, box)], outbox.CONFIRMED)
+    outbox.settle_study(imported, box)
     assert next(r for r in worklist(imported) if r.study_uid == uid).status == SYNCED
+    outbox.set_state(imported, [outbox.items(imported, box)[0].id], outbox.FAILED)
+    outbox.settle_study(imported, box)
+    assert next(r for r in worklist(imported) if r.study_uid == uid).status == SYNC_FAILED
 
 
 def test_worklist_views_search_and_prior(imported, small_cohort):
@@ -133,3 +144,21 @@ def test_worklist_views_search_and_prior(imported, small_cohort):
     assert prior_study(imported, prior) is None
     assert current.matches(current.patient_id.lower()) and not current.matches("zzz")
     assert rows == sorted(rows, key=lambda r: r.study_date, reverse=True)
+
+
+def test_signing_locks_the_read_and_queues_the_study_in_one_step(imported):
+    uid = _study(imported)
+    signed = sign(imported, uid, "Dr A", complete_read())
+    assert signed.signed and signed.read == complete_read()
+    [(box, queued_uid)] = outbox.open_studies(imported)
+    kinds = {i.kind for i in outbox.items(imported, box)}
+    assert queued_uid == uid and outbox.ASSESSMENT_SR in kinds and outbox.IMAGE in kinds
+
+
+def test_a_read_that_cannot_be_signed_is_neither_signed_nor_queued(imported):
+    uid = _study(imported)
+    incomplete = Read(birads={"R": 1, "L": None})
+    with pytest.raises(MammoDeskError, match="cannot sign without"):
+        sign(imported, uid, "Dr A", incomplete)
+    assert current_read(imported, uid) is None  # the draft of the failed signing is gone too
+    assert outbox.open_studies(imported) == []

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.library import Library, import_paths
+from engine.library import Library, import_paths, outbox
 from engine.settings import Settings
-from sync import outbox, runner
+from sync import runner
 from sync.config import CloudConfig
 from sync.dicomweb import ping, qido_instances, stow
 from sync.errors import ConfigError, SyncError, TransientError

@@ -8,10 +8,9 @@ import pydicom
 import pytest
 
 from engine.ai.store import save_result
-from engine.library import import_paths
+from engine.library import import_paths, outbox
 from engine.library.reads import Read, save_draft, sign
 from engine.library.worklist import QUEUED, SYNC_FAILED, SYNCED, worklist
-from sync import outbox
 from sync.deid.deidentify import Deidentifier
 from sync.deid.keys import create_site_secret
 from sync.deid.profile import profile_from_settings
@@ -36,7 +35,7 @@ def signed(library, small_cohort):
     read = Read(birads={"R": 1, "L": 4}, density={"R": "c", "L": "c"},
                 impression="Mrs Example should come back; biopsy left.")
     save_draft(library, uid, "Dr Reader", read)
-    sign(library, uid, "Dr Reader")
+    sign(library, uid, "Dr Reader", queue=False)  # the tests queue it themselves
     return library, uid
 
 
@@ -113,13 +112,13 @@ def test_crash_mid_upload_recovers_and_study_state_follows(signed):
     assert outbox.recover(library) == 6
     assert {i.state for i in outbox.items(library, box)} == {outbox.DEIDENTIFIED}
     outbox.set_state(library, [i.id for i in items], outbox.CONFIRMED)
-    assert outbox.settle_study(library, box) == outbox.STUDY_CONFIRMED
+    assert outbox.settle_study(library, box) == outbox.StudyState.CONFIRMED
     assert next(r for r in worklist(library) if r.study_uid == uid).status == SYNCED
     assert outbox.open_studies(library) == []
     # Confirmed objects are not queued again; a failed one is, after `sync retry`.
     assert outbox.enqueue(library, [uid], "manual") == 0
     outbox.set_state(library, [items[0].id], outbox.FAILED, error="refused (0xC000)")
-    assert outbox.settle_study(library, box) == outbox.STUDY_FAILED
+    assert outbox.settle_study(library, box) == outbox.StudyState.FAILED
     assert next(r for r in worklist(library) if r.study_uid == uid).status == SYNC_FAILED
     assert outbox.retry_failed(library) == 1
     assert len(outbox.open_studies(library)) == 1

@@ -10,8 +10,9 @@ import json
 from typing import Any
 
 from engine.ai.results import NOT_FOR_CLINICAL_USE
+from engine.notices import NOT_FOR_CLINICAL_USE_SHORT
 
-INTENDED_USE = "research and demonstration; synthetic data only; not for clinical use"
+INTENDED_USE = f"research and demonstration; synthetic data only; {NOT_FOR_CLINICAL_USE_SHORT}"
 SMALL_STRATUM = 10  # fewer positives or negatives than this: flagged as too few to conclude
 
 LIMITATIONS = (

@@ -1,4 +1,7 @@
-"""The sync outbox: a durable queue in the library database.
+"""The sync outbox: a durable queue in the library database, owned by the library.
+
+The sync layer (sync/runner.py) moves objects through these functions; no
+other code touches the outbox tables.
 
 One ``outbox`` row per time a study is queued (a signed read, a manual
 ``sync enqueue``, or automatic queueing), and one ``outbox_items`` row per
@@ -17,22 +20,42 @@ idempotent server (see the README) stores once.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from engine.errors import MammoDeskError
-from engine.library.reads import reads_for
+from engine.library.ai_results import latest_result_id
+from engine.library.catalog import study_exists, study_files
 from engine.library.store import Library, now_iso
 
-QUEUED, DEIDENTIFIED, UPLOADING = "queued", "deidentified", "uploading"
-CONFIRMED, FAILED, QUARANTINED = "confirmed", "failed", "quarantined"
+
+class ItemState(StrEnum):
+    """Where one object stands (outbox_items.state)."""
+
+    QUEUED = "queued"
+    DEIDENTIFIED = "deidentified"
+    UPLOADING = "uploading"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    QUARANTINED = "quarantined"
+
+
+class StudyState(StrEnum):
+    """Where a queued study stands (outbox.state), which the worklist shows."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+
+
+QUEUED, DEIDENTIFIED, UPLOADING = ItemState.QUEUED, ItemState.DEIDENTIFIED, ItemState.UPLOADING
+CONFIRMED, FAILED, QUARANTINED = ItemState.CONFIRMED, ItemState.FAILED, ItemState.QUARANTINED
 PENDING = (QUEUED, DEIDENTIFIED, UPLOADING)
 FINAL = (CONFIRMED, FAILED, QUARANTINED)
-STATES = (*PENDING, *FINAL)
-
-# Study-level states (outbox.state), which the worklist shows.
-STUDY_QUEUED, STUDY_SENDING, STUDY_CONFIRMED, STUDY_FAILED = (
-    "queued", "sending", "confirmed", "failed")
+STATES = tuple(ItemState)
 
 IMAGE, CAD_SR, ASSESSMENT_SR = "image", "cad_sr", "assessment_sr"
 
@@ -44,7 +67,7 @@ class Item:
     study_uid: str
     kind: str
     source: str      # image: the local SOP Instance UID; reports: "ai:<id>" / "read:<id>"
-    state: str
+    state: ItemState
     size: int        # bytes: of the staged file once de-identified, else of the original
     staged: str | None
     out_study_uid: str | None
@@ -58,22 +81,21 @@ _ITEM_COLUMNS = ("id, outbox_id, study_uid, kind, source, state, size, staged, o
 
 
 def _item(row: tuple) -> Item:
-    return Item(*row)
+    return Item(*row[:5], ItemState(row[5]), *row[6:])
 
 
 def _objects(library: Library, study_uid: str) -> list[tuple[str, str, int]]:
     """(kind, source, size) of everything that leaves with a study."""
-    conn = library.conn
-    out = [(IMAGE, sop, int(size or 0)) for sop, size in conn.execute(
-        "SELECT sop_uid, file_size FROM instances WHERE study_uid = ? ORDER BY rel_path",
-        (study_uid,))]
-    row = conn.execute("SELECT id FROM ai_results WHERE study_uid = ? ORDER BY id DESC LIMIT 1",
-                       (study_uid,)).fetchone()
-    if row:
-        out.append((CAD_SR, f"ai:{row[0]}", 0))
-    signed = [r for r in reads_for(library, study_uid) if r.signed and r.addendum_of is None]
+    files = sorted(study_files(library, study_uid), key=lambda f: f.path)
+    out = [(IMAGE, f.sop_uid, f.size_bytes) for f in files]
+    result_id = latest_result_id(library, study_uid)
+    if result_id is not None:
+        out.append((CAD_SR, f"ai:{result_id}", 0))
+    signed = library.conn.execute(
+        "SELECT id FROM reads WHERE study_uid = ? AND signed_at IS NOT NULL "
+        "AND addendum_of IS NULL ORDER BY id DESC LIMIT 1", (study_uid,)).fetchone()
     if signed:
-        out.append((ASSESSMENT_SR, f"read:{signed[-1].id}", 0))
+        out.append((ASSESSMENT_SR, f"read:{signed[0]}", 0))
     return out
 
 
@@ -85,34 +107,37 @@ def enqueue(library: Library, study_uids: Iterable[str], reason: str) -> int:
     queued again only if something new is there to send.
     """
     added = 0
-    now = now_iso()
     for uid in study_uids:
         with library.transaction() as conn:
-            if conn.execute("SELECT 1 FROM studies WHERE study_uid = ?", (uid,)).fetchone() is None:
-                raise MammoDeskError(f"no study {uid} in the library")
-            objects = _objects(library, uid)
-            sent = {src for (src,) in conn.execute(
-                "SELECT source FROM outbox_items WHERE study_uid = ? AND state != ?",
-                (uid, FAILED))}
-            new = [o for o in objects if o[1] not in sent]
-            if not new:
-                continue
-            row = conn.execute(
-                "SELECT id FROM outbox WHERE study_uid = ? AND state IN (?, ?) ORDER BY id DESC",
-                (uid, STUDY_QUEUED, STUDY_SENDING)).fetchone()
-            if row is None:
-                cur = conn.execute(
-                    "INSERT INTO outbox (study_uid, state, enqueued_at, updated_at, reason) "
-                    "VALUES (?, ?, ?, ?, ?)", (uid, STUDY_QUEUED, now, now, reason))
-                box = int(cur.lastrowid or 0)
-            else:
-                box = int(row[0])
-            conn.executemany(
-                "INSERT OR IGNORE INTO outbox_items (outbox_id, study_uid, kind, source, state, "
-                "size, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(box, uid, kind, src, QUEUED, size, now) for kind, src, size in new])
-            added += len(new)
+            added += enqueue_in(conn, library, uid, reason)
     return added
+
+
+def enqueue_in(conn: sqlite3.Connection, library: Library, uid: str, reason: str) -> int:
+    """`enqueue` of one study inside the caller's transaction (signing uses it)."""
+    if not study_exists(library, uid):
+        raise MammoDeskError(f"no study {uid} in the library")
+    sent = {src for (src,) in conn.execute(
+        "SELECT source FROM outbox_items WHERE study_uid = ? AND state != ?", (uid, FAILED))}
+    new = [o for o in _objects(library, uid) if o[1] not in sent]
+    if not new:
+        return 0
+    now = now_iso()
+    row = conn.execute(
+        "SELECT id FROM outbox WHERE study_uid = ? AND state IN (?, ?) ORDER BY id DESC",
+        (uid, StudyState.QUEUED, StudyState.SENDING)).fetchone()
+    if row is None:
+        cur = conn.execute(
+            "INSERT INTO outbox (study_uid, state, enqueued_at, updated_at, reason) "
+            "VALUES (?, ?, ?, ?, ?)", (uid, StudyState.QUEUED, now, now, reason))
+        box = int(cur.lastrowid or 0)
+    else:
+        box = int(row[0])
+    conn.executemany(
+        "INSERT OR IGNORE INTO outbox_items (outbox_id, study_uid, kind, source, state, "
+        "size, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(box, uid, kind, src, QUEUED, size, now) for kind, src, size in new])
+    return len(new)
 
 
 def enqueue_unsent(library: Library) -> int:
@@ -169,17 +194,17 @@ def mark_staged(library: Library, item_id: int, *, staged: str, size: int,
             (DEIDENTIFIED, staged, size, out_study_uid, out_sop_uid, now_iso(), item_id))
 
 
-def settle_study(library: Library, outbox_id: int) -> str:
+def settle_study(library: Library, outbox_id: int) -> StudyState:
     """Recompute a study's outbox state from its objects; returns it."""
     with library.transaction() as conn:
         states = [s for (s,) in conn.execute(
             "SELECT state FROM outbox_items WHERE outbox_id = ?", (outbox_id,))]
         if any(s in PENDING for s in states):
-            state = STUDY_SENDING if any(s != QUEUED for s in states) else STUDY_QUEUED
+            state = StudyState.SENDING if any(s != QUEUED for s in states) else StudyState.QUEUED
         elif states and all(s == CONFIRMED for s in states):
-            state = STUDY_CONFIRMED
+            state = StudyState.CONFIRMED
         else:
-            state = STUDY_FAILED
+            state = StudyState.FAILED
         conn.execute("UPDATE outbox SET state = ?, updated_at = ? WHERE id = ?",
                      (state, now_iso(), outbox_id))
     return state
@@ -193,7 +218,8 @@ def retry_failed(library: Library) -> int:
             "attempts = 0, updated_at = ? WHERE state = ?",
             (QUEUED, DEIDENTIFIED, now_iso(), FAILED))
         conn.execute("UPDATE outbox SET state = ? WHERE id IN (SELECT outbox_id FROM "
-                     "outbox_items WHERE state IN (?, ?))", (STUDY_SENDING, QUEUED, DEIDENTIFIED))
+                     "outbox_items WHERE state IN (?, ?))",
+                     (StudyState.SENDING, QUEUED, DEIDENTIFIED))
         return cur.rowcount
 
 
@@ -212,3 +238,16 @@ def problems(library: Library, limit: int = 20) -> list[tuple[str, str, str]]:
     return [(k, s, e or "") for k, s, e in library.conn.execute(
         "SELECT kind, state, last_error FROM outbox_items WHERE state IN (?, ?) "
         "ORDER BY id DESC LIMIT ?", (FAILED, QUARANTINED, limit))]
+
+
+def study_states(library: Library) -> dict[str, int]:
+    """How many studies stand in each state, counting each study's latest queueing."""
+    return {str(state): int(n) for state, n in library.conn.execute(
+        "SELECT state, COUNT(*) FROM outbox WHERE id IN (SELECT MAX(id) FROM outbox "
+        "GROUP BY study_uid) GROUP BY state")}
+
+
+def latest_study_states(library: Library) -> dict[str, StudyState]:
+    """Study UID -> the state of its latest queueing, for studies ever queued."""
+    return {uid: StudyState(state) for uid, state in library.conn.execute(
+        "SELECT study_uid, state FROM outbox ORDER BY id")}
