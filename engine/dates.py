@@ -26,3 +26,8 @@ def shown_date(value: str) -> str:
     if len(value) == 8 and value.isdigit():
         return f"{value[:4]}-{value[4:6]}-{value[6:8]}"
     return value
+
+
+def utc_offset(when: dt.datetime) -> str:
+    """Timezone Offset From UTC (SH): &ZZXX, empty for a naive time."""
+    return when.strftime("%z")

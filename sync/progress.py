@@ -7,12 +7,14 @@ A file left by a process that is gone is reported as "not running".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from engine.atomic import write_atomically
 
 FILE_NAME = "sync-status.json"
 
@@ -73,13 +75,8 @@ class ProgressFile:
         remaining = max(0, self.state.bytes_total - self.state.bytes_done)
         self.state.eta_s = (remaining / self.state.rate_bps
                             if self.state.rate_bps > 0 and remaining else None)
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".sync-status-")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(asdict(self.state), fh)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # the status display is a nicety; the outbox is the record
+        with contextlib.suppress(OSError):  # the status display is a nicety; the outbox is
+            write_atomically(self.path, json.dumps(asdict(self.state)))  # the record
 
 
 def _alive(pid: int) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
-from engine.ai.results import ExamResult
+from engine.ai.results import HEATMAP_STRIDE_PX, ExamResult
 from engine.display.hanging import Cell, hang
 from engine.library.reads import Read, StoredRead
 from engine.notices import with_notice
@@ -229,7 +229,7 @@ class ReadingView(QWidget):
             v = by_uid.get(key) if key else None
             tile.show_marks, tile.show_heat, tile.heat_opacity = marks, heat, opacity
             if v is None:
-                tile.set_ai([], None, 16.0, "")
+                tile.set_ai([], None, float(HEATMAP_STRIDE_PX), "")
             else:
                 tile.set_ai(v.marks, v.heatmap, v.heatmap_stride, AI_NOTE)
 

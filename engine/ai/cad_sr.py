@@ -31,53 +31,48 @@ templates ask (the IOD enables by-reference relationships).  Coordinates are ima
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import platform
 from datetime import datetime
 from pathlib import Path
 
 import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
+from pydicom.uid import MammographyCADSRStorage, generate_uid
 
-from engine.ai import sr_codes as codes
-from engine.ai.atomic import atomic_output
-from engine.ai.package_manifest import app_version
 from engine.ai.results import NOT_FOR_CLINICAL_USE, ExamResult, Mark, ViewResult
-from engine.ai.sr_codes import Code
-from engine.ai.sr_items import code, code_item, content_item, num, ref, scoord, stamp, text
 from engine.dicom.codes import VIEW_CONCEPTS  # CID 4014 View for Mammography
 from engine.errors import MammoDeskError
 from engine.notices import with_notice
+from engine.reporting.sr.codes import INDIVIDUAL_IMPRESSION, LATERALITY_CODES, OVERALL_ANALYSIS
+from engine.reporting.sr.document import Header, evidence, language, sr_document, write_sr
+from engine.reporting.sr.items import code_item, content_item, num, ref, scoord, stamp, text
+from engine.version import app_version
 
 SIDE_NAMES = {"R": "Right", "L": "Left"}
-PATIENT_KEYS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")
-STUDY_KEYS = ("StudyDate", "StudyTime", "ReferringPhysicianName", "StudyID", "AccessionNumber")
-OPTIONAL_KEYS = ("IssuerOfPatientID", "StudyDescription")  # Type 3; the others are Type 2
-
-
-def copy_identity(ds: Dataset, study: Dataset, optional: tuple[str, ...] = OPTIONAL_KEYS) -> None:
-    """The Patient and General Study attributes of an SR, from one of the study's images
-    (Type 2 ones empty when the image lacks them; Type 3 ones only when present)."""
-    for kw in PATIENT_KEYS + STUDY_KEYS + optional:
-        if kw in study and study[kw].value not in (None, ""):
-            setattr(ds, kw, study[kw].value)
-        elif kw not in OPTIONAL_KEYS:
-            setattr(ds, kw, "")
 SERIES_NUMBER = 900
+# The model marks locations suspicious for malignancy without telling a mass from a
+# calcification or a distortion.  CID 6014 (Mammography Single Image Finding) has no
+# type-neutral "suspicious lesion" concept, and each lesion concept in it ("Mammography breast
+# density", "Calcification Cluster", ...) asserts a morphology the model cannot know.
+# "Selected region" states only that the algorithm singled out this image region; its meaning
+# is given by the Selected Region Description and by Probability of cancer.
+FINDING = codes.DCM.SelectedRegion
+FINDING_DESCRIPTION = "Region suspicious for malignancy (lesion type not classified)"
+PRESENTATION_REQUIRED = codes.DCM.PresentationRequiredRenderingDeviceIsExpectedToPresent
 
 
 def _algorithm(rel: str, result: ExamResult, parameters: bool = False) -> list[Dataset]:
     """TID 4019 CAD Algorithm Identification."""
     items = [
-        text(rel, codes.ALGORITHM_NAME, result.model_name),
-        text(rel, codes.ALGORITHM_VERSION, result.model_version),
+        text(rel, codes.DCM.AlgorithmName, result.model_name),
+        text(rel, codes.DCM.AlgorithmVersion, result.model_version),
     ]
     if parameters:
         items += [
-            text(rel, codes.ALGORITHM_PARAMETERS, f"backend: {result.backend}"),
-            text(rel, codes.ALGORITHM_PARAMETERS, f"device: {result.device}"),
+            text(rel, codes.DCM.AlgorithmParameters, f"backend: {result.backend}"),
+            text(rel, codes.DCM.AlgorithmParameters, f"device: {result.device}"),
         ]
     return items
 
@@ -85,7 +80,7 @@ def _algorithm(rel: str, result: ExamResult, parameters: bool = False) -> list[D
 def _as_code(item: Dataset | None) -> Code | None:
     if item is None or not item.get("CodeValue"):
         return None
-    return item.CodeValue, item.CodingSchemeDesignator, item.get("CodeMeaning", "")
+    return Code(item.CodeValue, item.CodingSchemeDesignator, item.get("CodeMeaning", ""))
 
 
 def _sop_ref(view: ViewResult) -> Dataset:
@@ -107,36 +102,39 @@ def _library_entry(view: ViewResult, src: Dataset | None, study: Dataset) -> Dat
     """TID 4020 CAD Image Library Entry."""
     acq = "HAS ACQ CONTEXT"
     side = _value(src, "ImageLaterality", "Laterality")
-    side = side if side in codes.LATERALITY_CODES else view.laterality
-    kids = [code_item(acq, codes.IMAGE_LATERALITY, codes.LATERALITY_CODES[side])]
+    side = side if side in LATERALITY_CODES else view.laterality
+    kids = [code_item(acq, codes.DCM.ImageLaterality, LATERALITY_CODES[side])]
     view_item = (getattr(src, "ViewCodeSequence", None) or [None])[0]
     sct, _srt, meaning = VIEW_CONCEPTS.get(view.view_position, ("", "", ""))
-    view_code = _as_code(view_item) or ((sct, "SCT", meaning) if sct else None)
+    view_code = _as_code(view_item) or (Code(sct, "SCT", meaning) if sct else None)
     mods = getattr(view_item, "ViewModifierCodeSequence", None) or []
     mods = [
-        code_item("HAS CONCEPT MOD", codes.IMAGE_VIEW_MODIFIER, c) for c in map(_as_code, mods) if c
+        code_item("HAS CONCEPT MOD", codes.DCM.ImageViewModifier, c)
+        for c in map(_as_code, mods)
+        if c
     ]
     if view_code is not None:
-        kids.append(code_item(acq, codes.IMAGE_VIEW, view_code, mods))
+        kids.append(code_item(acq, codes.DCM.ImageView, view_code, mods))
     orientation = list(getattr(src, "PatientOrientation", None) or [])
     if len(orientation) == 2:
         kids += [
-            text(acq, codes.ORIENTATION_ROW, str(orientation[0])),
-            text(acq, codes.ORIENTATION_COLUMN, str(orientation[1])),
+            text(acq, codes.DCM.PatientOrientationRow, str(orientation[0])),
+            text(acq, codes.DCM.PatientOrientationColumn, str(orientation[1])),
         ]
     date, time = _value(study, "StudyDate"), _value(study, "StudyTime")
     stamps = [
-        ("DATE", codes.STUDY_DATE, date),
-        ("TIME", codes.STUDY_TIME, time),
-        ("DATE", codes.CONTENT_DATE, _value(src, "ContentDate", "AcquisitionDate") or date),
-        ("TIME", codes.CONTENT_TIME, _value(src, "ContentTime", "AcquisitionTime") or time),
+        ("DATE", codes.DCM.StudyDate, date),
+        ("TIME", codes.DCM.StudyTime, time),
+        ("DATE", codes.DCM.ContentDate, _value(src, "ContentDate", "AcquisitionDate") or date),
+        ("TIME", codes.DCM.ContentTime, _value(src, "ContentTime", "AcquisitionTime") or time),
     ]
     kids += [stamp(acq, vt, name, value) for vt, name, value in stamps if value]
     spacing = getattr(src, "ImagerPixelSpacing", None) or getattr(src, "PixelSpacing", None)
     if spacing is not None and len(spacing) == 2:  # (row spacing, column spacing) in mm
+        um = codes.UCUM.Micrometer
         kids += [
-            num(acq, codes.H_SPACING, float(spacing[1]) * 1000.0, codes.MICROMETER),
-            num(acq, codes.V_SPACING, float(spacing[0]) * 1000.0, codes.MICROMETER),
+            num(acq, codes.DCM.HorizontalPixelSpacing, float(spacing[1]) * 1000.0, um),
+            num(acq, codes.DCM.VerticalPixelSpacing, float(spacing[0]) * 1000.0, um),
         ]
     item = content_item("CONTAINS", "IMAGE", None, kids)
     item.ReferencedSOPSequence = Sequence([_sop_ref(view)])
@@ -151,17 +149,17 @@ def _finding(result: ExamResult, mark: Mark, view: ViewResult, ident: list[int])
     score = min(max(float(mark.score), 0.0), 1.0) * 100.0
     props = "HAS PROPERTIES"
     kids = [
-        code_item("HAS CONCEPT MOD", codes.RENDERING_INTENT, codes.PRESENTATION_REQUIRED),
+        code_item("HAS CONCEPT MOD", codes.DCM.RenderingIntent, PRESENTATION_REQUIRED),
         *_algorithm(props, result),
         # The mark's score is the model's likelihood that this region is malignant: it is
         # both how certain the finding is and its probability of cancer.
-        num(props, codes.CERTAINTY_OF_FINDING, score, codes.PERCENT),
-        num(props, codes.PROBABILITY_OF_CANCER, score, codes.PERCENT),
-        text(props, codes.REGION_DESCRIPTION, codes.FINDING_DESCRIPTION),
-        scoord(codes.CENTER, "POINT", [mark.x, mark.y], ident),
-        scoord(codes.OUTLINE, "POLYLINE", [x0, y0, x1, y0, x1, y1, x0, y1, x0, y0], ident),
+        num(props, codes.DCM.CertaintyOfFinding, score, codes.UCUM.Percent),
+        num(props, codes.DCM.ProbabilityOfCancer, score, codes.UCUM.Percent),
+        text(props, codes.DCM.SelectedRegionDescription, FINDING_DESCRIPTION),
+        scoord(codes.DCM.Center, "POINT", [mark.x, mark.y], ident),
+        scoord(codes.DCM.Outline, "POLYLINE", [x0, y0, x1, y0, x1, y1, x0, y1, x0, y0], ident),
     ]
-    return code_item("CONTAINS", codes.SINGLE_IMAGE_FINDING, codes.FINDING, kids)
+    return code_item("CONTAINS", codes.DCM.SingleImageFinding, FINDING, kids)
 
 
 def _impression(result: ExamResult, side: str, ident: dict[str, list[int]]) -> Dataset | None:
@@ -177,10 +175,10 @@ def _impression(result: ExamResult, side: str, ident: dict[str, list[int]]) -> D
     return content_item(
         "INFERRED FROM",
         "CONTAINER",
-        codes.IMPRESSION,
+        INDIVIDUAL_IMPRESSION,
         [
-            code_item("HAS CONCEPT MOD", codes.RENDERING_INTENT, codes.PRESENTATION_REQUIRED),
-            text("CONTAINS", codes.IMPRESSION_TEXT, _breast_line(result, side)),  # TID 4002 body
+            code_item("HAS CONCEPT MOD", codes.DCM.RenderingIntent, PRESENTATION_REQUIRED),
+            text("CONTAINS", codes.DCM.ImpressionDescription, _breast_line(result, side)),
             *_algorithm("CONTAINS", result),
             *findings,
         ],
@@ -223,7 +221,13 @@ def _summary(name: Code, ok: Code, failed: Code, runs: list[tuple[bool, Dataset]
     """Summary of Detections / Analyses (CID 6042) with TID 4015 / TID 4016 beneath."""
     good = [item for success, item in runs if success]
     bad = [item for success, item in runs if not success]
-    status = codes.SUCCEEDED if not bad else codes.FAILED if not good else codes.PARTIALLY_SUCCEEDED
+    status = (
+        codes.DCM.Succeeded
+        if not bad
+        else codes.DCM.Failed
+        if not good
+        else codes.DCM.PartiallySucceeded
+    )
     kids = [
         content_item("INFERRED FROM", "CONTAINER", title, items)
         for title, items in ((ok, good), (failed, bad))
@@ -244,7 +248,7 @@ def build_cad_sr(result: ExamResult, sources: list[pydicom.Dataset]) -> pydicom.
 
     Only mammograms of a known breast enter the report; other images of the
     study (a CT slice, a secondary capture) are left out."""
-    views = [v for v in result.views if v.laterality in codes.LATERALITY_CODES]
+    views = [v for v in result.views if v.laterality in LATERALITY_CODES]
     if not views:
         raise MammoDeskError("the study has no mammogram of a known breast; no CAD SR written")
     result = dataclasses.replace(result, views=views)
@@ -258,58 +262,46 @@ def build_cad_sr(result: ExamResult, sources: list[pydicom.Dataset]) -> pydicom.
     if any(str(getattr(s, "StudyInstanceUID", "")) != result.study_instance_uid for s in matched):
         raise MammoDeskError("the given images belong to another study than the AI result")
     when = _when(result.created_at)
-    ds = Dataset()
-    ds.SpecificCharacterSet = "ISO_IR 192"
-    ds.SOPClassUID = codes.MAMMOGRAPHY_CAD_SR
-    ds.SOPInstanceUID = generate_uid()
-    ds.InstanceCreationDate = ds.ContentDate = ds.SeriesDate = when.strftime("%Y%m%d")
-    ds.InstanceCreationTime = ds.ContentTime = ds.SeriesTime = when.strftime("%H%M%S")
-    if when.utcoffset() is not None:
-        ds.TimezoneOffsetFromUTC = when.strftime("%z")
-    copy_identity(ds, study)
-    ds.StudyInstanceUID = result.study_instance_uid
-    ds.Modality = "SR"
-    ds.SeriesInstanceUID = generate_uid()
-    ds.SeriesNumber = SERIES_NUMBER
-    ds.SeriesDescription = with_notice("MammoDesk AI CAD")
-    ds.ReferencedPerformedProcedureStepSequence = Sequence()
-    ds.Manufacturer = ds.ManufacturerModelName = "MammoDesk"
-    ds.DeviceSerialNumber = hashlib.sha256(platform.node().encode()).hexdigest()[:16].upper()
-    ds.SoftwareVersions = [
-        f"MammoDesk {app_version()}"[:64],
-        f"{result.model_name} {result.model_version}"[:64],
-    ]
-    ds.InstanceNumber = 1
-    ds.CompletionFlag = "COMPLETE"
-    ds.VerificationFlag = "UNVERIFIED"
-    ds.PerformedProcedureCodeSequence = Sequence()
-    ds.CurrentRequestedProcedureEvidenceSequence = _evidence(result)
-    ds.ValueType = "CONTAINER"
-    ds.ConceptNameCodeSequence = Sequence([code(codes.MAMMO_CAD_REPORT)])
-    ds.ContinuityOfContent = "SEPARATE"
-    template = Dataset()
-    template.MappingResource = "DCMR"
-    template.MappingResourceUID = codes.DCMR_UID
-    template.TemplateIdentifier = "4000"
-    ds.ContentTemplateSequence = Sequence([template])
-    ds.ContentSequence = Sequence(_content(result, by_uid, study))
-    return ds
+    head = Header(
+        sop_class=MammographyCADSRStorage,
+        study_uid=result.study_instance_uid,
+        series_uid=generate_uid(),
+        instance_uid=generate_uid(),
+        series_number=SERIES_NUMBER,
+        series_description=with_notice("MammoDesk AI CAD"),
+        software_versions=[
+            f"MammoDesk {app_version()}",
+            f"{result.model_name} {result.model_version}",
+        ],
+        created=when,
+        content=when,
+    )
+    images = [(v.series_instance_uid, v.sop_class_uid, v.sop_instance_uid) for v in result.views]
+    return sr_document(
+        head,
+        study,
+        codes.DCM.MammographyCADReport,
+        "4000",
+        _content(result, by_uid, study),
+        evidence(result.study_instance_uid, images),
+    )
 
 
-def _evidence(result: ExamResult) -> Sequence:
-    """Hierarchical SOP Instance Reference of every analysed image."""
-    series: dict[str, list[ViewResult]] = {}
-    for view in result.views:
-        series.setdefault(view.series_instance_uid, []).append(view)
-    study = Dataset()
-    study.StudyInstanceUID = result.study_instance_uid
-    study.ReferencedSeriesSequence = Sequence()
-    for uid, views in series.items():
-        item = Dataset()
-        item.SeriesInstanceUID = uid
-        item.ReferencedSOPSequence = Sequence(_sop_ref(view) for view in views)
-        study.ReferencedSeriesSequence.append(item)
-    return Sequence([study])
+def _status(used: bool, all_ok: bool, with_findings: bool) -> Code:
+    """CID 6047 CAD Processing and Findings Summary."""
+    if not used:
+        return codes.DCM.NoAlgorithmsSucceededWithoutFindings
+    if all_ok:
+        return (
+            codes.DCM.AllAlgorithmsSucceededWithFindings
+            if with_findings
+            else codes.DCM.AllAlgorithmsSucceededWithoutFindings
+        )
+    return (
+        codes.DCM.NotAllAlgorithmsSucceededWithFindings
+        if with_findings
+        else codes.DCM.NotAllAlgorithmsSucceededWithoutFindings
+    )
 
 
 def _content(result: ExamResult, by_uid: dict[str, Dataset], study: Dataset) -> list[Dataset]:
@@ -321,42 +313,43 @@ def _content(result: ExamResult, by_uid: dict[str, Dataset], study: Dataset) -> 
     used = [ident[v.sop_instance_uid] for v in result.views if v.applicable]
     unused = [ident[v.sop_instance_uid] for v in result.views if not v.applicable]
     detections = [
-        (ok, _performed(codes.DETECTION_PERFORMED, codes.FINDING, result, refs))
+        (ok, _performed(codes.DCM.DetectionPerformed, FINDING, result, refs))
         for ok, refs in ((True, used), (False, unused))
         if refs
     ]
     analyses = [
         (
             done is not None and bool(used),
-            _performed(codes.ANALYSIS_PERFORMED, kind, result, used or unused),
+            _performed(codes.DCM.AnalysisPerformed, kind, result, used or unused),
         )
         for done, kind in (
-            (result.exam_score, codes.OVERALL_ANALYSIS),
-            (result.density, codes.DENSITY_ANALYSIS),
+            (result.exam_score, OVERALL_ANALYSIS),
+            (result.density, codes.SCT.BreastCompositionAnalysis),
         )
     ]
-    if not used:
-        status = codes.NONE_WITHOUT
-    elif all(ok for ok, _ in detections + analyses):
-        status = codes.ALL_WITH if impressions else codes.ALL_WITHOUT
-    else:
-        status = codes.SOME_WITH if impressions else codes.SOME_WITHOUT
+    all_ok = all(ok for ok, _ in detections + analyses)
+    status = _status(bool(used), all_ok, bool(impressions))
     overall = [
-        text("HAS PROPERTIES", codes.IMPRESSION_TEXT, _summary_text(result)),
+        text("HAS PROPERTIES", codes.DCM.ImpressionDescription, _summary_text(result)),
         *_algorithm("HAS PROPERTIES", result),
     ]
     return [
-        code_item("HAS CONCEPT MOD", codes.LANGUAGE, codes.ENGLISH_US),
-        content_item("CONTAINS", "CONTAINER", codes.IMAGE_LIBRARY, library),
-        code_item("CONTAINS", codes.FINDINGS_SUMMARY, status, overall + impressions),
+        language(),
+        content_item("CONTAINS", "CONTAINER", codes.DCM.ImageLibrary, library),
+        code_item(
+            "CONTAINS", codes.DCM.CADProcessingAndFindingsSummary, status, overall + impressions
+        ),
         _summary(
-            codes.SUMMARY_OF_DETECTIONS,
-            codes.SUCCESSFUL_DETECTIONS,
-            codes.FAILED_DETECTIONS,
+            codes.DCM.SummaryOfDetections,
+            codes.DCM.SuccessfulDetections,
+            codes.DCM.FailedDetections,
             detections,
         ),
         _summary(
-            codes.SUMMARY_OF_ANALYSES, codes.SUCCESSFUL_ANALYSES, codes.FAILED_ANALYSES, analyses
+            codes.DCM.SummaryOfAnalyses,
+            codes.DCM.SuccessfulAnalyses,
+            codes.DCM.FailedAnalyses,
+            analyses,
         ),
     ]
 
@@ -364,14 +357,3 @@ def _content(result: ExamResult, by_uid: dict[str, Dataset], study: Dataset) -> 
 def write_cad_sr(result: ExamResult, sources: list[pydicom.Dataset], out_path: Path) -> None:
     """Build the CAD SR and write it atomically to ``out_path`` (no partial file on error)."""
     write_sr(build_cad_sr(result, sources), out_path, "CAD SR")
-
-
-def write_sr(ds: Dataset, out_path: Path, what: str) -> None:
-    """Write a structured report as a DICOM file, atomically (no partial file on error)."""
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.ImplementationVersionName = "MAMMODESK"
-    with atomic_output(out_path, what) as fh:
-        pydicom.dcmwrite(fh, ds, enforce_file_format=True)

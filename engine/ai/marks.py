@@ -7,10 +7,9 @@ import numpy as np
 from scipy import ndimage
 
 from engine.ai.preprocess import Geometry
-from engine.ai.results import Mark
+from engine.ai.results import HEATMAP_STRIDE_PX, Mark
 
 MAX_MARKS = 4
-OUT_STRIDE = 16  # stored pixels per cell of the registered heatmap
 
 
 def find_marks(
@@ -61,7 +60,7 @@ def find_marks(
 
 
 def register_heatmap(
-    heat: np.ndarray, geom: Geometry, stride: int, out_stride: int = OUT_STRIDE
+    heat: np.ndarray, geom: Geometry, stride: int, out_stride: int = HEATMAP_STRIDE_PX
 ) -> np.ndarray:
     """The heatmap resampled onto the stored image's grid, `out_stride`
     stored pixels per cell (see engine.ai.results)."""

@@ -11,22 +11,21 @@ knows the manifest alone; installing and activating packages lives in
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import os
 import re
-import tempfile
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from engine.atomic import write_atomically
 from engine.errors import MammoDeskError
+from engine.version import app_version
 
 FORMAT = "mammodesk-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODEL_CARD = "MODEL_CARD.md"
-FALLBACK_APP_VERSION = "0.1.0"
 CHUNK = 1024 * 1024
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
@@ -52,19 +51,6 @@ def parse_version(s: str) -> tuple[int, int, int]:
         raise refused(f"{s!r} is not a version of the form MAJOR.MINOR.PATCH")
     major, minor, patch = (int(g) for g in match.groups())
     return major, minor, patch
-
-
-def app_version() -> str:
-    """The running MammoDesk's version: ``engine.__version__``, else the installed metadata."""
-    import engine
-
-    version = getattr(engine, "__version__", None)
-    if isinstance(version, str) and version:
-        return version
-    try:
-        return importlib.metadata.version("mammodesk")
-    except importlib.metadata.PackageNotFoundError:
-        return FALLBACK_APP_VERSION
 
 
 def _app_version_tuple(version: str) -> tuple[int, int, int]:
@@ -224,19 +210,9 @@ def load_manifest(root: Path) -> dict[str, Any]:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file beside ``path``, flush it to disk, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a manifest is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` with ``data`` as JSON, all or nothing (engine/atomic.py)."""
+    # A manifest is for everyone to read, whatever the umask.
+    write_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o644)
 
 
 def fsync_tree(root: Path) -> None:

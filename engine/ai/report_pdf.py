@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.ai.atomic import atomic_output
 from engine.ai.results import NOT_FOR_CLINICAL_USE, ExamResult, ViewResult
+from engine.atomic import atomic_output
 from engine.errors import MammoDeskError
 
 if TYPE_CHECKING:

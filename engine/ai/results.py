@@ -19,6 +19,8 @@ import numpy as np
 from engine.notices import NOT_FOR_CLINICAL_USE
 
 DENSITY_CLASSES = ("a", "b", "c", "d")
+# Stored pixels per cell of a view's registered heatmap (ViewResult.heatmap).
+HEATMAP_STRIDE_PX = 16
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class ViewResult:
     score: float | None = None  # view-level malignancy probability
     marks: list[Mark] = field(default_factory=list)
     heatmap: np.ndarray | None = field(default=None, repr=False)  # float32 0..1
-    heatmap_stride: float = 16.0
+    heatmap_stride: float = float(HEATMAP_STRIDE_PX)
     reason: str | None = None  # why the model did not judge this view
 
     @property

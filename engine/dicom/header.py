@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydicom
+from pydicom.uid import MediaStorageDirectoryStorage
 
 from engine.dicom.values import header_value
 from engine.dicom.views import ViewInfo, identify_view
 from engine.errors import DicomReadError
 
-MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+MEDIA_STORAGE_DIRECTORY = MediaStorageDirectoryStorage
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from engine.atomic import atomic_file
 
 DEFAULT_BYTES = 20 * 1024**3
 
@@ -59,15 +60,8 @@ class DiskCache:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             for k, arr in sorted(levels.items(), reverse=True):  # level 0 last: it marks done
-                fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
-                try:
-                    with os.fdopen(fd, "wb") as fh:
-                        np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
-                    os.replace(tmp, folder / f"{k}.npy")
-                except BaseException:
-                    with contextlib.suppress(OSError):
-                        os.unlink(tmp)
-                    raise
+                with atomic_file(folder / f"{k}.npy") as fh:
+                    np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
         except OSError:
             self.drop(digest)
             return

@@ -19,8 +19,10 @@ Columns (COLUMNS below holds the order):
 from __future__ import annotations
 
 import csv
-import os
+import io
 from pathlib import Path
+
+from engine.atomic import write_atomically
 
 VIEW_FIELDS = (
     "file",
@@ -57,10 +59,9 @@ COLUMNS: tuple[str, ...] = (
 
 def write_labels(path: Path, rows: list[dict[str, object]]) -> None:
     """Write rows (dicts keyed by COLUMNS; missing keys -> empty) atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(COLUMNS), restval="")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(COLUMNS), restval="")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    write_atomically(path, text.getvalue())

@@ -32,9 +32,7 @@ and so does the images' Study Description.  That copy is UNVERIFIED: see build_a
 
 from __future__ import annotations
 
-import hashlib
 import math
-import platform
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,123 +40,79 @@ from typing import Any
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import UID, generate_uid
+from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
+from pydicom.uid import UID, EnhancedSRStorage, generate_uid
 
-from engine.ai import sr_codes as codes
-from engine.ai.cad_sr import OPTIONAL_KEYS, copy_identity, write_sr
-from engine.ai.package_manifest import app_version
-from engine.ai.sr_codes import Code
-from engine.ai.sr_items import code, code_item, content_item, num, text
+from engine.dates import dicom_datetime
 from engine.errors import MammoDeskError
 from engine.library.reads import SIDES, Finding, Read
+from engine.reporting.sr.codes import BIRADS_CODES, LATERALITY_CODES, MILLIMETER
+from engine.reporting.sr.document import Header, evidence, language, sr_document, write_sr
+from engine.reporting.sr.identity import OPTIONAL_KEYS
+from engine.reporting.sr.items import code_item, content_item, num, text
+from engine.version import app_version
 
-ENHANCED_SR = "1.2.840.10008.5.1.4.1.1.88.22"
 SERIES_NUMBER = 901
-# --- concept names ------------------------------------------------------------------------------
-BREAST_IMAGING_REPORT: Code = ("111400", "DCM", "Breast Imaging Report")  # CID 7000
-NARRATIVE_SUMMARY: Code = ("111412", "DCM", "Narrative Summary")
-IMPRESSION: Code = ("121073", "DCM", "Impression")  # CID 6053
-SUPPLEMENTARY_DATA: Code = ("111414", "DCM", "Supplementary Data")
-PROCEDURE_REPORTED: Code = ("121058", "DCM", "Procedure reported")  # CID 6052 / 6053
-BREAST_COMPOSITION: Code = ("129715009", "SCT", "Breast composition")  # CID 6052 / 6053
-FINDINGS: Code = ("59776-5", "LN", "Findings")  # CID 6052
-FINDING: Code = ("121071", "DCM", "Finding")  # CID 6053
-OVERALL_ASSESSMENT: Code = ("111413", "DCM", "Overall Assessment")  # CID 6052 / 6053
-ASSESSMENT_CATEGORY: Code = ("111005", "DCM", "Assessment Category")
-LATERALITY: Code = ("272741003", "SCT", "Laterality")
-DIAMETER: Code = ("81827009", "SCT", "Diameter")  # CID 7470 Linear Measurement
-LOCATION: Code = ("111014", "DCM", "Clockface or region")
-COMMENT: Code = ("121106", "DCM", "Comment")
-OBSERVER_TYPE: Code = ("121005", "DCM", "Observer Type")
-PERSON: Code = ("121006", "DCM", "Person")  # CID 270
-PERSON_OBSERVER_NAME: Code = ("121008", "DCM", "Person Observer Name")
-# --- values -------------------------------------------------------------------------------------
-MILLIMETER: Code = ("mm", "UCUM", "millimeter")
 PROCEDURES: dict[frozenset[str], Code] = {  # CID 6050 Breast Procedure Reported
-    frozenset("RL"): ("36626-0", "LN", "breast - bilateral mammogram"),
-    frozenset("R"): ("37774-7", "LN", "breast - right mammogram"),
-    frozenset("L"): ("36627-8", "LN", "breast - left mammogram"),
+    frozenset("RL"): codes.LN.BreastBilateralMammogram,
+    frozenset("R"): codes.LN.BreastRightMammogram,
+    frozenset("L"): codes.LN.BreastLeftMammogram,
 }
 DENSITY_CODES: dict[str, Code] = {  # CID 6001 Overall Breast Composition from BI-RADS
-    "a": ("129716005", "SCT", "Almost entirely fat"),
-    "b": ("129717001", "SCT", "Scattered fibroglandular densities"),
-    "c": ("129718006", "SCT", "Heterogeneously dense"),
-    "d": ("129719003", "SCT", "Extremely dense"),
-}
-# CID 6026 Mammography Assessment = CID 6027 Assessment from BI-RADS (+ a marker-placement code).
-# Category 6 has no SNOMED concept there; the standard lists the ACR's own code (scheme BI,
-# version 4.0) for it.
-BI_RADS_VERSION = "4.0"
-BIRADS_CODES: dict[int, Code] = {
-    0: ("397138000", "SCT", "0 - Incomplete - Need additional imaging evaluation +/- priors"),
-    1: ("397140005", "SCT", "1 - Negative"),
-    2: ("397141009", "SCT", "2 - Benign"),
-    3: ("397143007", "SCT", "3 - Probably Benign"),
-    4: ("397144001", "SCT", "4 - Suspicious"),
-    5: ("397145000", "SCT", "5 - Highly suggestive of malignancy"),
-    6: ("MA.II.A.5.6", "BI", "6 - Known biopsy proven malignancy"),
+    "a": codes.SCT.AlmostEntirelyFat,
+    "b": codes.SCT.ScatteredFibroglandularDensities,
+    "c": codes.SCT.HeterogeneouslyDense,
+    "d": codes.SCT.ExtremelyDense,
 }
 FINDING_CODES: dict[str, Code] = {  # CID 6054 Breast Imaging Finding
-    "mass": ("129788004", "SCT", "Mammographic breast mass"),
-    "calcifications": ("309587003", "SCT", "Calcification of breast"),
-    "asymmetry": ("129790003", "SCT", "Asymmetric breast tissue"),
-    "architectural distortion": ("129792006", "SCT", "Architectural distortion of breast"),
+    "mass": codes.SCT.MammographicBreastMass,
+    "calcifications": codes.SCT.CalcificationOfBreast,
+    "asymmetry": codes.SCT.AsymmetricBreastTissue,
+    "architectural distortion": codes.SCT.ArchitecturalDistortionOfBreast,
     # CID 6054 has no "other finding" concept; the SNOMED top concept for findings asserts
     # nothing about the lesion type (the radiologist's note says what it is, at home).
-    "other": ("404684003", "SCT", "Finding"),
+    "other": codes.SCT.Finding,
 }
-
-
-def _code(c: Code) -> Dataset:
-    item = code(c)
-    if c[1] == "BI":
-        item.CodingSchemeVersion = BI_RADS_VERSION
-    return item
-
-
-def _coded(rel: str, name: Code, value: Code, kids: list[Dataset]) -> Dataset:
-    """A CODE item whose value may be an ACR BI-RADS code (which needs its scheme version)."""
-    item = code_item(rel, name, value, kids)
-    item.ConceptCodeSequence = Sequence([_code(value)])
-    return item
 
 
 def _side(side: str) -> Dataset:
-    return code_item("HAS CONCEPT MOD", LATERALITY, codes.LATERALITY_CODES[side])
+    return code_item("HAS CONCEPT MOD", codes.SCT.Laterality, LATERALITY_CODES[side])
 
 
 def _finding(f: Finding, include_text: bool) -> Dataset:
     kids = [_side(f.side)]
     size = f.size_mm
     if size is not None and math.isfinite(float(size)) and float(size) > 0:
-        kids.append(num("HAS PROPERTIES", DIAMETER, float(size), MILLIMETER))
+        kids.append(num("HAS PROPERTIES", codes.SCT.Diameter, float(size), MILLIMETER))
     if include_text and f.location.strip():
-        kids.append(text("HAS PROPERTIES", LOCATION, f.location.strip()))
+        kids.append(text("HAS PROPERTIES", codes.DCM.ClockfaceOrRegion, f.location.strip()))
     if include_text and f.note.strip():
-        kids.append(text("HAS PROPERTIES", COMMENT, f.note.strip()))
-    return _coded("CONTAINS", FINDING, FINDING_CODES[f.kind], kids)
+        kids.append(text("HAS PROPERTIES", codes.DCM.Comment, f.note.strip()))
+    return code_item("CONTAINS", codes.DCM.Finding, FINDING_CODES[f.kind], kids)
 
 
 def _supplementary(read: Read, sides: frozenset[str], include_text: bool) -> Dataset:
     """TID 4208 with the procedure, composition, findings and assessments beneath."""
+    composition, category = codes.SCT.BreastComposition, codes.DCM.AssessmentCategory
     density = [
-        _coded("CONTAINS", BREAST_COMPOSITION, DENSITY_CODES[str(read.density[s])], [_side(s)])
+        code_item("CONTAINS", composition, DENSITY_CODES[str(read.density[s])], [_side(s)])
         for s in SIDES
     ]
     birads = [
-        _coded("CONTAINS", ASSESSMENT_CATEGORY, BIRADS_CODES[int(read.birads[s] or 0)], [_side(s)])
+        code_item("CONTAINS", category, BIRADS_CODES[int(read.birads[s] or 0)], [_side(s)])
         for s in SIDES
     ]
     procedure = PROCEDURES.get(sides, PROCEDURES[frozenset(SIDES)])
     kids = [
-        code_item("CONTAINS", PROCEDURE_REPORTED, procedure),
-        content_item("CONTAINS", "CONTAINER", BREAST_COMPOSITION, density),
+        code_item("CONTAINS", codes.DCM.ProcedureReported, procedure),
+        content_item("CONTAINS", "CONTAINER", composition, density),
     ]
     if read.findings:
         findings = [_finding(f, include_text) for f in read.findings]
-        kids.append(content_item("CONTAINS", "CONTAINER", FINDINGS, findings))
-    kids.append(content_item("CONTAINS", "CONTAINER", OVERALL_ASSESSMENT, birads))
-    return content_item("CONTAINS", "CONTAINER", SUPPLEMENTARY_DATA, kids)
+        kids.append(content_item("CONTAINS", "CONTAINER", codes.LN.Findings, findings))
+    kids.append(content_item("CONTAINS", "CONTAINER", codes.DCM.OverallAssessment, birads))
+    return content_item("CONTAINS", "CONTAINER", codes.DCM.SupplementaryData, kids)
 
 
 def _person_name(reader: str) -> str:
@@ -174,14 +128,15 @@ def _person_name(reader: str) -> str:
 
 
 def _content(read: Read, sides: frozenset[str], reader: str, include_text: bool) -> list[Dataset]:
-    items = [code_item("HAS CONCEPT MOD", codes.LANGUAGE, codes.ENGLISH_US)]
+    items = [language()]
     if include_text and reader:
-        name = content_item("HAS OBS CONTEXT", "PNAME", PERSON_OBSERVER_NAME)
+        name = content_item("HAS OBS CONTEXT", "PNAME", codes.DCM.PersonObserverName)
         name.PersonName = reader
-        items += [code_item("HAS OBS CONTEXT", OBSERVER_TYPE, PERSON), name]
+        items += [code_item("HAS OBS CONTEXT", codes.DCM.ObserverType, codes.DCM.Person), name]
     if include_text and read.impression.strip():
-        impression = text("CONTAINS", IMPRESSION, read.impression.strip())
-        items.append(content_item("CONTAINS", "CONTAINER", NARRATIVE_SUMMARY, [impression]))
+        impression = text("CONTAINS", codes.DCM.Impression, read.impression.strip())
+        summary = content_item("CONTAINS", "CONTAINER", codes.DCM.NarrativeSummary, [impression])
+        items.append(summary)
     items.append(_supplementary(read, sides, include_text))
     return items
 
@@ -207,6 +162,17 @@ def _organization(study: Dataset) -> str:
     return " ".join(str(study.get("InstitutionName", "") or "").split())[:64] or "Unknown"
 
 
+def _verified(ds: Dataset, name: str, organization: str, when: datetime) -> None:
+    """Mark ``ds`` VERIFIED by the reader ``name`` (a PN value) at ``when``."""
+    observer = Dataset()
+    observer.VerifyingObserverName = name
+    observer.VerifyingObserverIdentificationCodeSequence = Sequence()
+    observer.VerifyingOrganization = organization
+    observer.VerificationDateTime = dicom_datetime(when)
+    ds.VerificationFlag = "VERIFIED"
+    ds.VerifyingObserverSequence = Sequence([observer])
+
+
 def _study(sources: list[pydicom.Dataset]) -> Dataset:
     images = [s for s in sources if "SOPInstanceUID" in s and "SOPClassUID" in s]
     if not images:
@@ -216,29 +182,6 @@ def _study(sources: list[pydicom.Dataset]) -> Dataset:
     if not str(images[0].get("StudyInstanceUID", "")):
         raise MammoDeskError("the given images carry no Study Instance UID")
     return images[0]
-
-
-def _evidence(sources: list[pydicom.Dataset], study_uid: str) -> Sequence:
-    """Hierarchical SOP Instance Reference of every image of the study, by series."""
-    series: dict[str, list[Dataset]] = {}
-    for src in sources:
-        if "SOPInstanceUID" not in src or "SOPClassUID" not in src:
-            continue
-        ref = Dataset()
-        ref.ReferencedSOPClassUID = src.SOPClassUID
-        ref.ReferencedSOPInstanceUID = src.SOPInstanceUID
-        refs = series.setdefault(str(src.get("SeriesInstanceUID", "")), [])
-        if all(r.ReferencedSOPInstanceUID != ref.ReferencedSOPInstanceUID for r in refs):
-            refs.append(ref)
-    study = Dataset()
-    study.StudyInstanceUID = study_uid
-    study.ReferencedSeriesSequence = Sequence()
-    for uid, refs in series.items():
-        item = Dataset()
-        item.SeriesInstanceUID = uid
-        item.ReferencedSOPSequence = Sequence(refs)
-        study.ReferencedSeriesSequence.append(item)
-    return Sequence([study])
 
 
 def build_assessment_sr(
@@ -259,59 +202,43 @@ def build_assessment_sr(
         raise MammoDeskError(f"the read cannot be written as a signed report: {problems[0]}")
     study = _study(sources)
     when = _signed(signed_at)
-    made = datetime.now().astimezone()
     name = _person_name(reader or "") if include_text else ""
     sides = frozenset(
         str(s.get("ImageLaterality", s.get("Laterality", ""))) for s in sources
     ) & frozenset(SIDES)
-
-    ds = Dataset()
-    ds.SpecificCharacterSet = "ISO_IR 192"
-    ds.SOPClassUID = ENHANCED_SR
-    ds.SOPInstanceUID = _uid(instance_uid, "SOP instance")
-    ds.InstanceCreationDate = made.strftime("%Y%m%d")
-    ds.InstanceCreationTime = made.strftime("%H%M%S")
-    ds.ContentDate = ds.SeriesDate = when.strftime("%Y%m%d")
-    ds.ContentTime = ds.SeriesTime = when.strftime("%H%M%S")
-    ds.TimezoneOffsetFromUTC = when.strftime("%z")
     # The images' Study Description is free text too: only the copy kept at home carries it.
     optional = tuple(k for k in OPTIONAL_KEYS if include_text or k != "StudyDescription")
-    copy_identity(ds, study, optional)
-    ds.StudyInstanceUID = study.StudyInstanceUID
-    ds.Modality = "SR"
-    ds.SeriesInstanceUID = _uid(series_uid, "series")
-    ds.SeriesNumber = SERIES_NUMBER
-    ds.SeriesDescription = "Radiologist breast imaging assessment"
-    ds.ReferencedPerformedProcedureStepSequence = Sequence()
-    ds.Manufacturer = ds.ManufacturerModelName = "MammoDesk"
-    ds.DeviceSerialNumber = hashlib.sha256(platform.node().encode()).hexdigest()[:16].upper()
-    ds.SoftwareVersions = f"MammoDesk {app_version()}"[:64]
-    ds.InstanceNumber = 1
-    ds.CompletionFlag = "COMPLETE"  # the read is signed: nothing more will be added to it
+    head = Header(
+        sop_class=EnhancedSRStorage,
+        instance_uid=_uid(instance_uid, "SOP instance"),
+        study_uid=study.StudyInstanceUID,
+        series_uid=_uid(series_uid, "series"),
+        series_number=SERIES_NUMBER,
+        series_description="Radiologist breast imaging assessment",
+        software_versions=[f"MammoDesk {app_version()}"],
+        created=datetime.now().astimezone(),
+        content=when,
+        optional=optional,
+    )
+    images = [
+        (str(s.get("SeriesInstanceUID", "")), s.SOPClassUID, s.SOPInstanceUID)
+        for s in sources
+        if "SOPInstanceUID" in s and "SOPClassUID" in s
+    ]
+    ds = sr_document(
+        head,
+        study,
+        codes.DCM.BreastImagingReport,
+        "4200",
+        _content(read, sides or frozenset(SIDES), name, include_text),
+        evidence(study.StudyInstanceUID, images),
+    )
     if name:
-        observer = Dataset()
-        observer.VerifyingObserverName = name
-        observer.VerifyingObserverIdentificationCodeSequence = Sequence()
-        observer.VerifyingOrganization = _organization(study)
-        observer.VerificationDateTime = when.strftime("%Y%m%d%H%M%S%z")
-        ds.VerificationFlag = "VERIFIED"
-        ds.VerifyingObserverSequence = Sequence([observer])
-    else:
-        # VERIFIED requires the Verifying Observer Sequence with the verifier's name, a PN
-        # that is withheld from copies leaving the site.  The read is still signed, which
-        # CompletionFlag and the content date and time say; the name stays at home.
-        ds.VerificationFlag = "UNVERIFIED"
-    ds.PerformedProcedureCodeSequence = Sequence()
-    ds.CurrentRequestedProcedureEvidenceSequence = _evidence(sources, study.StudyInstanceUID)
-    ds.ValueType = "CONTAINER"
-    ds.ConceptNameCodeSequence = Sequence([code(BREAST_IMAGING_REPORT)])
-    ds.ContinuityOfContent = "SEPARATE"
-    template = Dataset()
-    template.MappingResource = "DCMR"
-    template.MappingResourceUID = codes.DCMR_UID
-    template.TemplateIdentifier = "4200"
-    ds.ContentTemplateSequence = Sequence([template])
-    ds.ContentSequence = Sequence(_content(read, sides or frozenset(SIDES), name, include_text))
+        _verified(ds, name, _organization(study), when)
+    # Otherwise UNVERIFIED: VERIFIED requires the Verifying Observer Sequence with the
+    # verifier's name, a PN that is withheld from copies leaving the site.  The read is still
+    # signed, which CompletionFlag (COMPLETE: nothing more will be added to it) and the
+    # content date and time say; the name stays at home.
     return ds
 
 

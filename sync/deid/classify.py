@@ -12,11 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pydicom
-from pydicom.uid import UID, ExplicitVRBigEndian
+from pydicom.uid import (
+    UID,
+    DigitalMammographyXRayImageStorageForPresentation,
+    DigitalMammographyXRayImageStorageForProcessing,
+    ExplicitVRBigEndian,
+)
 
 MAMMOGRAMS = {
-    "1.2.840.10008.5.1.4.1.1.1.2",    # Digital Mammography X-Ray Image - For Presentation
-    "1.2.840.10008.5.1.4.1.1.1.2.1",  # ... - For Processing
+    DigitalMammographyXRayImageStorageForPresentation,
+    DigitalMammographyXRayImageStorageForProcessing,
 }
 FREE_TEXT_VALUE_TYPES = {"TEXT", "PNAME"}
 _PIXELS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")

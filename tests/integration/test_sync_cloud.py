@@ -23,6 +23,7 @@ from engine.library.reads import Read, save_draft, sign
 from tests.support.cli import ROOT, assert_library_consistent, run_cli
 from tests.support.cloud import LocalCloud
 from tests.support.faultproxy import Fault, FaultProxy
+from tests.support.sync_progress import wait_for_progress
 
 pytestmark = pytest.mark.slow
 
@@ -172,10 +173,14 @@ def test_orthanc_restarted_mid_sync_completes(station, cloud, small_cohort):
     env = {**os.environ, "MAMMODESK_HOME": str(station.home)}
     proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "sync", "--once"], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder = station.home / "library"
     try:
-        time.sleep(4)
+        sending = wait_for_progress(folder, proc, lambda d: d["phase"] == "uploading"
+                                    and d["bytes_done"] > 0)
+        assert sending is not None, "the sync ended before it sent anything"
         cloud.stop_orthanc()
-        time.sleep(3)
+        waiting = wait_for_progress(folder, proc, lambda d: d["phase"] in ("retrying", "offline"))
+        assert waiting is not None, "the sync ended without noticing the cloud was gone"
         cloud.start_orthanc()
         _out, err = proc.communicate(timeout=600)
     finally:
@@ -187,6 +192,19 @@ def test_orthanc_restarted_mid_sync_completes(station, cloud, small_cohort):
     assert_exactly_once(station, cloud)
 
 
+PHASES = ("preparing", "uploading", "confirming")
+
+
+def _reached(doc: dict, target: str, share: float) -> bool:
+    """The sync is at (or past) `target`; part-way through an upload: `share` of it sent."""
+    phase = {"retrying": "uploading", "offline": "uploading"}.get(doc["phase"], doc["phase"])
+    if phase not in PHASES:
+        return False
+    if phase == target == "uploading":
+        return doc["bytes_done"] >= share * doc["bytes_total"]
+    return PHASES.index(phase) >= PHASES.index(target)
+
+
 def test_twenty_kills_at_random_moments(station, cloud, small_cohort):
     sign_and_queue(station, small_cohort.files[:8])
     station.connect(cloud)
@@ -194,17 +212,25 @@ def test_twenty_kills_at_random_moments(station, cloud, small_cohort):
     station.cli("config", "set", "sync.batch_mb", "0.3")
     env = {**os.environ, "MAMMODESK_HOME": str(station.home)}
     rng = random.Random(20)
+    killed = 0
     for _trial in range(20):
         proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "sync", "--once"],
                                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5, 3.5))
+        # A moment in a phase picked at random: while preparing, part-way
+        # through the upload, or while confirming; then a little later still.
+        target = rng.choice(PHASES)
+        share = rng.uniform(0.0, 0.9)
+        wait_for_progress(station.home / "library", proc,
+                          lambda d, target=target, share=share: _reached(d, target, share))
+        time.sleep(rng.uniform(0.0, 0.3))
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        killed += proc.wait() == -signal.SIGKILL
         states = station.states()
         assert set(states) <= {"queued", "deidentified", "uploading", "confirmed"}
         stored = cloud.instance_uids()
         assert len(stored) == len(set(stored))
+    assert killed >= 10, f"only {killed} of 20 runs were still working when killed"
     station.cli("config", "set", "sync.bandwidth_kbps", "")
     done = station.cli("sync", "--once")
     assert done.returncode == 0, done.stderr

@@ -13,7 +13,8 @@ from pydicom.uid import generate_uid
 from engine.errors import MammoDeskError
 from engine.library.reads import BIRADS, DENSITY, FINDING_TYPES, Finding, Read
 from engine.reporting import build_assessment_sr, write_assessment_sr
-from engine.reporting.assessment_sr import BIRADS_CODES, DENSITY_CODES, FINDING_CODES
+from engine.reporting.assessment_sr import DENSITY_CODES, FINDING_CODES
+from engine.reporting.sr.codes import BIRADS_CODES
 from tests.support.sr import dciodvfy_errors, dsrdump, items
 
 SIGNED_AT = "2024-05-01T12:34:56+00:00"  # what engine.library.store.now_iso() writes

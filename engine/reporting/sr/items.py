@@ -7,14 +7,18 @@ from collections.abc import Iterable
 
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from pydicom.sr.coding import Code
 from pydicom.valuerep import format_number_as_ds
-
-from engine.ai.sr_codes import Code
 
 
 def code(c: Code) -> Dataset:
+    """A Code Sequence item (PS3.3 Table 8.8-1a); the scheme version only when the code has one."""
     item = Dataset()
-    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = c
+    item.CodeValue = c.value
+    item.CodingSchemeDesignator = c.scheme_designator
+    if c.scheme_version:
+        item.CodingSchemeVersion = c.scheme_version
+    item.CodeMeaning = c.meaning
     return item
 
 
