@@ -40,6 +40,9 @@ from pydicom.datadict import tag_for_keyword
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference" / "dicom-standard"
+# The table is written into the source tree, which wheels are built from; an
+# installed MammoDesk reads its own copy through importlib.resources
+# (engine/resources.py), so this path is the checkout's on purpose.
 DEFAULT_OUT = ROOT / "resources" / "deid" / "annex_e_2024b.json"
 
 EDITION = "2024b"

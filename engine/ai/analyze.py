@@ -76,13 +76,8 @@ def _prepare(v: _View, runtime: Runtime) -> None:
         v.result.reason = f"cannot decode the image: {exc}"
 
 
-def analyze_datasets(
-    datasets: Sequence[pydicom.Dataset],
-    runtime: Runtime,
-    mark_threshold: float | None = None,
-) -> ExamResult:
-    """Analyse one study's images (any order, any mix of views)."""
-    t0 = time.perf_counter()
+def _collect(datasets: Sequence[pydicom.Dataset]) -> tuple[list[_View], set[str]]:
+    """Every image with its header and applicability; they must share one study."""
     if not datasets:
         raise MammoDeskError("no images to analyse")
     views = []
@@ -96,10 +91,13 @@ def analyze_datasets(
         raise MammoDeskError(
             "the images belong to more than one study; analyse one study at a time"
         )
-    chosen = _choose(views)
-    list(_pool.map(lambda v: _prepare(v, runtime), chosen.values()))
-    t_prep = time.perf_counter()
+    return views, study_uids
 
+
+def _pair_breasts(
+    chosen: dict[tuple[str, str], _View],
+) -> tuple[list[BreastResult], list[tuple[str, _View, _View]]]:
+    """Breasts with a prepared CC and MLO are ready; the rest are not assessed."""
     breasts: list[BreastResult] = []
     ready: list[tuple[str, _View, _View]] = []
     for side in SIDES:
@@ -118,17 +116,29 @@ def analyze_datasets(
             breasts.append(BreastResult(side, None, None, f"not assessed ({why})"))
         else:
             ready.append((side, cc, mlo))  # type: ignore[arg-type]
+    return breasts, ready
+
+
+def _predict(ready: list[tuple[str, _View, _View]], runtime: Runtime) -> dict[str, np.ndarray]:
     outputs: dict[str, np.ndarray] = {}
     if ready:
         cc_in = np.stack([c.prepared.image for _, c, _ in ready])[..., None]  # type: ignore[union-attr]
         mlo_in = np.stack([m.prepared.image for _, _, m in ready])[..., None]  # type: ignore[union-attr]
         outputs = runtime.predict(cc_in, mlo_in)
-    t_inf = time.perf_counter()
+    return outputs
 
-    manifest = runtime.package.manifest
+
+def _score_breasts(
+    ready: list[tuple[str, _View, _View]],
+    outputs: dict[str, np.ndarray],
+    manifest: dict,
+    mark_threshold: float | None,
+) -> list[BreastResult]:
+    """Scores, marks and heatmaps onto each read view; one result per breast."""
     stride = int(manifest["outputs"].get("heatmap_stride", 8))
     if mark_threshold is None:
         mark_threshold = float(manifest.get("operating_points", {}).get("marks", 0.5))
+    breasts: list[BreastResult] = []
     for j, (side, cc, mlo) in enumerate(ready):
         for k, (v, key) in enumerate(((cc, "heat_cc"), (mlo, "heat_mlo"))):
             heat = outputs[key][j, ..., 0]
@@ -144,7 +154,16 @@ def analyze_datasets(
                 DENSITY_CLASSES[int(np.argmax(dens))],
             )
         )
-    breasts.sort(key=lambda b: SIDES.index(b.laterality))
+    return breasts
+
+
+def _exam_result(
+    study_uid: str,
+    runtime: Runtime,
+    manifest: dict,
+    breasts: list[BreastResult],
+    views: list[_View],
+) -> ExamResult:
     scored = [b for b in breasts if b.probability is not None]
     exam_score = round(100 * max(b.probability for b in scored), 1) if scored else None  # type: ignore[type-var]
     reason = None
@@ -153,8 +172,8 @@ def analyze_datasets(
     elif len(scored) < len(SIDES):
         reason = "only one breast assessed"
     dens_letters = [b.density for b in scored if b.density]
-    result = ExamResult(
-        study_instance_uid=study_uids.pop(),
+    return ExamResult(
+        study_instance_uid=study_uid,
         model_name=runtime.package.name,
         model_version=runtime.package.version,
         backend=runtime.backend,
@@ -169,6 +188,28 @@ def analyze_datasets(
         views=[v.result for v in views],
         reason=reason,
     )
+
+
+def analyze_datasets(
+    datasets: Sequence[pydicom.Dataset],
+    runtime: Runtime,
+    mark_threshold: float | None = None,
+) -> ExamResult:
+    """Analyse one study's images (any order, any mix of views)."""
+    t0 = time.perf_counter()
+    views, study_uids = _collect(datasets)
+    chosen = _choose(views)
+    list(_pool.map(lambda v: _prepare(v, runtime), chosen.values()))
+    t_prep = time.perf_counter()
+
+    breasts, ready = _pair_breasts(chosen)
+    outputs = _predict(ready, runtime)
+    t_inf = time.perf_counter()
+
+    manifest = runtime.package.manifest
+    breasts += _score_breasts(ready, outputs, manifest, mark_threshold)
+    breasts.sort(key=lambda b: SIDES.index(b.laterality))
+    result = _exam_result(study_uids.pop(), runtime, manifest, breasts, views)
     t_end = time.perf_counter()
     result.timings_s = {
         "prepare": round(t_prep - t0, 4),

@@ -2,13 +2,18 @@
 
 The backend is picked without importing TensorFlow when it is not needed:
 importing it takes seconds, ONNX Runtime a fraction of one.  `auto` uses
-ONNX Runtime when it offers a GPU or when the machine has no NVIDIA GPU,
-TensorFlow otherwise.
+ONNX Runtime when it offers a GPU, when the machine has no NVIDIA GPU or when
+TensorFlow is not installed, TensorFlow otherwise.
+
+A workstation installs MammoDesk with ONNX Runtime only (``pip install .``);
+TensorFlow comes with the ``train`` extra (training, evaluation on TensorFlow,
+GPU inference).  Whatever needs it checks first, with `require_training_extra`,
+and a missing extra is one clear line naming the command that installs it.
 """
 
 from __future__ import annotations
 
-import contextlib
+import importlib.util
 import logging
 import os
 import time
@@ -25,6 +30,9 @@ from engine.errors import MammoDeskError
 log = logging.getLogger(__name__)
 OUTPUT_NAMES = ("heat_cc", "heat_mlo", "view_logits", "breast_prob", "density")
 BACKENDS = ("auto", "tensorflow", "onnxruntime")
+TRAIN_EXTRA = 'pip install "mammodesk[train]"'
+TENSORFLOW_MODULES = ("tensorflow", "keras")
+TRAINING_MODULES = (*TENSORFLOW_MODULES, "tf2onnx", "onnx")  # training exports ONNX too
 
 
 @dataclass
@@ -53,35 +61,35 @@ def _nvidia_present() -> bool:
     return Path("/proc/driver/nvidia/gpus").is_dir() or os.path.exists("/dev/nvidia0")
 
 
-def _tensorflow(package: ModelPackage) -> tuple[Callable, str]:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import tensorflow as tf
+def _missing(modules: tuple[str, ...]) -> list[str]:
+    """Those of ``modules`` that cannot be imported here (found without importing them)."""
+    missing = []
+    for name in modules:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
 
-    import engine.ai.network  # noqa: F401  (registers the custom layer)
 
-    gpus = tf.config.list_physical_devices("GPU")
-    for g in gpus:
-        with contextlib.suppress(RuntimeError):
-            tf.config.experimental.set_memory_growth(g, True)
-    if gpus:
-        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-        device, where = f"GPU:0 ({name})", "/GPU:0"
-    else:
-        device, where = "CPU", "/CPU:0"
-    with tf.device(where):
-        model = keras.saving.load_model(package.keras_path, compile=False)
+def tensorflow_installed() -> bool:
+    """Whether TensorFlow and Keras (the ``train`` extra) are installed."""
+    return not _missing(TENSORFLOW_MODULES)
 
-    @tf.function(reduce_retracing=True)
-    def call(cc, mlo):  # type: ignore[no-untyped-def]
-        return model({"cc": cc, "mlo": mlo}, training=False)
 
-    def run(cc: np.ndarray, mlo: np.ndarray) -> dict[str, np.ndarray]:
-        with tf.device(where):
-            out = call(tf.constant(cc), tf.constant(mlo))
-        return {k: np.asarray(out[k]) for k in OUTPUT_NAMES}
+def require_training_extra(purpose: str, modules: tuple[str, ...] = TENSORFLOW_MODULES) -> None:
+    """Raise one clear line when a module of the ``train`` extra is missing.
 
-    return run, device
+    Call it before importing TensorFlow, tf2onnx or what imports them.
+    """
+    missing = _missing(modules)
+    if missing:
+        raise MammoDeskError(
+            f"{purpose} needs {', '.join(missing)}, which this installation lacks; "
+            f"install MammoDesk's training extra: {TRAIN_EXTRA}"
+        )
 
 
 def _onnx(package: ModelPackage) -> tuple[Callable, str]:
@@ -123,14 +131,25 @@ def choose_backend(package: ModelPackage, requested: str = "auto") -> str:
         return "tensorflow"
     if "CUDAExecutionProvider" in ort.get_available_providers() or not _nvidia_present():
         return "onnxruntime"
-    return "tensorflow"
+    return "tensorflow" if tensorflow_installed() else "onnxruntime"
 
 
 def load_runtime(package: ModelPackage, backend: str = "auto") -> Runtime:
     """Load the package's network on the chosen backend; logs the device."""
     chosen = choose_backend(package, backend)
     t0 = time.perf_counter()
-    fn, device = _tensorflow(package) if chosen == "tensorflow" else _onnx(package)
+    if chosen == "tensorflow":
+        no_onnx = backend == "auto" and package.onnx_path is None
+        require_training_extra(
+            f"model {package.describe()} has no ONNX file, so it"
+            if no_onnx
+            else "the TensorFlow backend"
+        )
+        from engine.ai.tf_backend import load_tensorflow
+
+        fn, device = load_tensorflow(package)
+    else:
+        fn, device = _onnx(package)
     load_s = time.perf_counter() - t0
     log.info(
         "AI model %s loaded on %s with %s in %.2f s", package.describe(), device, chosen, load_s

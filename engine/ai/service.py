@@ -16,12 +16,13 @@ from engine.ai.runtime import Runtime, load_runtime
 from engine.ai.store import save_result
 from engine.dicom.reader import NotDicomError, read_dataset
 from engine.errors import DicomReadError, MammoDeskError
+from engine.library.catalog import mammogram_count, study_exists, study_files
 from engine.library.sources import Candidate, SourceProblem, iter_candidates
 from engine.library.store import Library
+from engine.resources import builtin_model_dir
 
 log = logging.getLogger(__name__)
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
-BUILTIN_MODEL = RESOURCES / "models" / "mammodesk-phantom"
+BUILTIN_MODEL = builtin_model_dir()
 NO_MODEL = "no AI model installed"
 
 
@@ -75,25 +76,20 @@ def datasets_from_path(path: Path) -> list[pydicom.Dataset]:
 
 
 def datasets_from_library(library: Library, study_uid: str) -> list[pydicom.Dataset]:
-    rows = library.conn.execute(
-        "SELECT rel_path FROM instances WHERE study_uid = ?", (study_uid,)
-    ).fetchall()
-    if not rows:
+    files = study_files(library, study_uid)
+    if not files:
         raise MammoDeskError(f"no study with UID {study_uid} in the library")
     out = []
-    for (rel,) in rows:
+    for f in files:
         try:
-            out.append(_read(library.file_path(rel)))
+            out.append(_read(f.path))
         except (DicomReadError, OSError) as exc:
             log.warning("a library file could not be read for analysis: %s", exc)
     return out
 
 
 def study_in_library(library: Library, study_uid: str) -> bool:
-    row = library.conn.execute(
-        "SELECT 1 FROM studies WHERE study_uid = ?", (study_uid,)
-    ).fetchone()
-    return row is not None
+    return study_exists(library, study_uid)
 
 
 def analyze_and_store(library: Library, study_uid: str, runtime: Runtime) -> ExamResult:
@@ -111,11 +107,7 @@ def analyze_and_store(library: Library, study_uid: str, runtime: Runtime) -> Exa
 
 
 def in_ai_scope(library: Library, study_uid: str) -> bool:
-    row = library.conn.execute(
-        "SELECT COUNT(*) FROM instances WHERE study_uid = ? AND sop_class_uid = ?",
-        (study_uid, "1.2.840.10008.5.1.4.1.1.1.2"),
-    ).fetchone()
-    return bool(row and row[0])
+    return mammogram_count(library, study_uid) > 0
 
 
 def analyze_studies(

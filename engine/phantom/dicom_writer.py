@@ -7,7 +7,6 @@ Acquisition Context and SOP Common modules; checked with dciodvfy.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +14,15 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless
+from pydicom.uid import (
+    DigitalMammographyXRayImageStorageForPresentation,
+    ExplicitVRLittleEndian,
+    JPEG2000Lossless,
+)
 
-MG_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
+from engine.atomic import atomic_file
+
+MG_FOR_PRESENTATION = DigitalMammographyXRayImageStorageForPresentation
 IMPLEMENTATION_UID = "1.2.826.0.1.3680043.8.498.1"  # pydicom's root: synthetic data
 
 # SNOMED CT view codes (CID 4014) and the breast (CID 4031).
@@ -78,34 +83,18 @@ def _voi_lut(centre: float, width: float, maxv: int) -> Dataset:
     return item
 
 
-def build_dataset(
-    info: StudyInfo,
-    pixels: np.ndarray,
-    laterality: str,
-    view: str,
-    instance: int,
-    sop_uid: str,
-    bits: int,
-    px: float,
-    window: tuple[float, float],
-    photometric: str,
-) -> Dataset:
-    """Dataset for one view; ``pixels`` are in MONOCHROME2 sense."""
-    maxv = 2**bits - 1
-    centre, width = window
-    if photometric == "MONOCHROME1":
-        pixels = (np.uint16(maxv) - pixels).astype(np.uint16)
-        centre = maxv - centre
-
+def _file_meta(sop_uid: str) -> FileMetaDataset:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MG_FOR_PRESENTATION
     meta.MediaStorageSOPInstanceUID = sop_uid
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = IMPLEMENTATION_UID
     meta.ImplementationVersionName = "MAMMODESK_PH1"
-    ds = Dataset()
-    ds.file_meta = meta
+    return meta
 
+
+def _set_patient_study(ds: Dataset, info: StudyInfo, sop_uid: str) -> None:
+    """SOP Common, patient, study, series and equipment attributes."""
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.ImageType = ["DERIVED", "PRIMARY"]
     ds.SOPClassUID = MG_FOR_PRESENTATION
@@ -129,6 +118,10 @@ def build_dataset(
     ds.BodyPartThickness = f"{info.compressed_thickness_mm:.1f}"
     ds.DeviceSerialNumber = "SYNTHETIC"
     ds.SoftwareVersions = "1"
+
+
+def _set_view(ds: Dataset, info: StudyInfo, laterality: str, view: str, instance: int) -> None:
+    """Detector, positioning and view attributes of one image."""
     ds.ViewPosition = view
     ds.DetectorType = "DIRECT"
     ds.DetectorConfiguration = "AREA"
@@ -150,6 +143,18 @@ def build_dataset(
     ds.AcquisitionContextSequence = Sequence()
     ds.PresentationIntentType = "FOR PRESENTATION"
 
+
+def _set_pixels(
+    ds: Dataset,
+    pixels: np.ndarray,
+    bits: int,
+    px: float,
+    centre: float,
+    width: float,
+    photometric: str,
+) -> None:
+    """Image Pixel, spacing, VOI LUT and presentation attributes plus the pixel data."""
+    maxv = 2**bits - 1
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = photometric
     ds.Rows, ds.Columns = pixels.shape
@@ -177,13 +182,40 @@ def build_dataset(
     ds.BurnedInAnnotation = "NO"
     ds.PixelData = pixels.tobytes()
     ds["PixelData"].VR = "OW"
+
+
+def build_dataset(
+    info: StudyInfo,
+    pixels: np.ndarray,
+    laterality: str,
+    view: str,
+    instance: int,
+    sop_uid: str,
+    bits: int,
+    px: float,
+    window: tuple[float, float],
+    photometric: str,
+) -> Dataset:
+    """Dataset for one view; ``pixels`` are in MONOCHROME2 sense."""
+    maxv = 2**bits - 1
+    centre, width = window
+    if photometric == "MONOCHROME1":
+        pixels = (np.uint16(maxv) - pixels).astype(np.uint16)
+        centre = maxv - centre
+
+    ds = Dataset()
+    ds.file_meta = _file_meta(sop_uid)
+    _set_patient_study(ds, info, sop_uid)
+    _set_view(ds, info, laterality, view, instance)
+    _set_pixels(ds, pixels, bits, px, centre, width, photometric)
     return ds
 
 
 def write_dataset(ds: Dataset, path: Path, jpeg2000: bool) -> None:
-    """Write atomically: a temp name in the same folder, then os.replace."""
+    """Write all or nothing (engine/atomic.py); JPEG 2000 keeps the instance's UID
+    (labels.csv names each image by it)."""
     if jpeg2000:
-        ds.compress(JPEG2000Lossless, ds.pixel_array, encoding_plugin="pylibjpeg")
-    tmp = path.with_name(path.name + ".tmp")
-    pydicom.dcmwrite(tmp, ds, enforce_file_format=True)
-    os.replace(tmp, path)
+        ds.compress(JPEG2000Lossless, ds.pixel_array, encoding_plugin="pylibjpeg",
+                    generate_instance_uid=False)
+    with atomic_file(path) as fh:
+        pydicom.dcmwrite(fh, ds, enforce_file_format=True)

@@ -47,21 +47,9 @@ def _smoothstep(s: np.ndarray) -> np.ndarray:
     return s * s * (3.0 - 2.0 * s)
 
 
-def render_view(
-    geom: ViewGeometry,
-    texture: np.ndarray,
-    density: str,
-    laterality: str,
-    bits: int,
-    px: float,
-    noise_rng: np.random.Generator,
-    lesion: Lesion | None = None,
-    centre: tuple[float, float] | None = None,
-    view: str = "CC",
-) -> RenderedView:
-    """Render one view.  ``texture`` is a unit-std power-law field (modified
-    in place to save memory at full size); ``centre`` is the lesion's (x, y)
-    in canonical pixels."""
+def _tissue(geom: ViewGeometry, texture: np.ndarray, density: str, view: str) -> np.ndarray:
+    """Fat, gland, skin and (MLO) muscle in the 0..1 scale; ``texture`` is
+    reused in place as the image."""
     mean_fib, amp_fib = DENSITY_PARAMS[density]
     t = geom.thickness
     # Glandular tissue sits inside the subcutaneous fat: fade it out towards
@@ -97,7 +85,18 @@ def render_view(
         sub *= 1.0 - pec
         sub += pec * (np.float32(_MUSCLE) + np.float32(0.04) * t[:pr, :pc] * muscle_tex)
     img[~geom.mask] = np.float32(_BACKGROUND)
+    return img
 
+
+def _add_lesion(
+    img: np.ndarray,
+    geom: ViewGeometry,
+    lesion: Lesion | None,
+    centre: tuple[float, float] | None,
+    view: str,
+    px: float,
+) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """Add the lesion's signal to ``img``; return the signal and its origin."""
     signal = None
     origin = (0, 0)
     if lesion is not None and centre is not None:
@@ -107,13 +106,37 @@ def render_view(
             signal = render_mass(lesion, view, px)
         half = signal.shape[0] // 2
         origin = (round(centre[0]) - half, round(centre[1]) - half)
-        _add_patch(img, signal * np.float32(_GLAND), origin, t)
+        _add_patch(img, signal * np.float32(_GLAND), origin, geom.thickness)
+    return signal, origin
 
+
+def _quantise(img: np.ndarray, bits: int, noise_rng: np.random.Generator) -> np.ndarray:
+    """Add detector noise and round to BitsStored (``img`` is consumed)."""
     img += noise_rng.standard_normal(img.shape, dtype=np.float32) * np.float32(_NOISE)
     maxv = float(2**bits - 1)
     img *= np.float32(maxv)
     np.clip(img, 0.0, maxv, out=img)
-    pixels = np.rint(img).astype(np.uint16)
+    return np.rint(img).astype(np.uint16)
+
+
+def render_view(
+    geom: ViewGeometry,
+    texture: np.ndarray,
+    density: str,
+    laterality: str,
+    bits: int,
+    px: float,
+    noise_rng: np.random.Generator,
+    lesion: Lesion | None = None,
+    centre: tuple[float, float] | None = None,
+    view: str = "CC",
+) -> RenderedView:
+    """Render one view.  ``texture`` is a unit-std power-law field (modified
+    in place to save memory at full size); ``centre`` is the lesion's (x, y)
+    in canonical pixels."""
+    img = _tissue(geom, texture, density, view)
+    signal, origin = _add_lesion(img, geom, lesion, centre, view, px)
+    pixels = _quantise(img, bits, noise_rng)
     del img
 
     bbox = cnr = None

@@ -14,7 +14,7 @@ from engine.phantom.geometry import ViewGeometry, build_view
 from engine.phantom.lesions import Lesion
 from engine.phantom.plan import VIEWS, ExamPlan, StudyPlan
 from engine.phantom.presets import SizePreset
-from engine.phantom.render import render_view
+from engine.phantom.render import RenderedView, render_view
 from engine.phantom.texture import power_law_field, white_spectrum
 
 _BASE_DATE = date(2021, 1, 4)
@@ -77,22 +77,12 @@ def _place(
     return None
 
 
-def render_exam(
-    plan: StudyPlan,
-    exam: ExamPlan,
-    study_id: str,
-    out_dir: Path,
-    preset: SizePreset,
-    photometric: str,
-    jpeg2000: bool,
-    uid_keys: list[str],
-    seed: int,
-) -> tuple[list[Path], list[dict[str, object]]]:
-    px = preset.pixel_spacing_mm
-    shape = (preset.rows, preset.columns)
+def _study_info(
+    plan: StudyPlan, exam: ExamPlan, study_id: str, uid_keys: list[str], seed: int
+) -> StudyInfo:
     exam_date = _BASE_DATE + timedelta(days=plan.day - exam.day_offset)
     minute = plan.minute + (17 if exam.is_prior else 0)
-    info = StudyInfo(
+    return StudyInfo(
         patient_name=f"PHANTOM^{seed}-{plan.index + 1:04d}",
         patient_id=f"MDP-{seed}-{plan.index + 1:04d}",
         birth_date=f"{(_BASE_DATE + timedelta(days=plan.day)).year - plan.age}0101",
@@ -106,6 +96,83 @@ def render_exam(
         description="Synthetic screening mammogram (phantom, not clinical)",
         compressed_thickness_mm=plan.thickness_mm,
     )
+
+
+def _side_row(
+    plan: StudyPlan,
+    exam: ExamPlan,
+    study_id: str,
+    info: StudyInfo,
+    side: str,
+    lesion: Lesion | None,
+    centres: dict[str, tuple[float, float]] | None,
+    geoms: dict[str, ViewGeometry],
+    px: float,
+    photometric: str,
+) -> dict[str, object]:
+    """The breast's label row before its views are added."""
+    row: dict[str, object] = {
+        "study_id": study_id,
+        "study_instance_uid": info.study_uid,
+        "patient_id": info.patient_id,
+        "is_prior": int(exam.is_prior),
+        "laterality": side,
+        "cancer": int(bool(lesion and lesion.cancer and centres)),
+        "lesion_type": lesion.kind if lesion and centres else "none",
+        "lesion_size_mm": round(lesion.size_mm, 2) if lesion and centres else "",
+        "lesion_contrast": round(lesion.contrast, 4) if lesion and centres else "",
+        "density": plan.density,
+        "texture_beta": round(plan.beta, 4),
+        "bits_stored": plan.bits,
+        "pixel_spacing_mm": px,
+        "photometric": photometric,
+    }
+    if centres is not None:
+        depth = (geoms["CC"].nipple[0] - centres["CC"][0]) * px
+        row["lesion_nipple_depth_mm"] = round(depth, 2)
+    return row
+
+
+def _view_texture(plan: StudyPlan, exam: ExamPlan, name: str, shape: tuple[int, int]) -> np.ndarray:
+    """The view's power-law texture; a prior mixes in a little fresh noise."""
+    spec = white_spectrum(np.random.default_rng(exam.texture_seeds[name]), shape)
+    if exam.prior_mix_seeds is not None:
+        fresh = white_spectrum(np.random.default_rng(exam.prior_mix_seeds[name]), shape)
+        spec *= _PRIOR_KEEP
+        spec += fresh * _PRIOR_NEW
+        del fresh
+    tex = power_law_field(spec, shape, plan.beta, plan.anisotropy)
+    del spec
+    return tex
+
+
+def _add_view_fields(
+    row: dict[str, object], view: str, file: str, sop_uid: str, rv: RenderedView
+) -> None:
+    key = view.lower()
+    row[f"{key}_file"] = file
+    row[f"{key}_sop_instance_uid"] = sop_uid
+    if rv.bbox is not None:
+        for n, v in zip(("x0", "y0", "x1", "y1"), rv.bbox, strict=True):
+            row[f"{key}_bbox_{n}"] = v
+    row[f"{key}_cnr"] = rv.cnr if rv.cnr is not None else ""
+    row[f"{key}_nipple_x"], row[f"{key}_nipple_y"] = rv.nipple
+
+
+def render_exam(
+    plan: StudyPlan,
+    exam: ExamPlan,
+    study_id: str,
+    out_dir: Path,
+    preset: SizePreset,
+    photometric: str,
+    jpeg2000: bool,
+    uid_keys: list[str],
+    seed: int,
+) -> tuple[list[Path], list[dict[str, object]]]:
+    px = preset.pixel_spacing_mm
+    shape = (preset.rows, preset.columns)
+    info = _study_info(plan, exam, study_id, uid_keys, seed)
     study_dir = out_dir / study_id
     study_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
@@ -116,36 +183,11 @@ def render_exam(
         if lesion is not None:
             lesion = _fit_to_breast(lesion, geoms, px)
         centres = _place(lesion, geoms, px) if lesion is not None else None
-        row: dict[str, object] = {
-            "study_id": study_id,
-            "study_instance_uid": info.study_uid,
-            "patient_id": info.patient_id,
-            "is_prior": int(exam.is_prior),
-            "laterality": side,
-            "cancer": int(bool(lesion and lesion.cancer and centres)),
-            "lesion_type": lesion.kind if lesion and centres else "none",
-            "lesion_size_mm": round(lesion.size_mm, 2) if lesion and centres else "",
-            "lesion_contrast": round(lesion.contrast, 4) if lesion and centres else "",
-            "density": plan.density,
-            "texture_beta": round(plan.beta, 4),
-            "bits_stored": plan.bits,
-            "pixel_spacing_mm": px,
-            "photometric": photometric,
-        }
-        if centres is not None:
-            depth = (geoms["CC"].nipple[0] - centres["CC"][0]) * px
-            row["lesion_nipple_depth_mm"] = round(depth, 2)
+        row = _side_row(plan, exam, study_id, info, side, lesion, centres, geoms, px, photometric)
         for view in ("CC", "MLO"):
             name = f"{side}{view}"
             vi = VIEWS.index(name)
-            spec = white_spectrum(np.random.default_rng(exam.texture_seeds[name]), shape)
-            if exam.prior_mix_seeds is not None:
-                fresh = white_spectrum(np.random.default_rng(exam.prior_mix_seeds[name]), shape)
-                spec *= _PRIOR_KEEP
-                spec += fresh * _PRIOR_NEW
-                del fresh
-            tex = power_law_field(spec, shape, plan.beta, plan.anisotropy)
-            del spec
+            tex = _view_texture(plan, exam, name, shape)
             noise_rng = np.random.default_rng([*exam.noise_seed.generate_state(2), vi])
             rv = render_view(
                 geoms[view],
@@ -167,13 +209,6 @@ def render_exam(
             path = study_dir / f"{name}.dcm"
             write_dataset(ds, path, jpeg2000)
             files.append(path)
-            key = view.lower()
-            row[f"{key}_file"] = f"{study_id}/{name}.dcm"
-            row[f"{key}_sop_instance_uid"] = sop_uid
-            if rv.bbox is not None:
-                for n, v in zip(("x0", "y0", "x1", "y1"), rv.bbox, strict=True):
-                    row[f"{key}_bbox_{n}"] = v
-            row[f"{key}_cnr"] = rv.cnr if rv.cnr is not None else ""
-            row[f"{key}_nipple_x"], row[f"{key}_nipple_y"] = rv.nipple
+            _add_view_fields(row, view, f"{study_id}/{name}.dcm", sop_uid, rv)
         rows.append(row)
     return files, rows

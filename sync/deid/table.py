@@ -21,6 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from engine.resources import deid_table_path
+
 BASIC = "basic"
 OPTION_KEYS = (
     "rtnLongFullDatesOpt",
@@ -34,7 +36,7 @@ OPTION_KEYS = (
     "cleanGraphOpt",
     "cleanStructContOpt",
 )
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "resources" / "deid" / "annex_e_2024b.json"
+DEFAULT_PATH = deid_table_path()  # the shipped table, through importlib.resources
 
 CURVES = "50xxxxxx"
 OVERLAYS = {0x3000: "60xx3000", 0x4000: "60xx4000"}

@@ -92,95 +92,98 @@ def _full(view) -> bool:  # type: ignore[no-untyped-def]
     return _painted(view) and all(t.view.full is not None for t in view.hanging.visible_tiles())
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--size", default="full", choices=["small", "default", "full"])
     ap.add_argument("--no-jpeg2000", action="store_true")
-    args = ap.parse_args()
-    from ui.app import make_app
-    from ui.context import AppContext
-    from ui.reading_view import ReadingView, load_folder_study
+    return ap.parse_args()
 
-    app = make_app()
-    keep: list = []  # every view, closed in order at the end
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        t0 = time.perf_counter()
-        cohort = generate_cohort(tmp / "cohort", 3, seed=77, cancer_rate=1.0, size=args.size,
-                                 prior_rate=0.0, jpeg2000=not args.no_jpeg2000)
-        print(f"made 3 studies in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        folders = sorted({p.parent for p in cohort.files})
-        files = sorted(folders[0].glob("*.dcm"))
 
-        serial = []
-        for _ in range(args.runs):
-            t = time.perf_counter()
-            for f in files:
-                decode_pixels(read_dataset(f))
-            serial.append(time.perf_counter() - t)
+def _serial_decode(files: list[Path], runs: int) -> list[float]:
+    """Baseline: the four original files decoded one after another."""
+    serial = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        for f in files:
+            decode_pixels(read_dataset(f))
+        serial.append(time.perf_counter() - t)
+    return serial
 
-        cold, full_res = [], []
-        for _ in range(args.runs):
-            ctx = _started(AppContext(app_paths(tmp / f"home-cold-{len(cold)}"),
-                                      ai_enabled=False))
-            view = _shown_view(ReadingView, ctx, keep)
-            app.processEvents()
-            t = time.perf_counter()
-            ctx.ops.run(lambda: load_folder_study(folders[0]), view.show_study)
-            _wait(app, lambda v=view: _painted(v))
-            view.repaint()
-            cold.append(time.perf_counter() - t)
-            _wait(app, lambda v=view: _full(v))
-            full_res.append(time.perf_counter() - t)
-            ctx.close()
 
-        paths = app_paths(tmp / "home")
-        with Library(paths.library) as lib:
-            import_paths(lib, cohort.files)
-            uids = [r[0] for r in lib.conn.execute("SELECT study_uid FROM studies")]
-        ctx = _started(AppContext(paths, ai_enabled=False))
-        view = _shown_view(ReadingView, ctx, keep)
-        view.open_study(uids[0])  # first open makes the display cache
+def _cold_opens(app, context_class, view_class, load_study,  # type: ignore[no-untyped-def]
+                tmp: Path, folder: Path, runs: int,
+                keep: list) -> tuple[list[float], list[float]]:
+    """Open the folder in a fresh viewer each run: (paint times, full-resolution times)."""
+    cold, full_res = [], []
+    for _ in range(runs):
+        ctx = _started(context_class(app_paths(tmp / f"home-cold-{len(cold)}"),
+                                     ai_enabled=False))
+        view = _shown_view(view_class, ctx, keep)
+        app.processEvents()
+        t = time.perf_counter()
+        ctx.ops.run(lambda: load_study(folder), view.show_study)
+        _wait(app, lambda v=view: _painted(v))
+        view.repaint()
+        cold.append(time.perf_counter() - t)
+        _wait(app, lambda v=view: _full(v))
+        full_res.append(time.perf_counter() - t)
+        ctx.close()
+    return cold, full_res
+
+
+def _warm_opens(app, context_class, view_class,  # type: ignore[no-untyped-def]
+                paths, uid: str, runs: int, keep: list):
+    """Make the study's display cache, then open it from disk in a fresh viewer each
+    run: (paint times, the last context, the last view)."""
+    ctx = _started(context_class(paths, ai_enabled=False))
+    view = _shown_view(view_class, ctx, keep)
+    view.open_study(uid)  # first open makes the display cache
+    _wait(app, lambda: _full(view))
+    ctx.close()
+    warm = []
+    for _ in range(runs):
+        ctx = _started(context_class(paths, ai_enabled=False))  # empty memory cache: disk only
+        view = _shown_view(view_class, ctx, keep)
+        app.processEvents()
+        t = time.perf_counter()
+        view.open_study(uid)
+        _wait(app, lambda v=view: _painted(v))
+        view.repaint()
+        warm.append(time.perf_counter() - t)
+        ctx.close()
+    return warm, ctx, view
+
+
+def _wl_fps(view) -> float:  # type: ignore[no-untyped-def]
+    """Window/level drag on the 2x2 for 3 s: frames of four repainted tiles per second."""
+    tiles = view.hanging.visible_tiles()
+    frames, t = 0, time.perf_counter()
+    while time.perf_counter() - t < 3.0:
+        for tile in tiles:
+            tile.window = drag(tile.window, 3, 2, 4096)
+            tile.repaint()
+        frames += 1
+    return frames / (time.perf_counter() - t)
+
+
+def _open_the_rest(app, ctx, view, uids: list[str]) -> float:  # type: ignore[no-untyped-def]
+    """Open the other studies to full resolution; the decoding processes' peak (MB)."""
+    for uid in uids:
+        view.open_study(uid)
+        _wait(app, lambda u=uid: view.study is not None and view.study.uid == u
+              and _painted(view))
         _wait(app, lambda: _full(view))
-        ctx.close()
-        warm = []
-        for i in range(args.runs):
-            ctx = _started(AppContext(paths, ai_enabled=False))  # empty memory cache: disk only
-            view = _shown_view(ReadingView, ctx, keep)
-            app.processEvents()
-            t = time.perf_counter()
-            view.open_study(uids[0])
-            _wait(app, lambda v=view: _painted(v))
-            view.repaint()
-            warm.append(time.perf_counter() - t)
-            ctx.close()
-            del i
+    procs = ctx.images.procs
+    worker_peak = max(f.result() for f in [procs.submit(_worker_peak_mb) for _ in range(6)])
+    ctx.close()
+    return worker_peak
 
-        tiles = view.hanging.visible_tiles()
-        frames, t = 0, time.perf_counter()
-        while time.perf_counter() - t < 3.0:
-            for tile in tiles:
-                tile.window = drag(tile.window, 3, 2, 4096)
-                tile.repaint()
-            frames += 1
-        fps = frames / (time.perf_counter() - t)
 
-        for uid in uids[1:]:
-            view.open_study(uid)
-            _wait(app, lambda u=uid: view.study is not None and view.study.uid == u
-                  and _painted(view))
-            _wait(app, lambda: _full(view))
-        procs = ctx.images.procs
-        worker_peak = max(f.result() for f in [procs.submit(_worker_peak_mb) for _ in range(6)])
-        ctx.close()
-        rss = _rss_mb()
-        from ui.app import finish
-
-        finish(app, *keep)
-
+def _rows(serial: list[float], cold: list[float], warm: list[float], full_res: list[float],
+          fps: float, rss: float, worker_peak: float) -> list[dict]:
     base = statistics.median(serial)
-    rows = [
+    return [
         {"bench": "open_study", "metric": "cold_paint_s",
          "value": round(statistics.median(cold), 3),
          "baseline": round(base, 3), "ratio": round(statistics.median(cold) / base, 3),
@@ -198,7 +201,43 @@ def main() -> None:
          "studies_cached": 3, "measured": "the viewer process",
          "decoder_process_peak_mb": round(worker_peak, 1)},
     ]
-    for r in rows:
+
+
+def main() -> None:
+    args = _parse_args()
+    from ui.app import make_app
+    from ui.context import AppContext
+    from ui.reading_view import ReadingView, load_folder_study
+
+    app = make_app()
+    keep: list = []  # every view, closed in order at the end
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        t0 = time.perf_counter()
+        cohort = generate_cohort(tmp / "cohort", 3, seed=77, cancer_rate=1.0, size=args.size,
+                                 prior_rate=0.0, jpeg2000=not args.no_jpeg2000)
+        print(f"made 3 studies in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        folders = sorted({p.parent for p in cohort.files})
+        files = sorted(folders[0].glob("*.dcm"))
+
+        serial = _serial_decode(files, args.runs)
+        cold, full_res = _cold_opens(app, AppContext, ReadingView, load_folder_study,
+                                     tmp, folders[0], args.runs, keep)
+
+        paths = app_paths(tmp / "home")
+        with Library(paths.library) as lib:
+            import_paths(lib, cohort.files)
+            uids = [r[0] for r in lib.conn.execute("SELECT study_uid FROM studies")]
+        warm, ctx, view = _warm_opens(app, AppContext, ReadingView, paths, uids[0], args.runs,
+                                      keep)
+        fps = _wl_fps(view)
+        worker_peak = _open_the_rest(app, ctx, view, uids[1:])
+        rss = _rss_mb()
+        from ui.app import finish
+
+        finish(app, *keep)
+
+    for r in _rows(serial, cold, warm, full_res, fps, rss, worker_peak):
         r |= {"size": args.size, "jpeg2000": not args.no_jpeg2000}
         print(json.dumps(r))
 

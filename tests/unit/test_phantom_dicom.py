@@ -129,3 +129,19 @@ def test_jpeg2000_is_lossless(cohorts: dict) -> None:
         assert f.stat().st_size < m2[(f.parent.name, f.name)].stat().st_size
         plain = pydicom.dcmread(m2[(f.parent.name, f.name)]).pixel_array
         np.testing.assert_array_equal(dj.pixel_array, plain)
+
+
+def test_jpeg2000_images_keep_the_uids_labels_name_them_by(cohorts: dict) -> None:
+    import csv
+
+    cohort = cohorts["j2k"]
+    root = cohort.labels_csv.parent
+    labelled = {}
+    with open(cohort.labels_csv, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            for view in ("cc", "mlo"):
+                labelled[row[f"{view}_sop_instance_uid"]] = row[f"{view}_file"]
+    for f in cohort.files:
+        ds = pydicom.dcmread(f, stop_before_pixels=True)
+        assert ds.SOPInstanceUID == ds.file_meta.MediaStorageSOPInstanceUID
+        assert labelled.get(ds.SOPInstanceUID) == f.relative_to(root).as_posix()

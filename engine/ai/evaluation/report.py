@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -164,6 +165,133 @@ def _difficulty(pos: list[BreastPrediction]) -> dict:
     }
 
 
+def _exam_level(
+    y: np.ndarray, p: np.ndarray, exam_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exams, and per exam the highest label and the highest breast probability."""
+    exams, inv = np.unique(exam_ids, return_inverse=True)
+    ey = np.zeros(exams.size, dtype=int)
+    ep = np.full(exams.size, -np.inf)
+    np.maximum.at(ey, inv, y)
+    np.maximum.at(ep, inv, p)
+    return exams, ey, ep
+
+
+def _sens_at_spec(y: np.ndarray, p: np.ndarray, has_pos: bool, neg_mask: np.ndarray) -> list:
+    rows = []
+    for spec in SPECIFICITIES:
+        s, t = (None, None)
+        if has_pos and neg_mask.any():
+            s, t = sensitivity_at_specificity(y, p, spec)
+        rows.append({"specificity": spec, "sensitivity": _r(s), "threshold": _f(t)})
+    return rows
+
+
+def _by_density(
+    dens: np.ndarray,
+    y: np.ndarray,
+    p: np.ndarray,
+    exam_ids: np.ndarray,
+    n_resamples: int,
+    seed: int,
+) -> dict:
+    out = {}
+    for d in DENSITY_CLASSES:
+        m = dens == d
+        out[d] = _auc_block(y[m], p[m], exam_ids[m], n_resamples, seed)
+    return out
+
+
+def _by_size(
+    breasts: list[BreastPrediction],
+    pos: list[BreastPrediction],
+    y: np.ndarray,
+    p: np.ndarray,
+    exam_ids: np.ndarray,
+    n_resamples: int,
+    seed: int,
+) -> list[dict]:
+    """AUC of each lesion-size bin's positives against every negative."""
+    neg_mask = y == 0
+    rows = []
+    for lo, hi in SIZE_BINS_MM:
+        m = neg_mask | np.array([b.label == 1 and _in(b.lesion_size_mm, lo, hi) for b in breasts])
+        cnr = [
+            b.cnr for b in pos if _in(b.lesion_size_mm, lo, hi) and _in(b.cnr, -math.inf, math.inf)
+        ]
+        row = {"label": _label(lo, hi, " mm"), "lo_mm": lo, "hi_mm": _r(hi)}
+        row |= _auc_block(y[m], p[m], exam_ids[m], n_resamples, seed)
+        row |= {
+            "cnr_median": _r(_median(cnr), 2),
+            "cnr_min": _r(min(cnr, default=None), 2),
+            "cnr_max": _r(max(cnr, default=None), 2),
+        }
+        rows.append(row)
+    return rows
+
+
+def _calibration_json(calib: dict) -> dict:
+    return {
+        "ece": _r(calib["ece"]),
+        "n": calib["n"],
+        "bins": [
+            {k: (_r(v) if isinstance(v, float) else v) for k, v in b.items()} for b in calib["bins"]
+        ],
+    }
+
+
+def _settings(n_resamples: int, seed: int, tolerance_px: float) -> dict:
+    return {
+        "n_resamples": n_resamples,
+        "seed": seed,
+        "alpha": ALPHA,
+        "tolerance_px": _r(tolerance_px, 2),
+        "ci": "percentile bootstrap",
+    }
+
+
+def _counts(
+    exams: np.ndarray,
+    breasts: list[BreastPrediction],
+    pos: list[BreastPrediction],
+    neg_mask: np.ndarray,
+    froc_images: list[FrocImage],
+) -> dict:
+    return {
+        "exams": int(exams.size),
+        "breasts": len(breasts),
+        "positives": len(pos),
+        "negatives": int(neg_mask.sum()),
+        "images": len(froc_images),
+        "lesions": sum(len(_lesions(i)) for i in froc_images),
+    }
+
+
+def _write_outputs(
+    plots: ModuleType,
+    result: dict,
+    out_dir: Path,
+    curves_in: dict[str, tuple[np.ndarray, np.ndarray]],
+    froc_curve_data: Any,
+) -> None:
+    """The three plots, then evaluation.json (written atomically)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    curves = {}
+    for name, (yy, pp) in curves_in.items():
+        if yy.any() and not yy.all():
+            fpr, tpr, _ = roc_curve(yy, pp)
+            curves[name] = (fpr, tpr, roc_auc(yy, pp))
+    plots.plot_roc(curves, out_dir / "roc.png", "ROC")
+    plots.plot_froc(froc_curve_data, out_dir / "froc.png", "FROC (lesion level)")
+    plots.plot_reliability(
+        result["calibration"], out_dir / "reliability.png", "Reliability (breast level)"
+    )
+    tmp = out_dir / "evaluation.json.tmp"
+    tmp.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.replace(out_dir / "evaluation.json")
+
+
 def evaluate_predictions(
     breasts: list[BreastPrediction],
     froc_images: list[FrocImage],
@@ -178,7 +306,7 @@ def evaluate_predictions(
     probability of each exam.  The lesion hit rate by CNR needs each
     FrocImage's optional lesion_cnr (one value per lesion box).
     """
-    from engine.ai.evaluation.plots import plot_froc, plot_reliability, plot_roc
+    from engine.ai.evaluation import plots
 
     if not breasts:
         raise EvaluationError("there are no predictions to evaluate")
@@ -186,70 +314,25 @@ def evaluate_predictions(
     y = np.array([int(b.label) for b in breasts])
     p = np.array([float(b.prob) for b in breasts])
     exam_ids = np.array([str(b.exam_id) for b in breasts])
-    exams, inv = np.unique(exam_ids, return_inverse=True)
-    ey = np.zeros(exams.size, dtype=int)
-    ep = np.full(exams.size, -np.inf)
-    np.maximum.at(ey, inv, y)
-    np.maximum.at(ep, inv, p)
+    exams, ey, ep = _exam_level(y, p, exam_ids)
     pos = [b for b in breasts if b.label == 1]
     neg_mask = y == 0
     dens = np.array([(b.density or "").lower() for b in breasts])
 
     froc, curve = _froc_block(froc_images, tolerance_px)
-    sens_spec = []
-    for spec in SPECIFICITIES:
-        s, t = (None, None)
-        if pos and neg_mask.any():
-            s, t = sensitivity_at_specificity(y, p, spec)
-        sens_spec.append({"specificity": spec, "sensitivity": _r(s), "threshold": _f(t)})
+    sens_spec = _sens_at_spec(y, p, bool(pos), neg_mask)
     calib = calibration(y, p)
-    by_density = {}
-    for d in DENSITY_CLASSES:
-        m = dens == d
-        by_density[d] = _auc_block(y[m], p[m], exam_ids[m], n_resamples, seed)
-    by_size = []
-    for lo, hi in SIZE_BINS_MM:
-        m = neg_mask | np.array([b.label == 1 and _in(b.lesion_size_mm, lo, hi) for b in breasts])
-        cnr = [
-            b.cnr for b in pos if _in(b.lesion_size_mm, lo, hi) and _in(b.cnr, -math.inf, math.inf)
-        ]
-        row = {"label": _label(lo, hi, " mm"), "lo_mm": lo, "hi_mm": _r(hi)}
-        row |= _auc_block(y[m], p[m], exam_ids[m], n_resamples, seed)
-        row |= {
-            "cnr_median": _r(_median(cnr), 2),
-            "cnr_min": _r(min(cnr, default=None), 2),
-            "cnr_max": _r(max(cnr, default=None), 2),
-        }
-        by_size.append(row)
+    by_density = _by_density(dens, y, p, exam_ids, n_resamples, seed)
+    by_size = _by_size(breasts, pos, y, p, exam_ids, n_resamples, seed)
 
     result = {
         "notice": NOT_FOR_CLINICAL_USE,
-        "settings": {
-            "n_resamples": n_resamples,
-            "seed": seed,
-            "alpha": ALPHA,
-            "tolerance_px": _r(tolerance_px, 2),
-            "ci": "percentile bootstrap",
-        },
-        "counts": {
-            "exams": int(exams.size),
-            "breasts": len(breasts),
-            "positives": len(pos),
-            "negatives": int(neg_mask.sum()),
-            "images": len(froc_images),
-            "lesions": sum(len(_lesions(i)) for i in froc_images),
-        },
+        "settings": _settings(n_resamples, seed, tolerance_px),
+        "counts": _counts(exams, breasts, pos, neg_mask, froc_images),
         "breast_auc": _auc_block(y, p, exam_ids, n_resamples, seed),
         "exam_auc": _auc_block(ey, ep, None, n_resamples, seed),
         "sensitivity_at_specificity": sens_spec,
-        "calibration": {
-            "ece": _r(calib["ece"]),
-            "n": calib["n"],
-            "bins": [
-                {k: (_r(v) if isinstance(v, float) else v) for k, v in b.items()}
-                for b in calib["bins"]
-            ],
-        },
+        "calibration": _calibration_json(calib),
         "froc": froc,
         "by_density": by_density,
         "by_size": by_size,
@@ -257,20 +340,5 @@ def evaluate_predictions(
         "difficulty": _difficulty(pos),
         "plots": list(PLOTS),
     }
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    curves = {}
-    for name, (yy, pp) in {"Breast": (y, p), "Exam": (ey, ep)}.items():
-        if yy.any() and not yy.all():
-            fpr, tpr, _ = roc_curve(yy, pp)
-            curves[name] = (fpr, tpr, roc_auc(yy, pp))
-    plot_roc(curves, out_dir / "roc.png", "ROC")
-    plot_froc(curve, out_dir / "froc.png", "FROC (lesion level)")
-    plot_reliability(
-        result["calibration"], out_dir / "reliability.png", "Reliability (breast level)"
-    )
-    tmp = out_dir / "evaluation.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    tmp.replace(out_dir / "evaluation.json")
+    _write_outputs(plots, result, out_dir, {"Breast": (y, p), "Exam": (ey, ep)}, curve)
     return result

@@ -1,6 +1,10 @@
 """After training: fit the CC/MLO fusion on the validation part, choose the
 operating points, export Keras + ONNX (checked to agree), write the package
-with its manifest, validation evaluation and model card."""
+with its manifest, validation evaluation and model card.
+
+TensorFlow, Keras, tf2onnx and onnx come with MammoDesk's ``train`` extra:
+`export_package` checks that they are installed before importing any of them
+(they are imported where used), so a missing extra is one clear line."""
 
 from __future__ import annotations
 
@@ -9,10 +13,9 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from engine.ai.datasets.records import ImageRecord
 from engine.ai.evaluation.card import render_model_card
@@ -20,13 +23,16 @@ from engine.ai.evaluation.froc import FrocImage, froc_curve, threshold_at_fp
 from engine.ai.evaluation.metrics import sensitivity_at_specificity
 from engine.ai.evaluation.report import BreastPrediction, evaluate_predictions
 from engine.ai.marks import find_marks
-from engine.ai.network import HEATMAP_STRIDE, breast_model
 from engine.ai.package import write_manifest
-from engine.ai.preprocess import Geometry
+from engine.ai.preprocess import Geometry, InputSpec
 from engine.ai.results import NOT_FOR_CLINICAL_USE
-from engine.ai.runtime import OUTPUT_NAMES
+from engine.ai.runtime import OUTPUT_NAMES, TRAINING_MODULES, require_training_extra
 from engine.ai.training.examples import DENSITY_INDEX
 from engine.ai.training.fusion import fit_logistic, fit_softmax
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 ONNX_TOLERANCE = 1e-4
 PREPROCESSING = {
@@ -64,6 +70,8 @@ def _identity(spec_h: int, spec_w: int) -> Geometry:
 
 
 def _predict(model: keras.Model, arrays: dict, pairs: list[tuple[int, int]]) -> list[dict]:
+    import tensorflow as tf
+
     fn = tf.function(lambda a, b: model({"cc": a, "mlo": b}, training=False))
     outs = []
     for k in range(0, len(pairs), 4):
@@ -79,6 +87,8 @@ def _predict(model: keras.Model, arrays: dict, pairs: list[tuple[int, int]]) -> 
 def _refit_density(trainer, arrays: dict, pairs: list, records: Sequence[ImageRecord]) -> None:  # type: ignore[no-untyped-def]
     """The density head learnt on crops; refit it on whole-image features
     (mean of CC and MLO) of the validation breasts, where it is used."""
+    import tensorflow as tf
+
     feats, labels = [], []
     fn = tf.function(lambda x: trainer.view(x, training=False)[1])
     for c, m in pairs:
@@ -97,6 +107,7 @@ def _refit_density(trainer, arrays: dict, pairs: list, records: Sequence[ImageRe
 
 def _export_onnx(model: keras.Model, path: Path, h: int, w: int, sample: tuple) -> float:
     import onnxruntime as ort
+    import tensorflow as tf
     import tf2onnx
 
     sig = (
@@ -116,18 +127,12 @@ def _export_onnx(model: keras.Model, path: Path, h: int, w: int, sample: tuple) 
     return max(float(np.max(np.abs(g - np.asarray(v)))) for g, v in zip(got, want, strict=True))
 
 
-def export_package(
-    trainer,  # type: ignore[no-untyped-def]
-    val_recs: Sequence[ImageRecord],
-    val_cached: tf.data.Dataset,
-    pkg_dir: Path,
-    name: str,
-    version: str,
-    info: dict,
-) -> Path:
+def _fit_heads(trainer, arrays: dict, pairs: list, val_recs: Sequence[ImageRecord]):  # type: ignore[no-untyped-def]
+    """The breast model with its fusion and density heads fitted on the validation
+    part; returns (model, its outputs per breast, breast probabilities, labels)."""
+    from engine.ai.network import breast_model
+
     spec = trainer.cfg.spec
-    arrays = _val_arrays(val_cached)
-    pairs = _pairs(val_recs, set(arrays))
     model = breast_model(trainer.view, trainer.density, spec.height, spec.width)
     raw = _predict(model, arrays, pairs)
     z = np.array([r["view_logits"] for r in raw], dtype=np.float64)
@@ -139,6 +144,19 @@ def export_package(
     _refit_density(trainer, arrays, pairs, val_recs)
     outs = _predict(model, arrays, pairs)
     probs = np.array([float(o["breast_prob"][0]) for o in outs])
+    return model, outs, probs, y
+
+
+def _validation_items(
+    val_recs: Sequence[ImageRecord],
+    pairs: list[tuple[int, int]],
+    outs: list[dict],
+    probs: np.ndarray,
+    arrays: dict,
+    spec: InputSpec,
+) -> tuple[list[BreastPrediction], list[FrocImage]]:
+    """Per-breast predictions and per-view marks of the validation part."""
+    from engine.ai.network import HEATMAP_STRIDE
 
     preds, froc_images = [], []
     geom = _identity(spec.height, spec.width)
@@ -168,6 +186,13 @@ def export_package(
                     [val_recs[idx].cnr] * len(boxes),
                 )
             )
+    return preds, froc_images
+
+
+def _operating_points(
+    preds: list[BreastPrediction], froc_images: list[FrocImage], y: np.ndarray, probs: np.ndarray
+) -> tuple[list[float], dict[str, float]]:
+    """Category thresholds (deciles of non-cancer exam scores) and operating points."""
     exam_scores: dict[str, tuple[float, int]] = {}
     for pr in preds:
         s, lab = exam_scores.get(pr.exam_id, (0.0, 0))
@@ -180,22 +205,42 @@ def export_package(
         "specificity_95": float(sensitivity_at_specificity(y, probs, 0.95)[1]),
         "marks": float(min(1.0, max(0.02, threshold_at_fp(curve, 0.5)))),
     }
+    return cats, ops
 
-    tmp = pkg_dir.with_name(pkg_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+
+def _save_models(
+    model: keras.Model, tmp: Path, arrays: dict, pairs: list, spec: InputSpec
+) -> float:
+    """model.keras and model.onnx into ``tmp``; the ONNX file is left out when it
+    differs from TensorFlow by more than ONNX_TOLERANCE.  Returns the difference."""
     model.save(tmp / "model.keras")
     sample = (
         np.stack([arrays[c]["image"] for c, _ in pairs[:2]]),
         np.stack([arrays[m]["image"] for _, m in pairs[:2]]),
     )
     diff = _export_onnx(model, tmp / "model.onnx", spec.height, spec.width, sample)
-    onnx_ok = diff <= ONNX_TOLERANCE
-    if not onnx_ok:
+    if not diff <= ONNX_TOLERANCE:  # a NaN difference leaves it out too
         (tmp / "model.onnx").unlink()
         print(f"ONNX export differs from TensorFlow by {diff:.2e}; left out", file=sys.stderr)
-    evaluation = evaluate_predictions(preds, froc_images, tmp / "validation", n_resamples=2000)
-    manifest = {
+    return diff
+
+
+def _manifest(
+    name: str,
+    version: str,
+    spec: InputSpec,
+    points: tuple[list[float], dict[str, float]],
+    info: dict,
+    evaluation: dict,
+    diff: float,
+) -> dict:
+    import keras
+    import tensorflow as tf
+
+    from engine.ai.network import HEATMAP_STRIDE
+
+    cats, ops = points
+    return {
         "format": "mammodesk-model",
         "format_version": 1,
         "name": name,
@@ -203,7 +248,7 @@ def export_package(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "min_app_version": "0.1.0",
         "framework": {"keras": keras.__version__, "tensorflow": tf.__version__},
-        "entry": {"keras": "model.keras", "onnx": "model.onnx" if onnx_ok else None},
+        "entry": {"keras": "model.keras", "onnx": "model.onnx" if diff <= ONNX_TOLERANCE else None},
         "input": spec.as_dict() | {"channels": 1, "layout": "NHWC", "inputs": ["cc", "mlo"]},
         "preprocessing": PREPROCESSING,
         "outputs": {
@@ -231,6 +276,31 @@ def export_package(
         "onnx_max_abs_diff": diff,
         "notice": NOT_FOR_CLINICAL_USE,
     }
+
+
+def export_package(
+    trainer,  # type: ignore[no-untyped-def]
+    val_recs: Sequence[ImageRecord],
+    val_cached: tf.data.Dataset,
+    pkg_dir: Path,
+    name: str,
+    version: str,
+    info: dict,
+) -> Path:
+    require_training_extra("exporting a model package", TRAINING_MODULES)
+    spec = trainer.cfg.spec
+    arrays = _val_arrays(val_cached)
+    pairs = _pairs(val_recs, set(arrays))
+    model, outs, probs, y = _fit_heads(trainer, arrays, pairs, val_recs)
+    preds, froc_images = _validation_items(val_recs, pairs, outs, probs, arrays, spec)
+    points = _operating_points(preds, froc_images, y, probs)
+
+    tmp = pkg_dir.with_name(pkg_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    diff = _save_models(model, tmp, arrays, pairs, spec)
+    evaluation = evaluate_predictions(preds, froc_images, tmp / "validation", n_resamples=2000)
+    manifest = _manifest(name, version, spec, points, info, evaluation, diff)
     (tmp / "MODEL_CARD.md").write_text(render_model_card(manifest, evaluation))
     write_manifest(tmp, manifest)
     shutil.rmtree(pkg_dir, ignore_errors=True)

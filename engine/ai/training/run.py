@@ -1,5 +1,8 @@
 """`main.py train`: records -> split -> cached tf.data -> training -> package.
 
+Training needs MammoDesk's ``train`` extra (TensorFlow, tf2onnx, onnx); `train`
+checks for it before importing TensorFlow, so a missing extra is one clear line.
+
 Re-running the same command with the same output folder resumes: prepared
 images come from the cache, training from the last checkpoint, and a
 finished training goes straight to packaging.
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.ai.datasets.records import ImageRecord, split_by_patient, summarize
+from engine.ai.runtime import TRAINING_MODULES, require_training_extra
 from engine.errors import MammoDeskError
 
 log = logging.getLogger(__name__)
@@ -49,6 +53,7 @@ def _progress(label: str, total: int):  # type: ignore[no-untyped-def]
 
 def train(req: TrainRequest) -> Path:
     """Train and write a model package; returns the package folder."""
+    require_training_extra("training", TRAINING_MODULES)  # before TensorFlow is imported
     import tensorflow as tf
 
     from engine.ai.training.loop import TrainConfig, Trainer, pick_hardware
