@@ -1,10 +1,11 @@
 """From a mammogram as stored to the model's input, and back.
 
 Steps: refuse what the model must not judge (with a reason), decode, apply
-Modality and VOI LUTs, invert MONOCHROME1, turn every view so the chest wall
-is on the left (canonical side), segment the breast, crop to it, resample to
-a fixed physical pixel size, place it on a fixed canvas anchored at the chest
-wall, and scale to 0..1 with the background at 0.
+Modality and VOI LUTs, invert MONOCHROME1 (the greyscale pipeline of
+engine.imaging.greyscale), turn every view so the chest wall is on the left
+(canonical side), segment the breast (engine.imaging.breast_mask), crop to
+it, resample to a fixed physical pixel size, place it on a fixed canvas
+anchored at the chest wall, and scale to 0..1 with the background at 0.
 
 `Geometry` records the mapping so heatmaps and marks can be drawn back onto
 the stored pixels.
@@ -16,20 +17,26 @@ from dataclasses import dataclass
 
 import numpy as np
 import pydicom
-from pydicom.pixels import apply_modality_lut, apply_voi_lut
+from pydicom.uid import (
+    DigitalMammographyXRayImageStorageForPresentation,
+    DigitalMammographyXRayImageStorageForProcessing,
+)
 from scipy import ndimage
 
-from engine.dicom.grey_luts import grey_pipeline_problem, lut_descriptor
+from engine.dicom.grey_luts import grey_pipeline_problem
 from engine.dicom.header import instance_header
 from engine.dicom.pixels import decode_pixels
-from engine.dicom.values import header_int, header_value
+from engine.dicom.values import header_value
 from engine.errors import DecodeError
+from engine.imaging.breast_mask import MASK_STEP, breast_mask_coarse
+from engine.imaging.chest_wall_side import tissue_side
+from engine.imaging.greyscale import grey_image
 
-MG_SOP_CLASSES = {
-    "1.2.840.10008.5.1.4.1.1.1.2": "Digital Mammography X-Ray Image Storage - For Presentation",
-    "1.2.840.10008.5.1.4.1.1.1.2.1": "Digital Mammography X-Ray Image Storage - For Processing",
+FOR_PRESENTATION = DigitalMammographyXRayImageStorageForPresentation
+MG_SOP_CLASSES = {  # SOP Class UID -> its name
+    uid: uid.name
+    for uid in (FOR_PRESENTATION, DigitalMammographyXRayImageStorageForProcessing)
 }
-FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 
 
 @dataclass(frozen=True)
@@ -137,64 +144,16 @@ def pixel_spacing(ds: pydicom.Dataset) -> float | None:
 
 def display_values(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
     """Modality LUT, VOI LUT (first window/LUT in the file), MONOCHROME1
-    inversion; returns float32 0..1 where brighter means denser.
-
-    For integer pixels with a VOI in the file every step is a function of
-    the stored value alone, so it is computed once per possible value and
-    applied as one table lookup (the same numbers, several times faster).
+    inversion; returns float32 0..1 where brighter means denser (the model's
+    greyscale pipeline, engine.imaging.greyscale.grey_image without a window).
 
     DecodeError when the file's rescale or VOI attributes cannot be applied."""
     try:
-        return _display_values(ds, stored)
+        return grey_image(ds, stored)
     except DecodeError:
         raise
     except Exception as exc:  # pydicom's LUT code raises many types on attributes it trusts
         raise DecodeError("unusable rescale or VOI attributes") from exc
-
-
-def _display_values(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
-    if (
-        stored.dtype.kind in "iu"
-        and stored.dtype.itemsize <= 2
-        and ("VOILUTSequence" in ds or "WindowCenter" in ds)
-    ):
-        info = np.iinfo(stored.dtype)
-        lut = _display_direct(ds, np.arange(info.min, info.max + 1, dtype=stored.dtype))
-        if info.min < 0:
-            return lut[stored.astype(np.int32) - info.min]
-        return lut[stored]
-    return _display_direct(ds, stored)
-
-
-def _display_direct(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
-    arr = apply_modality_lut(stored, ds)
-    if arr.dtype.kind == "f" and np.all(arr == np.rint(arr)):
-        arr = arr.astype(np.int32)  # identity rescale: keep integers for the LUT
-    if "VOILUTSequence" in ds or "WindowCenter" in ds:
-        out = apply_voi_lut(arr, ds, index=0, prefer_lut=True).astype(np.float32)
-        lo, hi = _voi_range(ds, out)
-    else:
-        out = arr.astype(np.float32)
-        lo, hi = float(np.percentile(out, 0.5)), float(np.percentile(out, 99.5))
-    out = np.clip((out - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
-    if str(header_value(ds, "PhotometricInterpretation", "")).strip() == "MONOCHROME1":
-        out = 1.0 - out
-    return out.astype(np.float32)
-
-
-def _voi_range(ds: pydicom.Dataset, out: np.ndarray) -> tuple[float, float]:
-    seq = header_value(ds, "VOILUTSequence")
-    if seq and "LUTDescriptor" in seq[0]:
-        descriptor = lut_descriptor(seq[0])
-        if descriptor is None:
-            raise DecodeError("unusable rescale or VOI attributes (VOI LUT Descriptor)")
-        return 0.0, float(2 ** descriptor[2] - 1)
-    bits = header_int(ds, "BitsStored", 16) or 16
-    # Windowing maps to the output range of the stored bit depth (pydicom's
-    # convention); a negative range means signed output.
-    if header_int(ds, "PixelRepresentation", 0) == 1:
-        return float(-(2 ** (bits - 1))), float(2 ** (bits - 1) - 1)
-    return 0.0, float(2**bits - 1)
 
 
 def canonical_flip(ds: pydicom.Dataset, img: np.ndarray, laterality: str) -> bool:
@@ -209,70 +168,7 @@ def canonical_flip(ds: pydicom.Dataset, img: np.ndarray, laterality: str) -> boo
     if row_dir.startswith("P"):
         return True
     # No usable orientation: the chest wall is the side with more tissue.
-    cols = img.shape[1]
-    band = max(1, cols // 10)
-    return float(img[:, -band:].mean()) > float(img[:, :band].mean())
-
-
-def breast_mask(img: np.ndarray) -> np.ndarray:
-    """The breast as the largest bright connected region, holes filled."""
-    keep = breast_mask_coarse(img)
-    full = np.repeat(np.repeat(keep, MASK_STEP, axis=0), MASK_STEP, axis=1)
-    return full[: img.shape[0], : img.shape[1]]
-
-
-MASK_STEP = 4  # the mask is found on every 4th pixel and holds for 4x4 blocks
-
-
-def breast_mask_coarse(img: np.ndarray) -> np.ndarray:
-    """breast_mask on a grid of MASK_STEP x MASK_STEP blocks."""
-    return breast_mask_of(img[::MASK_STEP, ::MASK_STEP])
-
-
-def breast_mask_of(small: np.ndarray) -> np.ndarray:
-    """The breast mask of an image as given (values 0..1, bright tissue)."""
-    hist, edges = np.histogram(small, bins=128, range=(0.0, 1.0))
-    # Otsu separates fat from gland here, not breast from air: go a tenth of
-    # the way from the background level towards it.
-    bg = float(np.percentile(small, 1))
-    thr = bg + max(0.005, 0.1 * (_otsu(hist, edges) - bg))
-    # Where the air is not clipped to black (no VOI in the file), stay above
-    # its noise: the darkest tenth of the image is air in any mammogram.
-    air = small[small <= np.percentile(small, 10)]
-    if air.size:
-        med = float(np.median(air))
-        mad = float(np.median(np.abs(air - med)))
-        thr = max(thr, med + 6.0 * 1.4826 * mad + 0.005)
-    mask = ndimage.binary_opening(small > thr, iterations=2)
-    labels, n = ndimage.label(mask)
-    if n == 0:
-        return np.zeros(small.shape, dtype=bool)
-    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
-    return fill_holes(labels == (int(np.argmax(sizes)) + 1))
-
-
-def fill_holes(mask: np.ndarray) -> np.ndarray:
-    """scipy's binary_fill_holes, by labelling the background once instead of
-    growing it from the border step by step (same result, a few times faster)."""
-    background, count = ndimage.label(~mask)
-    outer = np.zeros(count + 1, dtype=bool)  # background parts that reach the border
-    for edge in (background[0], background[-1], background[:, 0], background[:, -1]):
-        outer[edge] = True
-    outer[0] = False  # label 0 is the mask itself
-    return ~outer[background]
-
-
-def _otsu(hist: np.ndarray, edges: np.ndarray) -> float:
-    p = hist.astype(np.float64) / max(hist.sum(), 1)
-    centres = (edges[:-1] + edges[1:]) / 2
-    w0 = np.cumsum(p)
-    m0 = np.cumsum(p * centres)
-    mt = m0[-1]
-    w1 = 1.0 - w0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (mt * w0 - m0) ** 2 / (w0 * w1)
-    between = np.nan_to_num(between)
-    return float(centres[int(np.argmax(between))])
+    return tissue_side(img) == "right"
 
 
 def block_mean(img: np.ndarray, k: int) -> np.ndarray:

@@ -1,12 +1,13 @@
 """Mammogram pixels: blank everything outside the breast.
 
 Burned-in labels (name, ID, date, technologist) sit in the background of a
-mammogram.  The breast is the largest bright connected region (the engine's
-breast mask, the one the AI uses), found here on the stored values rather
-than a display window so that the skin line is inside it, then widened by a
-margin.  Everything else becomes the air level.  The result is kept
-lossless: native data stays native, compressed data is re-encoded with a
-lossless codec (JPEG 2000 lossless for the JPEG family, RLE for RLE).
+mammogram.  The breast is the largest bright connected region (the breast
+segmentation of engine.imaging.breast_mask, the one the AI uses), found here
+on the stored values rather than a display window so that the skin line is
+inside it, then widened by a margin.  Everything else becomes the air level.
+The result is kept lossless: native data stays native, compressed data is
+re-encoded with a lossless codec (JPEG 2000 lossless for the JPEG family,
+RLE for RLE).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import pydicom
 from pydicom import uid as uids
 from scipy import ndimage
 
-from engine.ai.preprocess import MASK_STEP, breast_mask_of
 from engine.dicom.integrity import transfer_syntax
 from engine.dicom.pixels import decode_pixels
 from engine.errors import DecodeError
+from engine.imaging.breast_mask import MASK_STEP, breast_mask_of
 
 MARGIN_MM = 3.0  # kept around the breast so the skin line survives
 MIN_BREAST_FRACTION = 0.02

@@ -353,18 +353,6 @@ def test_blank_image_is_refused_as_no_breast(phantom):
         prepare(ds, SPEC)
 
 
-def test_fill_holes_is_scipys_fill_holes():
-    from scipy import ndimage
-
-    from engine.ai.preprocess import fill_holes
-
-    rng = np.random.default_rng(4)
-    for _ in range(200):
-        shape = (int(rng.integers(1, 60)), int(rng.integers(1, 60)))
-        mask = ndimage.binary_opening(rng.random(shape) < rng.uniform(0.2, 0.9))
-        assert np.array_equal(fill_holes(mask), ndimage.binary_fill_holes(mask))
-
-
 # -- rescale and VOI attributes that cannot be applied -----------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.ai.preprocess import MASK_STEP
+from engine.imaging.breast_mask import MASK_STEP
 from sync.deid.pixels import _fill_outside
 
 

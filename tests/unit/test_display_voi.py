@@ -15,8 +15,8 @@ from engine.display.voi import (
     display_lut,
     drag,
     presets,
-    window_values,
 )
+from engine.imaging.greyscale import window_values
 from tests.support.dicom_factory import mg_dataset
 
 U16 = np.dtype(np.uint16)

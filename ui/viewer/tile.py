@@ -18,10 +18,12 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from engine.ai.results import HEATMAP_STRIDE_PX
 from engine.display.hanging import Cell, tissue_flip
 from engine.display.images import ViewImage
 from engine.display.viewport import FIT, PIXEL, TRUE_SIZE, Viewport, distance_mm
 from engine.display.voi import Window, apply_lut, display_lut, drag
+from engine.imaging.chest_wall_side import tissue_on_left
 from ui.viewer.overlays import draw_corner_text, draw_heat, draw_marks, draw_measure
 from ui.viewer.qimage import grey_image
 
@@ -52,7 +54,7 @@ class ImageTile(QWidget):
         self.magnifier = False
         self.marks: list = []
         self.heat: np.ndarray | None = None
-        self.heat_stride = 16.0
+        self.heat_stride = float(HEATMAP_STRIDE_PX)
         self.show_marks = True
         self.show_heat = False
         self.heat_opacity = 0.5
@@ -350,12 +352,7 @@ class ImageTile(QWidget):
 
 
 def _tissue_on_left(view: ViewImage) -> bool:
-    """For files without orientation: which side has more signal (the chest wall)."""
-    arr = view.levels[max(view.levels)]
-    band = max(1, arr.shape[1] // 10)
-    left = float(np.asarray(arr[:, :band]).mean())
-    right = float(np.asarray(arr[:, -band:]).mean())
+    """For files without orientation: which side has more tissue (the chest wall),
+    judged on the coarsest level's stored values."""
     photometric = str(view.header.get("PhotometricInterpretation", "")).upper()
-    if photometric == "MONOCHROME1":
-        return left < right
-    return left > right
+    return tissue_on_left(view.levels[max(view.levels)], photometric == "MONOCHROME1")
