@@ -1,12 +1,14 @@
 """User settings: one JSON file in the config folder, read and written
 through this module only.  Secrets never come here (they go to the system
-keyring); values are checked before they are stored."""
+keyring); values are checked before they are stored.  A key that is not set
+has its default (``defaults()``; empty where there is none)."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -37,6 +39,32 @@ KEYS: dict[str, str] = {
     "limits.file_mb": "largest DICOM file or ZIP member MammoDesk reads whole, in MB",
     "limits.zip_ratio": "largest compression ratio of a ZIP member (bigger is refused)",
 }
+# What an unset key means.  Keys missing here have no fixed default (empty:
+# none); library.path and reader.name depend on the machine, and the command
+# line fills them in.
+_FIXED_DEFAULTS: dict[str, str] = {
+    "cloud.auth": "basic",
+    "cloud.dev_plain_http": "no",
+    "sync.auto_enqueue": "no",
+    "sync.paused": "no",
+    "sync.batch_mb": "64",
+    "deid.profile": "sync",
+}
+
+
+def defaults() -> dict[str, str]:
+    """The value each key with a fixed default has while it is not set."""
+    # Imported here: engine.dicom loads pydicom, which reading settings does not need.
+    from engine.dicom.limits import Limits
+
+    limits = Limits()
+    return _FIXED_DEFAULTS | {
+        "limits.frame_megapixels": f"{limits.frame_megapixels:g}",
+        "limits.file_mb": f"{limits.file_mb:g}",
+        "limits.zip_ratio": f"{limits.zip_ratio:g}",
+    }
+
+
 AUTH_MODES = ("basic", "oauth2-client", "oauth2-device")
 _URL_KEYS = ("cloud.url", "cloud.token_url", "cloud.device_url")
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -45,7 +73,22 @@ _POSITIVE = ("sync.bandwidth_kbps", "sync.batch_mb", "limits.frame_megapixels",
              "limits.file_mb", "limits.zip_ratio")
 
 
-def _check(key: str, value: str) -> str:
+@dataclass(frozen=True)
+class Setting:
+    """One known key: its value in effect, and whether that is the default."""
+
+    key: str
+    value: str
+    is_default: bool
+    description: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"key": self.key, "value": self.value, "default": self.is_default,
+                "description": self.description}
+
+
+def check_value(key: str, value: str) -> str:
+    """The value as it would be stored; MammoDeskError when it is refused."""
     value = value.strip()
     if key not in KEYS:
         raise MammoDeskError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
@@ -101,9 +144,24 @@ class Settings:
             raise MammoDeskError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
         return self.all().get(key, default)
 
+    def effective(self, key: str, extra: dict[str, str] | None = None) -> Setting:
+        """The key's stored value, else its default (``defaults()``, then ``extra``)."""
+        if key not in KEYS:
+            raise MammoDeskError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
+        return self.listing(extra)[list(KEYS).index(key)]
+
+    def listing(self, extra: dict[str, str] | None = None) -> list[Setting]:
+        """Every known key, in the order of KEYS, with the value in effect; ``extra``
+        gives defaults that depend on the machine (library.path, reader.name)."""
+        stored = self.all()
+        fallback = defaults() | (extra or {})
+        return [Setting(key, stored[key] if key in stored else fallback.get(key, ""),
+                        key not in stored, description)
+                for key, description in KEYS.items()]
+
     def update(self, values: dict[str, str]) -> None:
         """Check every value, then write them all at once (atomically)."""
-        checked = {k: _check(k, v) for k, v in values.items()}
+        checked = {k: check_value(k, v) for k, v in values.items()}
         data = self.all() | checked
         data = {k: v for k, v in data.items() if v}
         try:

@@ -5,9 +5,11 @@ refresh token (device sign-in) are stored under the keyring service
 "MammoDesk" and never written to the settings file, the library database, a
 log or an error message.
 
-When no keyring can be used, every call fails with one line that names the
-missing keyring and points to the README section "Keyring on a headless
-Linux".  That section says what IT can do:
+When no keyring can be used (none installed, or a Secret Service backend
+with no session bus to reach it), every call fails with one line that names
+the missing keyring and points to the README section "Keyring on a headless
+Linux"; the site's de-identification key (sync/deid/keys.py) fails the same
+way.  That section says what IT can do:
 
 - a desktop session: install and unlock a Secret Service keyring
   (gnome-keyring or KWallet; ``python -m keyring diagnose`` shows which one
@@ -53,20 +55,27 @@ def _backend_name() -> str:
     return f"{type(backend).__module__}.{type(backend).__name__}"
 
 
-def _unavailable(exc: BaseException, doing: str) -> AuthError:
+# What keyring raises when there is no keyring to use: its own errors, and the
+# RuntimeError of a backend that cannot start (the Secret Service backend
+# without a session bus raises it while keyring picks the backend).
+KEYRING_FAILURES: tuple[type[BaseException], ...] = (keyring.errors.KeyringError, RuntimeError)
+
+
+def keyring_problem(exc: BaseException, doing: str) -> str:
+    """One line: what could not be done, why the keyring failed, where the README helps."""
     if isinstance(exc, keyring.errors.KeyringLocked):
         what = f"the system keyring is locked (unlock the {_system_keyring()} keyring)"
     else:
         what = (f"no usable system keyring: the {_system_keyring()} keyring is missing "
                 f"(keyring backend in use: {_backend_name()})")
-    return AuthError(f"cannot {doing}: {what}; see the README section \"{README_SECTION}\"")
+    return f"cannot {doing}: {what}; see the README section \"{README_SECTION}\""
 
 
 def _get(entry: str, doing: str) -> str | None:
     try:
         return keyring.get_password(SERVICE, entry)
-    except keyring.errors.KeyringError as exc:
-        raise _unavailable(exc, doing) from None
+    except KEYRING_FAILURES as exc:
+        raise AuthError(keyring_problem(exc, doing)) from None
 
 
 def _set(entry: str, value: str, doing: str) -> None:
@@ -74,8 +83,8 @@ def _set(entry: str, value: str, doing: str) -> None:
         raise AuthError(f"cannot {doing}: it is empty")
     try:
         keyring.set_password(SERVICE, entry, value)
-    except keyring.errors.KeyringError as exc:
-        raise _unavailable(exc, doing) from None
+    except KEYRING_FAILURES as exc:
+        raise AuthError(keyring_problem(exc, doing)) from None
 
 
 def _forget(entry: str, doing: str) -> None:
@@ -83,8 +92,8 @@ def _forget(entry: str, doing: str) -> None:
         keyring.delete_password(SERVICE, entry)
     except keyring.errors.PasswordDeleteError:
         return  # nothing was stored
-    except keyring.errors.KeyringError as exc:
-        raise _unavailable(exc, doing) from None
+    except KEYRING_FAILURES as exc:
+        raise AuthError(keyring_problem(exc, doing)) from None
 
 
 def store_password(user: str, password: str) -> None:

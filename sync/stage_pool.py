@@ -18,9 +18,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pydicom
 from pydicom.dataset import Dataset
 
+from engine.dicom.config import configure_pydicom
 from engine.dicom.reader import read_dataset
 from engine.errors import DicomReadError
 from engine.parent_watch import Parent, exit_with_parent, this_process
@@ -66,9 +66,7 @@ _WORKER: dict[str, Deidentifier] = {}
 def _init(profile: Profile, keys: SiteKeys, parent: Parent) -> None:
     exit_with_parent(parent)  # never outlive the sync process
     logging.getLogger().handlers.clear()
-    # pydicom's value validation quotes values (patient data): never in a log.
-    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
-    pydicom.config.settings.writing_validation_mode = pydicom.config.IGNORE
+    configure_pydicom()  # pydicom's value validation quotes patient data: off
     _WORKER["deid"] = Deidentifier(profile, keys)
 
 

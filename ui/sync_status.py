@@ -126,7 +126,7 @@ class SyncController(QObject):
 
         def load() -> str:  # settings file and database: off the GUI thread
             from engine.library.store import Library
-            from sync.commands import status_document
+            from sync.status import status_document
 
             with Library(root) as library:
                 doc = status_document(library)

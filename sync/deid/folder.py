@@ -11,16 +11,14 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pydicom
-import pydicom.config
-
+from engine.atomic import atomic_file
+from engine.dicom.config import configure_pydicom
 from engine.dicom.reader import NotDicomError, read_dataset
 from engine.errors import DicomReadError
 from engine.parent_watch import Parent, exit_with_parent, this_process
@@ -88,22 +86,21 @@ def write_atomically(data: bytes, target: Path, *,
     file, so that folders are made only for a file that passed."""
     where = temp_dir or target.parent
     where.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=where, prefix=".partial-", suffix=".dcm")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_file(target, temp_dir=where) as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
-        problem = check(Path(tmp)) if check is not None else None
-        if problem:
-            Path(tmp).unlink(missing_ok=True)
-            return problem
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            problem = check(Path(fh.name)) if check is not None else None
+            if problem:
+                raise _Refused(problem)
+            target.parent.mkdir(parents=True, exist_ok=True)
+    except _Refused as refused:
+        return str(refused)
     return None
+
+
+class _Refused(Exception):
+    """What `check` found: the temporary file is dropped, nothing is written."""
 
 
 def _verify(path: Path, outcome: Outcome) -> str | None:
@@ -165,9 +162,7 @@ def _worker_init(profile: Profile, keys: SiteKeys, dst: Path, verify: bool,
                  parent: Parent) -> None:
     exit_with_parent(parent)  # a killed run writes nothing more
     logging.getLogger().handlers.clear()
-    # pydicom's value validation quotes values (patient data): never in a log.
-    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
-    pydicom.config.settings.writing_validation_mode = pydicom.config.IGNORE
+    configure_pydicom()  # pydicom's value validation quotes patient data: off
     _WORKER.update(deid=Deidentifier(profile, keys), dst=dst, verify=verify)
 
 

@@ -6,6 +6,9 @@
   pseudonym across the site and a different one at any other site.
 - The map key seals this workstation's re-identification map; it is made on
   first use and never leaves the machine.
+
+Without a usable keyring every call fails with the same one line as the
+cloud secrets (sync/credentials.py), pointing to the README's recipe.
 """
 
 from __future__ import annotations
@@ -17,14 +20,17 @@ import os
 from dataclasses import dataclass
 
 import keyring
-import keyring.errors
 
+from sync.credentials import KEYRING_FAILURES, keyring_problem
 from sync.deid.errors import DeidKeyError
 
 SERVICE = "MammoDesk"
 SECRET_ENTRY = "deid-site-secret"
 MAP_KEY_ENTRY = "deid-reid-map-key"
 KEY_BYTES = 32
+NO_SITE_KEY = ("no de-identification key for this site in the keyring: run "
+               "`main.py deid-key create` on the first workstation, "
+               "`main.py deid-key import` on the others")
 
 
 @dataclass(frozen=True, repr=False)
@@ -58,15 +64,21 @@ def _decode(text: str, what: str) -> bytes:
 def _get(entry: str) -> str | None:
     try:
         return keyring.get_password(SERVICE, entry)
-    except keyring.errors.KeyringError as exc:
-        raise DeidKeyError(f"the system keyring is not available: {exc}") from None
+    except KEYRING_FAILURES as exc:
+        raise DeidKeyError(keyring_problem(exc, "read the site's de-identification key")
+                           ) from None
 
 
 def _set(entry: str, value: str) -> None:
     try:
         keyring.set_password(SERVICE, entry, value)
-    except keyring.errors.KeyringError as exc:
-        raise DeidKeyError(f"cannot store the key in the system keyring: {exc}") from None
+    except KEYRING_FAILURES as exc:
+        raise DeidKeyError(keyring_problem(exc, "store the de-identification key")) from None
+
+
+def has_site_key() -> bool:
+    """Whether this workstation holds the site's key (a keyring failure raises)."""
+    return _get(SECRET_ENTRY) is not None
 
 
 def _map_key() -> bytes:
@@ -82,9 +94,7 @@ def load_site_keys() -> SiteKeys:
     """The keys from the keyring; a clear error when the site secret is missing."""
     stored = _get(SECRET_ENTRY)
     if stored is None:
-        raise DeidKeyError("no de-identification key for this site in the keyring: run "
-                           "`main.py deid-key create` on the first workstation, "
-                           "`main.py deid-key import` on the others")
+        raise DeidKeyError(NO_SITE_KEY)
     return SiteKeys(secret=_decode(stored, "site secret in the keyring"), map_key=_map_key())
 
 

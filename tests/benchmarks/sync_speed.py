@@ -47,6 +47,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -95,19 +96,8 @@ class RssSampler(threading.Thread):
         self.sample()
 
 
-def child_main(args: argparse.Namespace) -> None:
-    """One sync run; prints one JSON line with its timings and memory."""
-    sampler = RssSampler()
-    sampler.start()
-
-    import main as cli
-    from engine.library import Library
-    from engine.paths import app_paths
-    from sync import dicomweb, outbox
-    from sync.service import build_runner, sync_lock
-
-    paths = cli._configured_library(app_paths(), None)
-    cli._setup_logging(paths, verbose=False)
+def _time_calls(dicomweb: ModuleType) -> tuple[dict[str, float], collections.Counter[str]]:
+    """Wrap STOW-RS and QIDO-RS to add up their time and calls."""
     timers: dict[str, float] = collections.defaultdict(float)
     calls: collections.Counter[str] = collections.Counter()
 
@@ -124,6 +114,68 @@ def child_main(args: argparse.Namespace) -> None:
     # The runner calls both through the module, so this times its two phases.
     dicomweb.stow = timed("stow", dicomweb.stow)
     dicomweb.qido_instances = timed("qido", dicomweb.qido_instances)
+    return timers, calls
+
+
+def _prepare(args: argparse.Namespace, library, runner, outbox,  # type: ignore[no-untyped-def]
+             sampler: RssSampler, out: dict[str, object]) -> None:
+    """De-identify and stage every queued object; keep the staged files aside."""
+    sampler.enter("prepare")
+    t0 = time.perf_counter()
+    for box, _uid in outbox.open_studies(library):
+        queued = outbox.items(library, box, [outbox.QUEUED])
+        if queued:
+            runner.stager.prepare(queued)
+    out["prepare_s"] = time.perf_counter() - t0
+    sampler.enter("between")
+    out["prepare_source_bytes"] = sum(
+        int(n or 0) for (n,) in library.conn.execute(
+            "SELECT i.file_size FROM outbox_items o JOIN instances i "
+            "ON i.sop_uid = o.source WHERE o.kind = 'image'"))
+    if args.stash:  # kept aside for later runs: hard links, no copying
+        shutil.copytree(runner.stager.root, args.stash, copy_function=os.link)
+
+
+def _upload(runner, profile: bool, sampler: RssSampler,  # type: ignore[no-untyped-def]
+            out: dict[str, object]):
+    """The timed sync run: (its result, the profiler or None)."""
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+    sampler.enter("upload")
+    t0 = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    result = runner.run()
+    if profiler:
+        profiler.disable()
+    out["upload_s"] = time.perf_counter() - t0
+    return result, profiler
+
+
+def _print_profile(profiler) -> None:  # type: ignore[no-untyped-def]
+    import pstats
+
+    for key in ("tottime", "cumulative"):
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats(key).print_stats(25)
+
+
+def child_main(args: argparse.Namespace) -> None:
+    """One sync run; prints one JSON line with its timings and memory."""
+    sampler = RssSampler()
+    sampler.start()
+
+    from engine.library import Library, outbox
+    from engine.paths import app_paths
+    from sync import dicomweb
+    from sync.service import build_runner, sync_lock
+    from ui.cli.startup import configured_library, setup_logging
+
+    paths = configured_library(app_paths(), None)
+    setup_logging(paths, verbose=False)
+    timers, calls = _time_calls(dicomweb)
 
     out: dict[str, object] = {}
     with Library(paths.library) as library, sync_lock(library):
@@ -132,44 +184,16 @@ def child_main(args: argparse.Namespace) -> None:
         idle_kb = _status_kb("VmRSS")
         out["idle_rss_mb"] = idle_kb / 1024
         if args.prepare:
-            sampler.enter("prepare")
-            t0 = time.perf_counter()
-            for box, _uid in outbox.open_studies(library):
-                queued = outbox.items(library, box, [outbox.QUEUED])
-                if queued:
-                    runner.stager.prepare(queued)
-            out["prepare_s"] = time.perf_counter() - t0
-            sampler.enter("between")
-            out["prepare_source_bytes"] = sum(
-                int(n or 0) for (n,) in library.conn.execute(
-                    "SELECT i.file_size FROM outbox_items o JOIN instances i "
-                    "ON i.sop_uid = o.source WHERE o.kind = 'image'"))
-            if args.stash:  # kept aside for later runs: hard links, no copying
-                shutil.copytree(runner.stager.root, args.stash, copy_function=os.link)
+            _prepare(args, library, runner, outbox, sampler, out)
         rows = library.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox_items WHERE state = ?",
             (outbox.DEIDENTIFIED,)).fetchone()
         out["objects"], out["bytes"] = int(rows[0]), int(rows[1])
-        profiler = None
-        if args.profile:
-            import cProfile
-
-            profiler = cProfile.Profile()
-        sampler.enter("upload")
-        t0 = time.perf_counter()
-        if profiler:
-            profiler.enable()
-        result = runner.run()
-        if profiler:
-            profiler.disable()
-        out["upload_s"] = time.perf_counter() - t0
+        result, profiler = _upload(runner, args.profile, sampler, out)
         sampler.enter("end")
     sampler.stop()
     if profiler:
-        import pstats
-
-        for key in ("tottime", "cumulative"):
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats(key).print_stats(25)
+        _print_profile(profiler)
     out.update({
         "stow_s": timers["stow"], "stow_calls": calls["stow"],
         "confirm_s": timers["qido"], "qido_calls": calls["qido"],
@@ -285,8 +309,8 @@ class Bench:
     def write_bodies(self) -> tuple[list[tuple[Path, str, str]], int]:
         """(body file, content type, study UID) per batch, as the sync groups them;
         and the staged bytes they carry."""
+        from engine.library import outbox
         from engine.settings import Settings
-        from sync import outbox
         from sync.multipart import MultipartBody
         from sync.runner import DEFAULT_BATCH_MB, _batches
 

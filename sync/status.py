@@ -1,0 +1,25 @@
+"""Where sync stands for one library: what is queued, sent and failing, and
+what a running sync reports (rate, ETA).  The command line and the window's
+status line both read it."""
+
+from __future__ import annotations
+
+from engine.library import Library, outbox
+from sync import progress as prog
+
+
+def status_document(library: Library) -> dict[str, object]:
+    counts = outbox.counts(library)
+    running = prog.read_progress(library.root)
+    pending = {s: counts[s] for s in outbox.PENDING}
+    return {
+        "objects": {s: c["objects"] for s, c in counts.items()},
+        "bytes_pending": sum(c["bytes"] for c in pending.values()),
+        "studies": outbox.study_states(library),
+        "running": running is not None,
+        "phase": running.phase if running else "not running",
+        "message": running.message if running else "",
+        "rate_bps": running.rate_bps if running else 0.0,
+        "eta_s": running.eta_s if running else None,
+        "problems": [{"kind": k, "state": s, "reason": r} for k, s, r in outbox.problems(library)],
+    }

@@ -1,0 +1,30 @@
+"""One module per command: each has ``add_parser(sub)`` and ``run(args, paths)``.
+
+COMMANDS is the order ``--help`` lists them in; ``gui`` (no command word)
+runs when none is given.
+"""
+
+from __future__ import annotations
+
+from ui.cli.commands import (
+    analyze,
+    anonymize,
+    config,
+    deid_key,
+    demo,
+    evaluate,
+    gui,
+    import_,
+    login,
+    phantom,
+    reidentify,
+    screenshot,
+    studies,
+    sync,
+    train,
+)
+
+COMMANDS = (import_, studies, phantom, analyze, evaluate, train, screenshot, anonymize,
+            deid_key, reidentify, sync, login, config, demo)
+
+__all__ = ["COMMANDS", "gui"]

@@ -1,0 +1,65 @@
+"""``evaluate DATASET``: a model package over a labelled dataset (AUC with
+bootstrap CIs, FROC, calibration, strata), written to --out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.errors import MammoDeskError
+from engine.paths import AppPaths
+from ui.cli.argtypes import BACKENDS, DATASET_KINDS, positive
+from ui.cli.exit_codes import ExitCode
+from ui.cli.output import NOT_CLINICAL, print_json, show_progress
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("evaluate", help="evaluate a model package on a labelled dataset")
+    p.add_argument("data", metavar="DATASET")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--model", metavar="PACKAGE", help="package folder (default: the active one)")
+    p.add_argument("--kind", default="auto", choices=DATASET_KINDS)
+    p.add_argument("--backend", default="auto", choices=BACKENDS)
+    p.add_argument("--resamples", type=positive, default=2000, help="bootstrap resamples")
+    p.add_argument("--update-package", action="store_true",
+                   help="store the results and a regenerated model card in --model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, paths: AppPaths) -> int:
+    from engine.ai.datasets.detect import read_dataset
+    from engine.ai.evaluate_model import evaluate_model, update_package
+    from engine.ai.package import read_package
+    from engine.ai.runtime import load_runtime
+    from engine.ai.service import current_package
+
+    if args.update_package and not args.model:
+        raise MammoDeskError("--update-package needs --model PACKAGE_FOLDER")
+    records, summary = read_dataset(Path(args.data), args.kind)
+    pkg = read_package(Path(args.model)) if args.model else current_package(paths.models)
+    runtime = load_runtime(pkg, args.backend)
+
+    def progress(done: int, total: int) -> None:
+        if show_progress() or done == total:
+            end = "\n" if done == total else ""
+            print(f"\r{done}/{total} exams", end=end, file=sys.stderr, flush=True)
+
+    out = Path(args.out)
+    evaluation = evaluate_model(records, runtime, out, args.resamples, progress)
+    if args.update_package:
+        update_package(Path(args.model), evaluation, out, summary)
+    if args.json:
+        print_json(evaluation)
+        return ExitCode.OK
+    b, e = evaluation["breast_auc"], evaluation["exam_auc"]
+    froc = evaluation.get("froc") or {}
+    print(f"model {pkg.describe()} on {runtime.device} ({NOT_CLINICAL})")
+    print(f"breast-level AUC {b['auc']} (95% CI {b['ci_low']}-{b['ci_high']}), "
+          f"exam-level AUC {e['auc']} (95% CI {e['ci_low']}-{e['ci_high']})")
+    if froc:
+        print(f"FROC sensitivity at 1 false mark per image: "
+              f"{froc['sensitivity_at_fp'].get('1')}")
+    print(f"evaluation written to {out}")
+    return ExitCode.OK
