@@ -6,13 +6,13 @@ has its default (``defaults()``; empty where there is none)."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from engine.atomic import write_atomically
 from engine.errors import MammoDeskError
+from engine.urls import url_problem
 
 FILE_NAME = "settings.json"
 KEYS: dict[str, str] = {
@@ -30,7 +30,7 @@ KEYS: dict[str, str] = {
     "cloud.dev_plain_http": "yes: allow plain http to a loopback address (development only)",
     "sync.auto_enqueue": "yes: queue every study for sync, not only signed reads",
     "sync.paused": "yes: sync waits until resumed",
-    "sync.bandwidth_kbps": "upload cap in kilobytes per second (empty: no cap)",
+    "sync.bandwidth_kib_s": "upload cap in KiB per second, 1 KiB = 1024 bytes (empty: no cap)",
     "sync.batch_mb": "largest STOW-RS request in MB (default 64)",
     "deid.profile": "de-identification profile for sync and anonymize: sync (default) or basic",
     "deid.options": "comma-separated de-identification options replacing the profile's own",
@@ -66,10 +66,11 @@ def defaults() -> dict[str, str]:
 
 
 AUTH_MODES = ("basic", "oauth2-client", "oauth2-device")
+# Keys renamed since they were introduced: old name -> new name (same value).
+RENAMED = {"sync.bandwidth_kbps": "sync.bandwidth_kib_s"}
 _URL_KEYS = ("cloud.url", "cloud.token_url", "cloud.device_url")
-_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _YES_NO = ("cloud.dev_plain_http", "sync.auto_enqueue", "sync.paused")
-_POSITIVE = ("sync.bandwidth_kbps", "sync.batch_mb", "limits.frame_megapixels",
+_POSITIVE = ("sync.bandwidth_kib_s", "sync.batch_mb", "limits.frame_megapixels",
              "limits.file_mb", "limits.zip_ratio")
 
 
@@ -90,18 +91,18 @@ class Setting:
 def check_value(key: str, value: str) -> str:
     """The value as it would be stored; MammoDeskError when it is refused."""
     value = value.strip()
+    if key in RENAMED:
+        raise MammoDeskError(f"{key} is now called {RENAMED[key]}")
     if key not in KEYS:
         raise MammoDeskError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
-    if key in (*_URL_KEYS, "cloud.proxy") and value and "@" in urlparse(value).netloc:
+    if key == "cloud.proxy" and value and "@" in urlparse(value).netloc:
         # A settings file is no place for a password: it goes to the keyring (login).
         raise MammoDeskError(f"{key} must not carry a user name or password; "
                              "use cloud.user and login")
     if key in _URL_KEYS and value:
-        url = urlparse(value)
-        loopback = url.hostname in _LOOPBACK
-        if not url.netloc or not (url.scheme == "https" or (url.scheme == "http" and loopback)):
-            raise MammoDeskError(f"{key} must start with https:// and name a host "
-                                 "(plain http only to a loopback address, for development)")
+        problem = url_problem(value, key, dev_plain_http=True)
+        if problem:
+            raise MammoDeskError(problem)
     if key == "cloud.proxy" and value:
         url = urlparse(value)
         if url.scheme not in ("http", "https") or not url.hostname:
@@ -137,7 +138,12 @@ class Settings:
             return {}
         except (OSError, ValueError) as exc:
             raise MammoDeskError(f"the settings file {self.path} is unreadable: {exc}") from exc
-        return {k: str(v) for k, v in data.items() if k in KEYS} if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            return {}
+        for old_key, new_key in RENAMED.items():  # a file written by an older MammoDesk
+            if old_key in data and new_key not in data:
+                data[new_key] = data[old_key]
+        return {k: str(v) for k, v in data.items() if k in KEYS}
 
     def get(self, key: str, default: str = "") -> str:
         if key not in KEYS:
@@ -166,9 +172,6 @@ class Settings:
         data = {k: v for k, v in data.items() if v}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=1, sort_keys=True)
-            os.replace(tmp, self.path)
+            write_atomically(self.path, json.dumps(data, indent=1, sort_keys=True))
         except OSError as exc:
             raise MammoDeskError(f"cannot save settings: {exc.strerror or exc}") from exc

@@ -11,11 +11,11 @@ and refresh tokens live in the system keyring (``sync.credentials``).
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from engine.urls import url_problem
 from sync.bounded import MIN_UPLOAD_RATE, SMALL_DEADLINE_S
 from sync.errors import ConfigError
 
@@ -40,41 +40,6 @@ class CloudConfig:
     # request_deadline seconds; an upload gets its size at min_upload_rate (B/s) more.
     request_deadline: float = SMALL_DEADLINE_S
     min_upload_rate: float = MIN_UPLOAD_RATE
-
-
-def is_loopback(host: str | None) -> bool:
-    """``localhost``, 127.0.0.0/8 or ::1 (the only hosts plain http may reach)."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def url_problem(url: str, what: str, dev_plain_http: bool) -> str | None:
-    """Why ``url`` may not be used (one line), or None when it is fine."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return f"{what} is not a valid URL"
-    if parts.scheme not in ("http", "https") or not host:
-        return f"{what} must start with https:// and name a host"
-    if parts.username is not None or parts.password is not None:
-        return (f"{what} must not carry a user name or password "
-                "(the password goes to the system keyring through `login`)")
-    if parts.scheme == "http":
-        if not is_loopback(host):
-            return (f"{what} uses plain http to {host}: only https is allowed "
-                    "(plain http only to a loopback address, for development)")
-        if not dev_plain_http:
-            return (f"{what} uses plain http: set cloud.dev_plain_http=yes to allow it "
-                    "on a loopback address (development only)")
-    return None
 
 
 def cloud_config(settings: dict[str, str]) -> CloudConfig:

@@ -36,8 +36,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from engine.urls import url_problem
 from sync import bounded
-from sync.config import CloudConfig, url_problem
+from sync.config import CloudConfig
 from sync.errors import ConfigError
 
 _POOL_CONNECTIONS = 2  # hosts kept (the cloud, its token endpoint)

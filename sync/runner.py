@@ -90,7 +90,7 @@ class SyncRunner:
         return self._setting("sync.paused") == "yes"
 
     def _rate_limit(self) -> float | None:
-        value = self._setting("sync.bandwidth_kbps")
+        value = self._setting("sync.bandwidth_kib_s")
         return float(value) * 1024 if value else None
 
     def _batch_bytes(self) -> int:

@@ -168,7 +168,7 @@ def test_dropped_stalled_and_reset_connections_still_complete(station, cloud, sm
 def test_orthanc_restarted_mid_sync_completes(station, cloud, small_cohort):
     sign_and_queue(station, small_cohort.files[:4])  # about 7 MB
     station.connect(cloud)
-    station.cli("config", "set", "sync.bandwidth_kbps", "600")  # about 12 s of upload
+    station.cli("config", "set", "sync.bandwidth_kib_s", "600")  # about 12 s of upload
     station.cli("config", "set", "sync.batch_mb", "0.5")
     env = {**os.environ, "MAMMODESK_HOME": str(station.home)}
     proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "sync", "--once"], cwd=ROOT,
@@ -208,7 +208,7 @@ def _reached(doc: dict, target: str, share: float) -> bool:
 def test_twenty_kills_at_random_moments(station, cloud, small_cohort):
     sign_and_queue(station, small_cohort.files[:8])
     station.connect(cloud)
-    station.cli("config", "set", "sync.bandwidth_kbps", "400")
+    station.cli("config", "set", "sync.bandwidth_kib_s", "400")
     station.cli("config", "set", "sync.batch_mb", "0.3")
     env = {**os.environ, "MAMMODESK_HOME": str(station.home)}
     rng = random.Random(20)
@@ -231,7 +231,7 @@ def test_twenty_kills_at_random_moments(station, cloud, small_cohort):
         stored = cloud.instance_uids()
         assert len(stored) == len(set(stored))
     assert killed >= 10, f"only {killed} of 20 runs were still working when killed"
-    station.cli("config", "set", "sync.bandwidth_kbps", "")
+    station.cli("config", "set", "sync.bandwidth_kib_s", "")
     done = station.cli("sync", "--once")
     assert done.returncode == 0, done.stderr
     assert set(station.states()) == {"confirmed"}

@@ -123,7 +123,7 @@ def test_bad_settings_are_refused_in_one_line(tmp_path):
     from engine.settings import Settings
 
     s = Settings(tmp_path)
-    for key, value, message in (("cloud.url", "http://x", "must start with https://"),
+    for key, value, message in (("cloud.url", "http://x", "only https is allowed"),
                                 ("nope", "1", "unknown setting"),
                                 ("cloud.ca_bundle", str(tmp_path / "none.pem"), "no CA bundle")):
         try:

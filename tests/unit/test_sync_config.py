@@ -55,3 +55,26 @@ def test_config_set_refuses_credentials_and_writes_nothing(tmp_path, key, value)
     assert list(home.rglob("settings.json")) == []  # nothing written
     assert not any(SECRET in p.read_text(errors="replace") for p in home.rglob("*")
                    if p.is_file())  # not in a log either
+
+
+def test_the_bandwidth_cap_is_in_kib_per_second_and_an_old_setting_is_kept(tmp_path):
+    import json
+
+    from engine.errors import MammoDeskError
+    from engine.settings import Settings
+
+    settings = Settings(tmp_path)
+    settings.path.write_text(json.dumps({"sync.bandwidth_kbps": "400"}))
+    assert settings.get("sync.bandwidth_kib_s") == "400"  # a file from an older version
+    with pytest.raises(MammoDeskError, match=r"now called sync\.bandwidth_kib_s"):
+        settings.update({"sync.bandwidth_kbps": "100"})
+
+
+def test_set_time_and_connect_time_agree_on_loopback(tmp_path):
+    from engine.settings import Settings
+    from engine.urls import url_problem
+
+    # 127.0.0.2 is loopback for both checks (it was refused when saved before).
+    Settings(tmp_path).update({"cloud.url": "http://127.0.0.2:8042/dicom-web"})
+    assert url_problem("http://127.0.0.2:8042/dicom-web", "cloud.url", True) is None
+    assert url_problem("http://10.0.0.1/dicom-web", "cloud.url", True) is not None
