@@ -16,13 +16,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.dates import shown_date
 from engine.library.worklist import STATUSES, WorklistRow
 
 COLUMNS = ("Patient ID", "Patient", "Date", "Views", "Prior", "Status", "AI score")
 
 
-def _date(value: str) -> str:
-    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 else value
 
 
 class WorklistModel(QAbstractTableModel):
@@ -57,7 +56,7 @@ class WorklistModel(QAbstractTableModel):
         values = (
             r.patient_id,
             r.patient_name.replace("^", " "),
-            _date(r.study_date),
+            shown_date(r.study_date),
             " ".join(r.views) or "-",
             "yes" if r.has_prior else "",
             r.status,

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import sys
 
+from engine.notices import NOT_FOR_CLINICAL_USE_SHORT
+
 PROG = "mammodesk"
-NOT_CLINICAL = "synthetic-trained model, not for clinical use"
+NOT_CLINICAL = f"synthetic-trained model, {NOT_FOR_CLINICAL_USE_SHORT}"
 
 
 def print_json(document: object) -> None:
@@ -25,8 +27,3 @@ def note(message: str) -> None:
 def show_progress() -> bool:
     """Progress counters only for a person watching a terminal."""
     return sys.stderr.isatty()
-
-
-def date(value: str) -> str:
-    """A DICOM date (YYYYMMDD) as YYYY-MM-DD; anything else as it is."""
-    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 else value

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 
+from engine.dates import shown_date
 from engine.paths import AppPaths
 from ui.cli import ai_text
 from ui.cli.exit_codes import ExitCode
-from ui.cli.output import NOT_CLINICAL, date, print_json
+from ui.cli.output import NOT_CLINICAL, print_json
 from ui.cli.screen import has_display
 
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
                     "library": str(paths.library), "ai": shown, "headless": headless,
                     "images": [image.as_dict() for image in images]})
         return ExitCode.OK
-    print(f"demo study (synthetic): {summary.patient_name}, {date(summary.study_date)}, "
+    print(f"demo study (synthetic): {summary.patient_name}, {shown_date(summary.study_date)}, "
           f"{summary.instances} images, views {' '.join(summary.views)}")
     for image in images:
         print(f"  {image.view_label:<6} {image.columns}x{image.rows}  view from "

@@ -7,9 +7,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from engine.dates import shown_date
 from engine.paths import AppPaths
 from ui.cli.exit_codes import ExitCode
-from ui.cli.output import date, print_json
+from ui.cli.output import print_json
 
 if TYPE_CHECKING:
     from engine.library.listing import StudySummary
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
     print(f"{'date':<10} {'patient':<24} {'id':<16} {'images':>6}  {'views':<20} "
           f"{'study UID':<{uid_width}}  AI scope")
     for s in studies:
-        print(f"{date(s.study_date):<10} {s.patient_name[:24]:<24} {s.patient_id[:16]:<16} "
+        print(f"{shown_date(s.study_date):<10} {s.patient_name[:24]:<24} {s.patient_id[:16]:<16} "
               f"{s.instances:>6}  {' '.join(s.views)[:20]:<20} "
               f"{s.study_uid:<{uid_width}}  {ai_scope(s)}")
     return ExitCode.OK
