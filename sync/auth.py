@@ -178,7 +178,8 @@ class _BearerAuth(AuthBase):
         if resp.status_code != 401:
             return resp
         sent = resp.request.headers.get("Authorization", "")
-        if not sent.startswith("Bearer ") or getattr(resp.request, "_mammodesk_retried", False):
+        if (not isinstance(sent, str) or not sent.startswith("Bearer ")
+                or getattr(resp.request, "_mammodesk_retried", False)):
             return resp  # not our token (a redirect elsewhere), or already the second try
         self._drop(sent[len("Bearer "):])
         body = resp.request.body
@@ -192,10 +193,12 @@ class _BearerAuth(AuthBase):
         resp.close()
         retry = resp.request.copy()
         retry._mammodesk_retried = True  # type: ignore[attr-defined]
-        extract_cookies_to_jar(retry._cookies, resp.request, resp.raw)  # type: ignore[attr-defined]
-        retry.prepare_cookies(retry._cookies)  # type: ignore[attr-defined]
+        jar = retry._cookies  # None only before a request is prepared
+        if jar is not None:
+            extract_cookies_to_jar(jar, resp.request, resp.raw)
+        retry.prepare_cookies(jar)
         retry.headers["Authorization"] = f"Bearer {self.token()}"
-        second = resp.connection.send(retry, **kwargs)  # type: ignore[attr-defined]
+        second = resp.connection.send(retry, **kwargs)
         second.history.append(resp)
         second.request = retry
         return second

@@ -166,7 +166,7 @@ class _DeadlineHTTPConnection(HTTPConnection):
         super().connect()
         bounded.attach(self)
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> None:
         bounded.attach(self)  # a kept-alive connection, reused for this request
         super().request(*args, **kwargs)
 
@@ -176,7 +176,7 @@ class _DeadlineHTTPSConnection(HTTPSConnection):
         super().connect()
         bounded.attach(self)
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> None:
         bounded.attach(self)
         super().request(*args, **kwargs)
 

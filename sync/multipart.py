@@ -17,7 +17,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -77,7 +77,7 @@ class MultipartBody:
         self._length = sum(len(self._part_head(n)) + n + 2 for n in self._sizes)
         self._length += len(self._closing())
 
-        self._segments: Iterator[bytes] | None = None
+        self._segments: Generator[bytes, None, None] | None = None
         self._pending = b""  # the current segment, handed out from _offset on
         self._offset = 0
         self._file: BinaryIO | None = None
@@ -133,7 +133,7 @@ class MultipartBody:
             self._file.close()
             self._file = None
 
-    def _generate(self) -> Iterator[bytes]:
+    def _generate(self) -> Generator[bytes, None, None]:
         for index, size in enumerate(self._sizes):
             yield self._part_head(size)
             yield from self._file_chunks(index)

@@ -17,6 +17,7 @@ the loop, queue intact.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -241,9 +242,9 @@ class SyncRunner:
         for study in {i.out_study_uid for i in candidates if i.out_study_uid}:
             expected = {i.out_sop_uid for i in candidates
                         if i.out_study_uid == study and i.out_sop_uid}
-            present |= self._call(lambda s=study, e=expected: dicomweb.qido_instances(
-                self.session, self.cfg.url, s, expected=e, auth=self.auth,
-                timeout=(self.cfg.connect_timeout, self.cfg.read_timeout),
+            present |= self._call(functools.partial(
+                dicomweb.qido_instances, self.session, self.cfg.url, study, expected=expected,
+                auth=self.auth, timeout=(self.cfg.connect_timeout, self.cfg.read_timeout),
                 deadline=self.cfg.request_deadline))
         done = [i for i in candidates if i.out_sop_uid in present]
         outbox.set_state(self.library, [i.id for i in done], outbox.CONFIRMED)

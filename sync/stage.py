@@ -112,7 +112,7 @@ class Stager:
 
     # -- reports ---------------------------------------------------------
     def _headers(self, study_uid: str) -> list[Dataset]:
-        out = []
+        out: list[Dataset] = []
         for path in sorted(f.path for f in study_files(self.library, study_uid)):
             try:
                 out.append(pydicom.dcmread(path, stop_before_pixels=True))

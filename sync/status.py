@@ -4,11 +4,31 @@ status line both read it."""
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from engine.library import Library, outbox
 from sync import progress as prog
 
 
-def status_document(library: Library) -> dict[str, object]:
+class Problem(TypedDict):
+    kind: str
+    state: str
+    reason: str
+
+
+class StatusDocument(TypedDict):
+    objects: dict[str, int]  # per item state
+    bytes_pending: int
+    studies: dict[str, int]  # per study state
+    running: bool
+    phase: str
+    message: str
+    rate_bps: float
+    eta_s: float | None
+    problems: list[Problem]
+
+
+def status_document(library: Library) -> StatusDocument:
     counts = outbox.counts(library)
     running = prog.read_progress(library.root)
     pending = {s: counts[s] for s in outbox.PENDING}

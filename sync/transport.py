@@ -46,8 +46,9 @@ def _cause(exc: BaseException) -> BaseException:
         if inner is None:
             break
         exc = inner
-        if getattr(exc, "reason", None) is not None and isinstance(exc.reason, BaseException):
-            exc = exc.reason
+        reason = getattr(exc, "reason", None)
+        if isinstance(reason, BaseException):
+            exc = reason
     return exc
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the test suite needs (Debian packages, Python venv) and run it
-# all: ruff, the import-linter layering contracts, then pytest.
+# all: ruff, the import-linter layering contracts, mypy, then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +36,8 @@ echo "== ruff"
 .venv/bin/ruff check .
 echo "== import-linter"
 .venv/bin/lint-imports
+echo "== mypy"
+.venv/bin/python -m mypy
 echo "== pytest"
 # The fuzz test (tests/fuzz, part of the suite) runs for a fixed time with a
 # fixed seed, so that CI's result can be reproduced; set MAMMODESK_FUZZ_SEED

@@ -8,23 +8,29 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from engine.paths import AppPaths
 
+if TYPE_CHECKING:
+    from ui.context import AppContext
+    from ui.main_window import MainWindow
+
 
 def make_app(argv: list[str] | None = None) -> QApplication:
-    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv or [sys.argv[0]])
     app.setApplicationName("MammoDesk")
     from ui.theme import apply_dark_theme
 
-    apply_dark_theme(app)  # type: ignore[arg-type]
-    return app  # type: ignore[return-value]
+    apply_dark_theme(app)
+    return app
 
 
-def finish(app: QApplication, *widgets) -> None:  # type: ignore[no-untyped-def]
+def finish(app: QApplication, *widgets: QWidget) -> None:
     """Tear Qt down in order before Python does: widgets first, then the
     application object.  Left to the interpreter's final garbage collection,
     PySide6 objects can be destroyed in an order that crashes at exit."""
@@ -36,7 +42,7 @@ def finish(app: QApplication, *widgets) -> None:  # type: ignore[no-untyped-def]
     app.shutdown()
 
 
-def build_window(paths: AppPaths, ai: bool = True):  # type: ignore[no-untyped-def]
+def build_window(paths: AppPaths, ai: bool = True) -> tuple[AppContext, MainWindow]:
     from ui.context import AppContext
     from ui.main_window import MainWindow
 

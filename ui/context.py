@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -14,6 +15,9 @@ from engine.paths import AppPaths
 from engine.settings import Settings
 from ui.operations import Operations
 from ui.viewer.image_store import ImageStore
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 log = logging.getLogger(__name__)
 LOADING, READY, NO_MODEL, FAILED = "loading", "ready", "none", "failed"
@@ -36,7 +40,7 @@ class AppContext(QObject):
         self.disk = DiskCache(paths.cache / "display")
         self.images = ImageStore(self.decode_ops, self.cache, self.disk, parent=self)
         self.model: dict[str, str] | None = None  # name, version, device, backend
-        self._ai_procs = None
+        self._ai_procs: ProcessPoolExecutor | None = None
         self.model_state = NO_MODEL if not ai_enabled else LOADING
         self.model_text = "AI off" if not ai_enabled else "loading the AI model..."
         self._ai_enabled = ai_enabled
@@ -59,7 +63,7 @@ class AppContext(QObject):
             1, mp_context=multiprocessing.get_context("spawn"), initializer=worker.init,
             initargs=(str(self.paths.models), "auto", this_process()))
 
-        def load():  # type: ignore[no-untyped-def]
+        def load():
             return self.in_ai_process(worker.model_info)
 
         def done(info: dict[str, str]) -> None:
@@ -80,7 +84,7 @@ class AppContext(QObject):
 
         self.ai_ops.run(load, done, failed)
 
-    def in_ai_process(self, fn, *args):  # type: ignore[no-untyped-def]
+    def in_ai_process(self, fn, *args):
         """Run an engine.ai.worker job in the AI process and wait (call from
         a background thread)."""
         from concurrent.futures.process import BrokenProcessPool

@@ -4,6 +4,7 @@ state."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,7 +60,7 @@ class MainWindow(QMainWindow):
 
     # -- actions ---------------------------------------------------------------
 
-    def _action(self, menu, text: str, keys: str | list[str], fn: Callable[[], None],
+    def _action(self, menu, text: str, keys: str | list[str], fn: Callable[[], object],
                 reading_only: bool = False) -> QAction:
         act = QAction(text, self)
         seqs = [keys] if isinstance(keys, str) else keys
@@ -107,7 +108,7 @@ class MainWindow(QMainWindow):
                                   ("Ctrl+3", "MLO views, right and left", "MLO"),
                                   ("Ctrl+4", "Right breast, CC and MLO", "R"),
                                   ("Ctrl+5", "Left breast, CC and MLO", "L")):
-            self._action(hang, name, key, lambda lay=layout: self.reading.set_layout(lay), True)
+            self._action(hang, name, key, functools.partial(self.reading.set_layout, layout), True)
         self._action(hang, "Current vs prior", "C", self.reading.toggle_prior, True)
         view = m.addMenu("&View")
         self._action(view, "Fit to the cell", "F", self._tiles(lambda t: t.set_mode(FIT)), True)
@@ -195,7 +196,7 @@ class MainWindow(QMainWindow):
 
         root = self.ctx.paths.library
 
-        def fetch(study) -> None:  # type: ignore[no-untyped-def]
+        def fetch(study) -> None:
             for image in study.images:
                 item = study.files.get(image.key)
                 if item is not None:
@@ -207,14 +208,14 @@ class MainWindow(QMainWindow):
     def refresh_worklist(self) -> None:
         root = self.ctx.paths.library
 
-        def load():  # type: ignore[no-untyped-def]
+        def load():
             from engine.library.store import Library
             from engine.library.worklist import worklist
 
             with Library(root) as lib:
                 return worklist(lib)
 
-        def show(rows) -> None:  # type: ignore[no-untyped-def]
+        def show(rows) -> None:
             self.worklist.set_rows(rows)
             self.sync.refresh()
 
@@ -235,9 +236,11 @@ class MainWindow(QMainWindow):
             with Library(root) as lib:
                 return enqueue(lib, [uid], "manual")
 
-        self.ctx.ops.run(work, lambda n: (self.say(
-            f"queued {n} object(s) for the cloud" if n else "nothing new to send"),
-            self.refresh_worklist()), self.say)
+        def done(n: int) -> None:
+            self.say(f"queued {n} object(s) for the cloud" if n else "nothing new to send")
+            self.refresh_worklist()
+
+        self.ctx.ops.run(work, done, self.say)
 
     def toggle_sync_pause(self) -> None:
         paused = not self.sync.paused()
@@ -255,14 +258,14 @@ class MainWindow(QMainWindow):
         root = self.ctx.paths.library
         self.say("importing...")
 
-        def work():  # type: ignore[no-untyped-def]
+        def work():
             from engine.library import import_paths
             from engine.library.store import Library
 
             with Library(root) as lib:
                 return import_paths(lib, paths)
 
-        def done(report) -> None:  # type: ignore[no-untyped-def]
+        def done(report) -> None:
             rejected = len(report.rejected)
             self.say(f"imported {report.imported} image(s)" +
                      (f", {rejected} rejected" if rejected else ""))
@@ -336,7 +339,7 @@ class MainWindow(QMainWindow):
 
 
 def _toggle(attr: str) -> Callable:
-    def flip(tile) -> None:  # type: ignore[no-untyped-def]
+    def flip(tile) -> None:
         setattr(tile, attr, not getattr(tile, attr))
         tile.update()
     return flip

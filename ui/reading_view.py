@@ -167,7 +167,7 @@ class ReadingView(QWidget):
         single = f"{cell.laterality}{cell.view}"
         self.set_layout("2x2" if self.layout_name == single else single)
 
-    def _image_ready(self, key: str, view) -> None:  # type: ignore[no-untyped-def]
+    def _image_ready(self, key: str, view) -> None:
         for tile in self.hanging.tile_for(key):
             tile.set_view(view)
 
@@ -250,13 +250,13 @@ class ReadingView(QWidget):
                 name = ""
         return name
 
-    def _write(self, fn, what: str) -> None:  # type: ignore[no-untyped-def]
+    def _write(self, fn, what: str) -> None:
         study = self.study
         if study is None or not study.in_library:
             return
         root = self.ctx.paths.library
 
-        def work():  # type: ignore[no-untyped-def]
+        def work():
             from engine.library.reads import reads_for
             from engine.library.store import Library
 

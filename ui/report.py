@@ -15,7 +15,7 @@ from engine.reporting.report_text import report_lines
 DPI = 150
 
 
-def export_report(view, out: Path) -> None:  # type: ignore[no-untyped-def]
+def export_report(view, out: Path) -> None:
     """Write the report; the file appears complete or not at all."""
     out = Path(out)
     tmp = out.with_name(out.name + ".part")

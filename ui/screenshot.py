@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import MammoDeskError
 from engine.paths import AppPaths
+
+if TYPE_CHECKING:
+    from engine.reading.open_study import OpenedStudy
+    from ui.reading_view import ReadingView
 
 SIZE = (1920, 1080)
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
@@ -24,7 +29,7 @@ def image_format(out: Path) -> str:
     return fmt
 
 
-def _settled(view) -> bool:  # type: ignore[no-untyped-def]
+def _settled(view: ReadingView) -> bool:
     for tile in view.hanging.visible_tiles():
         if tile.cell is None or tile.cell.placement is None or tile.problem:
             continue
@@ -33,7 +38,7 @@ def _settled(view) -> bool:  # type: ignore[no-untyped-def]
     return True
 
 
-def _load_study(paths: AppPaths, target: str):  # type: ignore[no-untyped-def]
+def _load_study(paths: AppPaths, target: str) -> OpenedStudy:
     """The study a folder or a library UID names, refused when it has no
     screening view (RCC, LCC, RMLO, LMLO) to hang."""
     from engine.display.hanging import group_views
@@ -63,22 +68,19 @@ def _load_study(paths: AppPaths, target: str):  # type: ignore[no-untyped-def]
 def render_screenshot(paths: AppPaths, target: str, out: Path, timeout_s: float = 120.0,
                       size: tuple[int, int] = SIZE) -> list[dict]:
     """Render and save; returns each cell's label, state and rectangle in the image."""
-    from PySide6.QtWidgets import QApplication
-
     from ui.app import make_app
     from ui.context import AppContext
     from ui.reading_view import ReadingView
 
     fmt = image_format(out)
     study = _load_study(paths, target)
-    make_app()
+    app = make_app()
     ctx = AppContext(paths, ai_enabled=False)  # stored AI results are shown; no model is run
     view = ReadingView(ctx)
     view.resize(*size)
     view.show()
     view.show_study(study)
     deadline = time.monotonic() + timeout_s
-    app = QApplication.instance()
     while not _settled(view) and time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.01)
@@ -88,7 +90,8 @@ def render_screenshot(paths: AppPaths, target: str, out: Path, timeout_s: float 
     image = view.grab().toImage()
     out = Path(out)
     tmp = out.with_name(out.name + ".part" + out.suffix)
-    if not image.save(str(tmp), fmt):
+    # PySide6 takes the format as a str, which its stubs do not allow.
+    if not image.save(str(tmp), fmt):  # type: ignore[call-overload]
         tmp.unlink(missing_ok=True)
         raise MammoDeskError(f"cannot write {out}")
     tmp.replace(out)

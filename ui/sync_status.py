@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -20,11 +21,14 @@ from engine.library import outbox
 from sync import progress as prog
 from ui.context import AppContext
 
+if TYPE_CHECKING:
+    from sync.status import StatusDocument
+
 log = logging.getLogger(__name__)
 POLL_MS = 2000
 
 
-def status_text(doc: dict[str, object], configured: bool, paused: bool, error: str) -> str:
+def status_text(doc: StatusDocument, configured: bool, paused: bool, error: str) -> str:
     """One line for the status bar."""
     if not configured:
         return "offline: no cloud configured"
@@ -43,8 +47,8 @@ def status_text(doc: dict[str, object], configured: bool, paused: bool, error: s
     if phase == prog.OFFLINE:
         return f"sync offline: {waiting} waiting, retrying{tail}"
     if phase == prog.UPLOADING and doc.get("rate_bps"):
-        rate = float(doc["rate_bps"]) / 1e6  # type: ignore[arg-type]
-        eta = prog.format_eta(doc.get("eta_s"))  # type: ignore[arg-type]
+        rate = float(doc["rate_bps"]) / 1e6
+        eta = prog.format_eta(doc.get("eta_s"))
         return f"sync: {waiting} waiting, {rate:.1f} MB/s, ETA {eta}{tail}"
     if phase in (prog.PREPARING, prog.CONFIRMING, prog.RETRYING):
         return f"sync {phase}: {waiting} waiting{tail}"

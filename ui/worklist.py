@@ -3,7 +3,14 @@ type to search, Enter or double-click to open."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -20,6 +27,7 @@ from engine.dates import shown_date
 from engine.library.worklist import STATUSES, WorklistRow
 
 COLUMNS = ("Patient ID", "Patient", "Date", "Views", "Prior", "Status", "AI score")
+_Index = QModelIndex | QPersistentModelIndex  # what Qt passes to a model
 
 
 
@@ -34,10 +42,10 @@ class WorklistModel(QAbstractTableModel):
         self.rows = list(rows)
         self.endResetModel()
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.rows)
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return len(COLUMNS)
 
     def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):
@@ -45,7 +53,7 @@ class WorklistModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index: _Index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
         r = self.rows[index.row()]
@@ -71,7 +79,7 @@ class _Filter(QSortFilterProxyModel):
         self.text = ""
         self.status = ""
 
-    def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:
+    def filterAcceptsRow(self, row: int, parent: _Index) -> bool:
         model = self.sourceModel()
         r: WorklistRow = model.data(model.index(row, 0, parent), Qt.ItemDataRole.UserRole)
         return r.matches(self.text) and (not self.status or r.status == self.status)

@@ -39,6 +39,17 @@ class _View:
     prepared: Prepared | None = None
 
 
+@dataclass(frozen=True)
+class _Ready:
+    """A breast whose CC and MLO are both prepared: what the model reads."""
+
+    side: str
+    cc: _View
+    mlo: _View
+    cc_input: Prepared
+    mlo_input: Prepared
+
+
 def _view_result(h: InstanceHeader) -> ViewResult:
     return ViewResult(
         view=h.view.label,
@@ -96,40 +107,41 @@ def _collect(datasets: Sequence[pydicom.Dataset]) -> tuple[list[_View], set[str]
 
 def _pair_breasts(
     chosen: dict[tuple[str, str], _View],
-) -> tuple[list[BreastResult], list[tuple[str, _View, _View]]]:
+) -> tuple[list[BreastResult], list[_Ready]]:
     """Breasts with a prepared CC and MLO are ready; the rest are not assessed."""
     breasts: list[BreastResult] = []
-    ready: list[tuple[str, _View, _View]] = []
+    ready: list[_Ready] = []
     for side in SIDES:
         cc, mlo = chosen.get((side, "CC")), chosen.get((side, "MLO"))
+        if (cc is not None and mlo is not None
+                and cc.prepared is not None and mlo.prepared is not None):
+            ready.append(_Ready(side, cc, mlo, cc.prepared, mlo.prepared))
+            continue
         missing = [
             f"{side}{pos}"
             for pos, v in (("CC", cc), ("MLO", mlo))
             if v is None or v.prepared is None
         ]
-        if missing:
-            why = "; ".join(
-                f"{name}: {v.result.reason}" if v is not None else f"{name} missing"
-                for name, v in ((f"{side}{p}", chosen.get((side, p))) for p in POSITIONS)
-                if f"{name}" in missing
-            )
-            breasts.append(BreastResult(side, None, None, f"not assessed ({why})"))
-        else:
-            ready.append((side, cc, mlo))  # type: ignore[arg-type]
+        why = "; ".join(
+            f"{name}: {v.result.reason}" if v is not None else f"{name} missing"
+            for name, v in ((f"{side}{p}", chosen.get((side, p))) for p in POSITIONS)
+            if f"{name}" in missing
+        )
+        breasts.append(BreastResult(side, None, None, f"not assessed ({why})"))
     return breasts, ready
 
 
-def _predict(ready: list[tuple[str, _View, _View]], runtime: Runtime) -> dict[str, np.ndarray]:
+def _predict(ready: list[_Ready], runtime: Runtime) -> dict[str, np.ndarray]:
     outputs: dict[str, np.ndarray] = {}
     if ready:
-        cc_in = np.stack([c.prepared.image for _, c, _ in ready])[..., None]  # type: ignore[union-attr]
-        mlo_in = np.stack([m.prepared.image for _, _, m in ready])[..., None]  # type: ignore[union-attr]
+        cc_in = np.stack([r.cc_input.image for r in ready])[..., None]
+        mlo_in = np.stack([r.mlo_input.image for r in ready])[..., None]
         outputs = runtime.predict(cc_in, mlo_in)
     return outputs
 
 
 def _score_breasts(
-    ready: list[tuple[str, _View, _View]],
+    ready: list[_Ready],
     outputs: dict[str, np.ndarray],
     manifest: dict,
     mark_threshold: float | None,
@@ -139,17 +151,18 @@ def _score_breasts(
     if mark_threshold is None:
         mark_threshold = float(manifest.get("operating_points", {}).get("marks", 0.5))
     breasts: list[BreastResult] = []
-    for j, (side, cc, mlo) in enumerate(ready):
-        for k, (v, key) in enumerate(((cc, "heat_cc"), (mlo, "heat_mlo"))):
+    for j, r in enumerate(ready):
+        views = ((r.cc, r.cc_input, "heat_cc"), (r.mlo, r.mlo_input, "heat_mlo"))
+        for k, (v, prepared, key) in enumerate(views):
             heat = outputs[key][j, ..., 0]
-            geom = v.prepared.geometry  # type: ignore[union-attr]
+            geom = prepared.geometry
             v.result.score = round(float(1 / (1 + np.exp(-outputs["view_logits"][j, k]))), 4)
             v.result.marks = find_marks(heat, geom, stride, mark_threshold)
             v.result.heatmap = register_heatmap(heat, geom, stride)
         dens = outputs["density"][j]
         breasts.append(
             BreastResult(
-                side,
+                r.side,
                 round(float(outputs["breast_prob"][j, 0]), 4),
                 DENSITY_CLASSES[int(np.argmax(dens))],
             )
@@ -165,7 +178,8 @@ def _exam_result(
     views: list[_View],
 ) -> ExamResult:
     scored = [b for b in breasts if b.probability is not None]
-    exam_score = round(100 * max(b.probability for b in scored), 1) if scored else None  # type: ignore[type-var]
+    probabilities = [b.probability for b in breasts if b.probability is not None]
+    exam_score = round(100 * max(probabilities), 1) if probabilities else None
     reason = None
     if not scored:
         reason = "no breast could be assessed"

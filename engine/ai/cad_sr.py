@@ -308,8 +308,8 @@ def _content(result: ExamResult, by_uid: dict[str, Dataset], study: Dataset) -> 
     # Root children: 1 language, 2 image library, 3 findings, 4 detections, 5 analyses.
     library = [_library_entry(v, by_uid.get(v.sop_instance_uid), study) for v in result.views]
     ident = {v.sop_instance_uid: [1, 2, k] for k, v in enumerate(result.views, start=1)}
-    impressions = [_impression(result, side, ident) for side in ("R", "L")]
-    impressions = [item for item in impressions if item is not None]
+    per_side = [_impression(result, side, ident) for side in ("R", "L")]
+    impressions = [item for item in per_side if item is not None]
     used = [ident[v.sop_instance_uid] for v in result.views if v.applicable]
     unused = [ident[v.sop_instance_uid] for v in result.views if not v.applicable]
     detections = [

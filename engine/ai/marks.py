@@ -40,20 +40,13 @@ def find_marks(
         xa, ya = geom.to_stored(u0, v0)
         xb, yb = geom.to_stored(u1, v1)
         x, y = geom.to_stored((c + 0.5) * stride, (r + 0.5) * stride)
-        box = (
-            float(max(0.0, min(xa, xb))),
-            float(max(0.0, min(ya, yb))),
-            float(min(geom.columns, max(xa, xb))),
-            float(min(geom.rows, max(ya, yb))),
+        x0, y0, x1, y1 = (
+            round(float(max(0.0, min(xa, xb))), 1),
+            round(float(max(0.0, min(ya, yb))), 1),
+            round(float(min(geom.columns, max(xa, xb))), 1),
+            round(float(min(geom.rows, max(ya, yb))), 1),
         )
-        marks.append(
-            Mark(
-                round(float(x), 1),
-                round(float(y), 1),
-                tuple(round(v, 1) for v in box),
-                round(peak, 4),
-            )
-        )
+        marks.append(Mark(round(float(x), 1), round(float(y), 1), (x0, y0, x1, y1), round(peak, 4)))
         if len(marks) == max_marks:
             break
     return marks

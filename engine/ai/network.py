@@ -21,7 +21,7 @@ LSE_R = 8.0  # sharpness of the log-sum-exp pooling (close to the maximum)
 WIDTHS = (24, 48, 96, 128)
 
 
-def _block(x, channels: int, stride: int, name: str):  # type: ignore[no-untyped-def]
+def _block(x, channels: int, stride: int, name: str):
     y = L.Conv2D(channels, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_c1")(x)
     y = L.BatchNormalization(name=f"{name}_bn1")(y)
     y = L.ReLU(name=f"{name}_r1")(y)
@@ -69,8 +69,8 @@ class SpeckChannel(L.Layer):
     them.  The classic first step of calcification detection, done in the
     graph so every backend computes the same thing."""
 
-    def call(self, x):  # type: ignore[no-untyped-def]
-        def pool(t):  # type: ignore[no-untyped-def]
+    def call(self, x):
+        def pool(t):
             return keras.ops.max_pool(t, pool_size=3, strides=1, padding="same")
 
         opening = pool(-pool(-x))
@@ -82,7 +82,7 @@ class BreastMask(L.Layer):
     """Heatmap cells that are mostly air get a very low logit: a finding
     lies in the breast, and the canvas edge must not raise a view's score."""
 
-    def call(self, inputs):  # type: ignore[no-untyped-def]
+    def call(self, inputs):
         heat, image = inputs
         inside = keras.ops.cast(image > 0, heat.dtype)
         s = HEATMAP_STRIDE
@@ -99,7 +99,7 @@ class LogSumExpPool(L.Layer):
         super().__init__(**kwargs)
         self.r = r
 
-    def call(self, z):  # type: ignore[no-untyped-def]
+    def call(self, z):
         flat = keras.ops.reshape(z, (keras.ops.shape(z)[0], -1))
         n = keras.ops.cast(keras.ops.shape(flat)[1], z.dtype)
         lse = keras.ops.logsumexp(self.r * flat, axis=1, keepdims=True)

@@ -12,7 +12,7 @@ so the writer is safe to call from a GUI process or a worker thread.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -31,7 +31,11 @@ MARK_COLOUR = "#ffd400"
 NOTICE_COLOUR = "#b00020"
 
 
-def _plain() -> dict[str, object]:
+class _Plain(TypedDict, total=False):
+    fontfeatures: tuple[str, ...]
+
+
+def _plain() -> _Plain:
     """Text keywords that keep every character a character (no "ff" ligature glyphs), so the
     PDF's text can be searched and copied as printed (font features exist in matplotlib 3.11+)."""
     from matplotlib.text import Text
@@ -39,7 +43,7 @@ def _plain() -> dict[str, object]:
     return {"fontfeatures": ("-liga",)} if hasattr(Text, "set_fontfeatures") else {}
 
 
-def _lines(fig: Figure, x: float, y: float, lines: list[str], size: float, **kw: object) -> None:
+def _lines(fig: Figure, x: float, y: float, lines: list[str], size: float, **kw: Any) -> None:
     """One text item per line: matplotlib drops font features on multi-line text."""
     step = size * 1.45 / 72.0 / fig.get_figheight()
     for i, line in enumerate(lines):

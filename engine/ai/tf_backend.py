@@ -38,7 +38,7 @@ def load_tensorflow(package: ModelPackage) -> tuple[Callable, str]:
         model = keras.saving.load_model(package.keras_path, compile=False)
 
     @tf.function(reduce_retracing=True)
-    def call(cc, mlo):  # type: ignore[no-untyped-def]
+    def call(cc, mlo):
         return model({"cc": cc, "mlo": mlo}, training=False)
 
     def run(cc: np.ndarray, mlo: np.ndarray) -> dict[str, np.ndarray]:

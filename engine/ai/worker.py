@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.ai.results import ExamResult
 from engine.errors import MammoDeskError
 from engine.parent_watch import Parent, exit_with_parent
 
-_runtime = None
+if TYPE_CHECKING:
+    from engine.ai.runtime import Runtime
+
+_runtime: Runtime | None = None
 _error: str | None = None
 
 
@@ -36,7 +40,7 @@ def init(models_root: str, backend: str = "auto", parent: Parent | None = None) 
         _error = f"the AI model could not be loaded: {type(exc).__name__}: {exc}"
 
 
-def _need():  # type: ignore[no-untyped-def]
+def _need() -> Runtime:
     if _runtime is None:
         raise MammoDeskError(_error or "no AI model installed")
     return _runtime

@@ -66,7 +66,7 @@ def _disagreement(ds: pydicom.Dataset, found: FrameHeader) -> str | None:
 
 
 def codestream_size_problem(
-    ds: pydicom.Dataset, data: bytes, frags: list[tuple[int, int]], ts: UID
+    ds: pydicom.Dataset, data: bytes | bytearray, frags: list[tuple[int, int]], ts: UID
 ) -> str | None:
     """One line when a compressed frame's own header disagrees with the DICOM header.
 

@@ -87,7 +87,7 @@ def expected_native_length(ds: pydicom.Dataset) -> int | str:
     return pixels * samples * ((bits + 7) // 8)
 
 
-def _fragments(data: bytes) -> list[tuple[int, int]] | str:
+def _fragments(data: bytes | bytearray) -> list[tuple[int, int]] | str:
     """(offset, length) of each fragment after the Basic Offset Table, or what is wrong."""
     out: list[tuple[int, int]] = []
     pos, size, index = 0, len(data), -1  # index -1 is the Basic Offset Table item
@@ -112,7 +112,9 @@ def _fragments(data: bytes) -> list[tuple[int, int]] | str:
     return out
 
 
-def _rle_problem(data: bytes, frags: list[tuple[int, int]], frames: int, pixels: int) -> str | None:
+def _rle_problem(
+    data: bytes | bytearray, frags: list[tuple[int, int]], frames: int, pixels: int
+) -> str | None:
     """The 64-byte header of each RLE frame (PS3.5 G.5), and its segments against the size.
 
     Each segment decodes to one byte per pixel of the frame.  RLE costs at most two bytes per
@@ -136,7 +138,7 @@ def _rle_problem(data: bytes, frags: list[tuple[int, int]], frames: int, pixels:
 
 
 def _codestream_problem(
-    data: bytes, frags: list[tuple[int, int]], frames: int, ts: UID, pixels: int
+    data: bytes | bytearray, frags: list[tuple[int, int]], frames: int, ts: UID, pixels: int
 ) -> str | None:
     if ts == RLELossless:
         return _rle_problem(data, frags, frames, pixels)

@@ -14,6 +14,7 @@ import pydicom
 from pydicom import uid as uids
 from pydicom.encaps import generate_frames
 from pydicom.pixels import get_decoder
+from pydicom.pixels.decoders.base import Decoder
 from pydicom.uid import UID
 
 from engine.dicom.image_size import declared_size_problem
@@ -91,7 +92,7 @@ def supported_transfer_syntaxes() -> dict[str, str]:
     return out
 
 
-def _decoder_for(ts: UID):  # type: ignore[no-untyped-def]
+def _decoder_for(ts: UID) -> Decoder:
     try:
         decoder = get_decoder(ts)
     except NotImplementedError as exc:
@@ -112,7 +113,9 @@ def _rle_overrun_problem(ds: pydicom.Dataset, frames: int, wanted: int | None) -
     if bits <= 8 or not isinstance(encapsulated, bytes | bytearray):
         return None  # one byte a sample cannot overrun; empty or absent: the decoder names it
     try:
-        for number, data in enumerate(generate_frames(encapsulated, number_of_frames=frames)):
+        # pydicom reads bytearray too (its documentation says so; its annotation omits it).
+        frames_of = generate_frames(encapsulated, number_of_frames=frames)  # type: ignore[arg-type]
+        for number, data in enumerate(frames_of):
             if wanted is not None and number != wanted:
                 continue
             problem = rle_stride_problem(data, pixels, bits)

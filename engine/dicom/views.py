@@ -192,9 +192,9 @@ def parse_view_text(text: str) -> tuple[str | None, str | None, list[str]]:
             mods.append("implant_displaced")
     if not views:
         folded = codes.fold(text)
-        for phrase, view in _PHRASES:
+        for phrase, named in _PHRASES:
             if phrase and phrase in folded:
-                views.add(view)
+                views.add(named)
                 break
     lat = lats.pop() if len(lats) == 1 else None
     view = views.pop() if len(views) == 1 else None

@@ -66,6 +66,7 @@ def _j2k_reduced(ds: pydicom.Dataset, level: int) -> np.ndarray | None:
     """Reduced decode through Pillow, or None when this file cannot take it."""
     try:
         from PIL import Image
+        from PIL.Jpeg2KImagePlugin import Jpeg2KImageFile
     except ImportError:  # pragma: no cover - Pillow comes with matplotlib
         return None
     if header_int(ds, "NumberOfFrames", 1) != 1 or header_int(ds, "SamplesPerPixel", 1) != 1:
@@ -85,7 +86,8 @@ def _j2k_reduced(ds: pydicom.Dataset, level: int) -> np.ndarray | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             im = Image.open(io.BytesIO(frame))
-            im.reduce = level
+            if isinstance(im, Jpeg2KImageFile):  # its setting: decode at 1 / 2**level
+                im.reduce = level
             im.load()
     except Image.DecompressionBombError:
         # Our own ceiling (checked before) is the one that counts; where it admits more than

@@ -159,10 +159,11 @@ def chosen_voi_values(ds: pydicom.Dataset, modality: np.ndarray, window: Window)
     """The viewer's VOI: `window`, on the output of its VOI LUT Sequence item
     when it names a usable one (float64, 0..1)."""
     voi = None
-    if usable_lut(ds, window.lut_index):
+    index = window.lut_index
+    if index is not None and usable_lut(ds, index):
         # The window works on the table's output (entries lo..hi).
         try:
-            voi = apply_voi(np.rint(modality).astype(np.int64), ds, index=window.lut_index)
+            voi = apply_voi(np.rint(modality).astype(np.int64), ds, index=index)
         except Exception as exc:  # what the checks cannot foresee: the window alone then
             log.warning("VOI LUT not applied (%s)", type(exc).__name__)
     return window_values(np.asarray(voi if voi is not None else modality, np.float64), window)

@@ -104,6 +104,6 @@ def study_images(library: Library, study_uid: str) -> list[IndexedImage]:
         out.append(IndexedImage(
             _stored(library, row[:8]), lat, view, tuple(json.loads(mods or "[]")), label or "",
             int(n_rows or 0), int(n_cols or 0),
-            tuple(json.loads(orientation)) if orientation else None,  # type: ignore[arg-type]
-            tuple(json.loads(order)) if indexed else None))  # type: ignore[arg-type]
+            tuple(json.loads(orientation)) if orientation else None,
+            tuple(json.loads(order)) if indexed else None))
     return out

@@ -24,6 +24,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from engine.errors import MammoDeskError
 from engine.library.ai_results import latest_result_id
@@ -80,8 +81,11 @@ _ITEM_COLUMNS = ("id, outbox_id, study_uid, kind, source, state, size, staged, o
                  "out_sop_uid, attempts, last_error")
 
 
-def _item(row: tuple) -> Item:
-    return Item(*row[:5], ItemState(row[5]), *row[6:])
+def _item(row: tuple[Any, ...]) -> Item:
+    (id_, outbox_id, study_uid, kind, source, state, size, staged, out_study_uid, out_sop_uid,
+     attempts, last_error) = row
+    return Item(id_, outbox_id, study_uid, kind, source, ItemState(state), size, staged,
+                out_study_uid, out_sop_uid, attempts, last_error)
 
 
 def _objects(library: Library, study_uid: str) -> list[tuple[str, str, int]]:
@@ -225,7 +229,7 @@ def retry_failed(library: Library) -> int:
 
 def counts(library: Library) -> dict[str, dict[str, int]]:
     """Objects and bytes per state, over the whole outbox."""
-    out = {s: {"objects": 0, "bytes": 0} for s in STATES}
+    out: dict[str, dict[str, int]] = {s: {"objects": 0, "bytes": 0} for s in STATES}
     for state, n, size in library.conn.execute(
             "SELECT state, COUNT(*), COALESCE(SUM(size), 0) FROM outbox_items GROUP BY state"):
         out.setdefault(state, {"objects": 0, "bytes": 0})

@@ -15,6 +15,7 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
+    UID,
     DigitalMammographyXRayImageStorageForPresentation,
     ExplicitVRLittleEndian,
     JPEG2000Lossless,
@@ -23,7 +24,7 @@ from pydicom.uid import (
 from engine.atomic import atomic_file
 
 MG_FOR_PRESENTATION = DigitalMammographyXRayImageStorageForPresentation
-IMPLEMENTATION_UID = "1.2.826.0.1.3680043.8.498.1"  # pydicom's root: synthetic data
+IMPLEMENTATION_UID = UID("1.2.826.0.1.3680043.8.498.1")  # pydicom's root: synthetic data
 
 # SNOMED CT view codes (CID 4014) and the breast (CID 4031).
 _VIEW_CODES = {
@@ -86,7 +87,7 @@ def _voi_lut(centre: float, width: float, maxv: int) -> Dataset:
 def _file_meta(sop_uid: str) -> FileMetaDataset:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MG_FOR_PRESENTATION
-    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = IMPLEMENTATION_UID
     meta.ImplementationVersionName = "MAMMODESK_PH1"

@@ -13,6 +13,7 @@ contrast, in units of fibroglandular fraction) and where it goes.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypedDict
 
 import numpy as np
 
@@ -58,10 +59,19 @@ def _specks(
     return np.column_stack([pts, diam, rel]).astype(np.float64)
 
 
+class _Position(TypedDict):
+    """Where a lesion sits and its detail seed: the keyword arguments of ``Lesion``."""
+
+    depth_frac: float
+    ml: float
+    si: float
+    seed: int
+
+
 def sample_lesion(rng: np.random.Generator, kind: str) -> Lesion:
     """Draw a lesion of the given kind.  Contrast ranges reach low values on
     purpose: subtle findings in dense tissue are what a model must learn."""
-    pos = {
+    pos: _Position = {
         "depth_frac": float(rng.uniform(0.15, 0.8)),
         "ml": float(rng.uniform(-0.8, 0.8)),
         "si": float(rng.uniform(-0.8, 0.8)),

@@ -9,6 +9,7 @@ Mammograms are cleaned by blanking the background (pixels.py).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import pydicom
@@ -33,8 +34,8 @@ class Verdict:
     reason: str = ""     # why it is quarantined (one line, no patient data)
 
 
-def _free_text(items: object, depth: int = 0) -> bool:
-    for item in items or ():  # type: ignore[attr-defined]
+def _free_text(items: Iterable[pydicom.Dataset] | None, depth: int = 0) -> bool:
+    for item in items or ():
         if str(item.get("ValueType", "")).upper() in FREE_TEXT_VALUE_TYPES:
             return True
         if depth < 64 and _free_text(item.get("ContentSequence"), depth + 1):
@@ -42,7 +43,7 @@ def _free_text(items: object, depth: int = 0) -> bool:
     return False
 
 
-def classify(ds: pydicom.Dataset, known_sop_classes: set[str] | dict[str, str]) -> Verdict:
+def classify(ds: pydicom.Dataset, known_sop_classes: Collection[str]) -> Verdict:
     sop = str(ds.get("SOPClassUID", "")).strip("\0 ")
     if not sop:
         return Verdict("quarantine", "no SOP Class UID: what the object holds is unknown")

@@ -223,7 +223,7 @@ def serialize(ds: Dataset) -> bytes:
     zeros (the one read in may hold anything, and is never looked at by the
     element walk), the file meta made by ``_file_meta``, the data set, and
     nothing after it."""
-    ds.preamble = PREAMBLE  # type: ignore[attr-defined]
+    ds.preamble = PREAMBLE
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     data = buffer.getvalue()

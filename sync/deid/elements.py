@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pydicom
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.tag import BaseTag
 from pydicom.valuerep import PersonName
 
 TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST",
@@ -59,13 +60,13 @@ def _texts(value: object) -> list[str]:
         return []
     if isinstance(value, str | PersonName) or not hasattr(value, "__iter__"):
         return [str(value)]
-    return [str(v) for v in value]  # type: ignore[union-attr]
+    return [str(v) for v in value]
 
 
-def _converted(ds: pydicom.Dataset, tag: object, data: object) -> list[str]:
+def _converted(ds: pydicom.Dataset, tag: BaseTag, data: object) -> list[str]:
     """pydicom's reading of a value; a value it cannot read is kept as its raw text."""
     try:
-        return _texts(ds[tag].value)  # type: ignore[index]
+        return _texts(ds[tag].value)
     except Exception:  # malformed values raise ValueError and more
         return [data.decode("latin-1")] if isinstance(data, bytes | bytearray) else []
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 from engine.atomic import atomic_file
 from engine.dicom.config import configure_pydicom
@@ -155,7 +156,15 @@ def _one(path: Path, rel: str, dst: Path, deid: Deidentifier, verify: bool) -> _
     return _Result(rel, "written", target=target, size=size, reid=reid_entries(outcome))
 
 
-_WORKER: dict[str, object] = {}
+class _WorkerState(TypedDict, total=False):
+    """What ``_worker_init`` leaves for the jobs of one worker process."""
+
+    deid: Deidentifier
+    dst: Path
+    verify: bool
+
+
+_WORKER: _WorkerState = {}
 
 
 def _worker_init(profile: Profile, keys: SiteKeys, dst: Path, verify: bool,
@@ -163,13 +172,13 @@ def _worker_init(profile: Profile, keys: SiteKeys, dst: Path, verify: bool,
     exit_with_parent(parent)  # a killed run writes nothing more
     logging.getLogger().handlers.clear()
     configure_pydicom()  # pydicom's value validation quotes patient data: off
-    _WORKER.update(deid=Deidentifier(profile, keys), dst=dst, verify=verify)
+    _WORKER.update({"deid": Deidentifier(profile, keys), "dst": dst, "verify": verify})
 
 
 def _worker_one(job: tuple[Path, str]) -> _Result:
     deid = _WORKER["deid"]
     assert isinstance(deid, Deidentifier)
-    return _one(job[0], job[1], _WORKER["dst"], deid, bool(_WORKER["verify"]))  # type: ignore[arg-type]
+    return _one(job[0], job[1], _WORKER["dst"], deid, bool(_WORKER["verify"]))
 
 
 def _results(jobs: list[tuple[Path, str]], dst: Path, profile: Profile, keys: SiteKeys,

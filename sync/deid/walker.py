@@ -14,6 +14,7 @@ from __future__ import annotations
 from pydicom.datadict import dictionary_has_tag, dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag
 
 from sync.deid.profile import Profile, SafePrivate
 from sync.deid.pseudonyms import Pseudonymizer, shift_date, shift_datetime
@@ -114,8 +115,8 @@ class Walker:
             self._apply(ds, elem, action, path)
         self._prune_creators(ds)
 
-    def _replace_raw(self, ds: Dataset, tag: object, raw: object, vr: str,
-                     action: str) -> bool:
+    def _replace_raw(self, ds: Dataset, tag: BaseTag, raw: object, vr: str,
+                     action: str | None) -> bool:
         """Z, D and U straight from the raw element (no decoding); False: not handled."""
         if not isinstance(raw, RawDataElement):
             return False

@@ -17,6 +17,8 @@ from tests.fuzz.campaign import Campaign
 from tests.fuzz.runner import Runner
 from tests.fuzz.seeds import build_seeds
 
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
+
 SECONDS = float(os.environ.get("MAMMODESK_FUZZ_SECONDS", "60"))
 
 

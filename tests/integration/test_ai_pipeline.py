@@ -24,6 +24,8 @@ from engine.phantom import generate_cohort
 from tests.support.cli import run_cli
 from tests.support.dicom_factory import bundled
 
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
+
 TRAIN_ARGS = ("--epochs", "1", "--steps", "3", "--batch", "2")
 TRAIN_ARGS += ("--val-fraction", "0.4", "--workers", "1")
 PACKAGE_FILES = ("manifest.json", "model.keras", "model.onnx", "MODEL_CARD.md")

@@ -15,6 +15,8 @@ import pytest
 
 from tests.support.cli import ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
+
 
 @pytest.fixture
 def home(tmp_path, plaintext_keyring) -> Path:

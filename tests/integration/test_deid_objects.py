@@ -20,6 +20,8 @@ from sync.deid.keys import SiteKeys
 from sync.deid.pixels import breast_region
 from sync.deid.profile import SafePrivate, profile_named
 
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
+
 KEYS = SiteKeys(secret=b"s" * 32, map_key=b"m" * 32)
 
 

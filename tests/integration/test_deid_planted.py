@@ -16,6 +16,8 @@ from sync.deid.keys import SiteKeys
 from sync.deid.profile import OPTIONS, SafePrivate, profile_named
 from tests.support.deid_corpus import Corpus, build_corpus, burned_text_left, find_markers
 
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
+
 KEYS = SiteKeys(secret=b"k" * 32, map_key=b"m" * 32)
 RULES = {int(r["tag"], 16): r for r in json.loads(
     (Path(__file__).resolve().parents[2] / "resources/deid/annex_e_2024b.json")

@@ -12,7 +12,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.support.cli import ROOT
+
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
 
 
 def test_import_onto_a_full_disk_then_with_room(small_cohort, tmp_path):

@@ -20,6 +20,8 @@ from engine.errors import LibraryError
 from engine.library import Library, import_paths, list_studies
 from tests.support.cli import ROOT, assert_library_consistent, run_cli
 
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
+
 SCREENING = ["RCC", "LCC", "RMLO", "LMLO"]
 
 

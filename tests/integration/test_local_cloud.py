@@ -23,6 +23,8 @@ import requests
 from tests.support.cloud import SCRIPT, LocalCloud
 from tests.support.faultproxy import Fault, FaultProxy
 
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
+
 KEYS = {"url", "ca", "user", "password", "https_port", "orthanc_port", "orthanc_url"}
 
 

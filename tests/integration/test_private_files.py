@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import ROOT
+
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
 
 
 def _cli_with_umask(umask: int, *args: str, home: Path) -> subprocess.CompletedProcess[str]:

@@ -16,6 +16,8 @@ from engine.phantom import generate_cohort
 from engine.phantom.plan import plan_study
 from tests.support.cli import run_cli
 
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
+
 TRAINING_SEEDS = {1001}  # the README's training cohort; the held-out set uses 9001
 
 

@@ -86,6 +86,7 @@ def test_keyboard_shortcuts_drive_the_viewer(qtbot, window):
     assert not window.help.isVisible()
 
 
+@pytest.mark.slow
 def test_zoom_and_pan_are_linked_across_views(qtbot, window):
     _open_first(qtbot, window)
     first, second = window.reading.hanging.visible_tiles()[:2]
@@ -96,6 +97,7 @@ def test_zoom_and_pan_are_linked_across_views(qtbot, window):
     assert second.vp.scale != pytest.approx(first.vp.scale)
 
 
+@pytest.mark.slow
 def test_prior_comparison_and_next_study(qtbot, window):
     rows = window.worklist.model.rows
     with_prior = next(r for r in rows if r.has_prior)
@@ -141,6 +143,7 @@ def test_sign_off_locks_the_read(qtbot, window):
                     timeout=10000)
 
 
+@pytest.mark.slow
 def test_signing_an_incomplete_read_says_what_is_missing(qtbot, window):
     _open_first(qtbot, window)
     window.reading.sign()
@@ -148,6 +151,7 @@ def test_signing_an_incomplete_read_says_what_is_missing(qtbot, window):
     assert not window.reading.reading.locked
 
 
+@pytest.mark.slow
 def test_a_corrupt_image_shows_its_reason_and_the_rest_works(qtbot, ctx, small_cohort, tmp_path):
     study = sorted({p.parent for p in small_cohort.files})[0]
     copy = tmp_path / "study"
@@ -170,6 +174,7 @@ def test_a_corrupt_image_shows_its_reason_and_the_rest_works(qtbot, ctx, small_c
                     timeout=20000)
 
 
+@pytest.mark.slow
 def test_missing_views_hang_with_a_label(qtbot, ctx, small_cohort, tmp_path):
     study = sorted({p.parent for p in small_cohort.files})[0]
     copy = tmp_path / "study"
@@ -186,6 +191,7 @@ def test_missing_views_hang_with_a_label(qtbot, ctx, small_cohort, tmp_path):
     assert view.hanging.visible_tiles()[3].view is None
 
 
+@pytest.mark.slow
 def test_ai_runs_in_the_background_and_fills_the_panel(qtbot, paths, small_cohort):
     from ui.context import READY, AppContext
     from ui.main_window import MainWindow
@@ -233,6 +239,7 @@ def test_import_by_drop_adds_studies_to_the_worklist(qtbot, ctx, small_cohort):
     assert w.worklist.proxy.rowCount() == 0
 
 
+@pytest.mark.slow
 def test_pdf_report_has_the_read_and_the_notice(qtbot, window, tmp_path):
     _open_first(qtbot, window)
     panel = window.reading.reading
@@ -251,6 +258,7 @@ def test_pdf_report_has_the_read_and_the_notice(qtbot, window, tmp_path):
     assert not list(tmp_path.glob("*.part"))
 
 
+@pytest.mark.slow
 def test_leaving_a_study_keeps_unsaved_edits_as_a_draft(qtbot, window):
     _open_first(qtbot, window)
     uid = window.reading.study.uid

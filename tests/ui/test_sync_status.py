@@ -46,6 +46,7 @@ def window(qtbot, ctx, small_cohort, cloud, monkeypatch, tmp_path, plaintext_key
     w.sync.stop()
 
 
+@pytest.mark.slow
 def test_signing_sends_the_study_and_the_status_bar_follows(qtbot, window, cloud):
     window.sync.start()
     qtbot.waitUntil(lambda: window.sync_label.text() == "sync: all sent", timeout=20000)

@@ -11,9 +11,12 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.support.cli import ROOT, run_cli
+
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
 
 
 def _free_display() -> int:

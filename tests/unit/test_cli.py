@@ -7,7 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.cli import ROOT, run_cli
+
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
 
 
 def _one_line_error(done) -> str:

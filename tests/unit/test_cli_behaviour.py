@@ -13,6 +13,8 @@ import pytest
 
 from tests.support.cli import ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
+
 README_KEYRING = "Keyring on a headless Linux"
 
 

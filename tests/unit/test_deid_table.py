@@ -89,6 +89,7 @@ def test_the_shipped_table_is_edition_2024b_with_cid_7050_codes(table):
 
 
 @needs_reference
+@pytest.mark.slow
 def test_regenerating_gives_the_shipped_bytes(tmp_path):
     spec = importlib.util.spec_from_file_location(
         "make_deid_table", ROOT / "packaging" / "make_deid_table.py"

@@ -163,6 +163,7 @@ def test_followed_links_are_listed_in_the_report(library, tmp_path):
     assert report.as_dict()["followed_links"] == [str(folder / "link.dcm")]
 
 
+@pytest.mark.slow
 def test_the_import_command_names_the_links_it_followed(tmp_path):
     elsewhere = _dicom(tmp_path / "elsewhere" / "real.dcm")
     folder = tmp_path / "in"

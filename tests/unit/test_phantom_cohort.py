@@ -11,6 +11,8 @@ import pytest
 from engine.errors import MammoDeskError
 from engine.phantom import SIZE_PRESETS, CohortResult, generate_cohort
 
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
+
 REQUIRED_COLUMNS = {
     "study_id",
     "study_instance_uid",

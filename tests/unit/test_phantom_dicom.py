@@ -14,6 +14,8 @@ from pydicom.uid import JPEG2000Lossless
 
 from engine.phantom import generate_cohort
 
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
+
 DCIODVFY = shutil.which("dciodvfy") or "/usr/bin/dciodvfy"
 SEED = 5
 COMMON = {"seed": SEED, "size": "small", "cancer_rate": 1.0, "prior_rate": 1.0}

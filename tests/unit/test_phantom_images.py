@@ -14,6 +14,8 @@ from scipy import ndimage
 
 from engine.phantom import generate_cohort
 
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
+
 
 def _rows(labels: Path) -> list[dict[str, str]]:
     with open(labels, newline="") as fh:

@@ -40,6 +40,8 @@ from tests.support.hostile_server import (
     HostileServer,
 )
 
+pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
+
 STUDY = "2.25.4242"
 SOPS = [f"{STUDY}.{i}" for i in range(1, 4)]
 DEADLINE_S = 1.0  # the whole-request deadline the tests configure (the default is minutes)

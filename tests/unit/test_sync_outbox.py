@@ -159,6 +159,7 @@ def test_a_full_disk_while_staging_stops_with_one_line_and_loses_nothing(signed,
     assert {i.state for i in outbox.items(library, box)} == {outbox.DEIDENTIFIED}
 
 
+@pytest.mark.slow
 def test_compressed_images_are_prepared_by_workers_with_the_same_result(library, keys,
                                                                          tmp_path):
     from engine.phantom import generate_cohort

@@ -46,7 +46,8 @@ class ImageTile(QWidget):
         self.cell: Cell | None = None
         self.view: ViewImage | None = None
         self.problem: str | None = None  # why the image cannot be shown
-        self.window: Window | None = None
+        # Shadows QWidget.window(), which MammoDesk never calls on a tile.
+        self.window: Window | None = None  # type: ignore[assignment]
         self.preset_index = 0
         self.invert = False
         self.vp = Viewport(1, 1, 1, 1)
@@ -208,8 +209,8 @@ class ImageTile(QWidget):
         if self.measure:
             a, b = self.measure
             mm = distance_mm(a, b, self.view.spacing_mm)
-            text = f"{mm:.1f} mm" if mm is not None else "no pixel spacing"
-            draw_measure(p, self.vp, scale, a, b, text)
+            caption = f"{mm:.1f} mm" if mm is not None else "no pixel spacing"
+            draw_measure(p, self.vp, scale, a, b, caption)
         if self.magnifier and self._mouse is not None:
             self._paint_magnifier(p, scale)
         draw_corner_text(p, QRectF(self.rect()), self._info_lines(scale, level),

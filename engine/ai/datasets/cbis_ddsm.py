@@ -128,7 +128,7 @@ def _nonzero_box(path: Path, malignant: bool) -> Box | None:
         pixels = decode_pixels(read_dataset(path))
     except MammoDeskError:
         return None
-    mask = pixels.reshape(pixels.shape[0], pixels.shape[1], -1).any(axis=2)
+    mask = np.any(pixels.reshape(pixels.shape[0], pixels.shape[1], -1), axis=2)
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:

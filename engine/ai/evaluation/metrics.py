@@ -166,9 +166,9 @@ def calibration(labels: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> dict
     bins = []
     for k in range(n_bins):
         c = int(count[k])
-        mp = psum[k] / c if c else None
-        fp = ysum[k] / c if c else None
+        mp = fp = None
         if c:
+            mp, fp = psum[k] / c, ysum[k] / c
             ece += c / p.size * abs(mp - fp)
         bins.append(
             {

@@ -67,7 +67,7 @@ def plot_froc(curve: dict | None, path: Path, title: str) -> None:
     ax = fig.add_subplot(1, 1, 1)
     fppi = np.asarray(curve["fp_per_image"] if curve else [], dtype=np.float64)
     sens = np.asarray(curve["sensitivity"] if curve else [], dtype=np.float64)
-    if fppi.size:
+    if curve is not None and fppi.size:
         ax.step(np.r_[0.0, fppi], np.r_[0.0, sens], where="post", linewidth=1.6)
         s1 = sensitivity_at_fp(curve, 1.0)
         ax.axvline(1.0, linestyle="--", color="0.6", linewidth=1)
@@ -95,7 +95,8 @@ def plot_reliability(calib: dict | None, path: Path, title: str) -> None:
     fig = _figure()
     ax = fig.add_subplot(1, 1, 1)
     ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="Perfect calibration")
-    bins = [b for b in (calib or {}).get("bins", []) if b.get("count")]
+    calib = calib or {}
+    bins = [b for b in calib.get("bins", []) if b.get("count")]
     if bins:
         mp = [b["mean_prob"] for b in bins]
         fp = [b["frac_pos"] for b in bins]

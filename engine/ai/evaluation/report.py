@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -78,7 +78,9 @@ def _auc_block(
     y: np.ndarray, p: np.ndarray, groups: np.ndarray | None, n_resamples: int, seed: int
 ) -> dict:
     n_pos, n_neg = int(y.sum()), int(y.size - y.sum())
-    out = {"auc": None, "ci_low": None, "ci_high": None, "n_pos": n_pos, "n_neg": n_neg}
+    out: dict[str, float | None] = {
+        "auc": None, "ci_low": None, "ci_high": None, "n_pos": n_pos, "n_neg": n_neg
+    }
     if n_pos and n_neg:
         out["auc"] = _r(roc_auc(y, p))
         if n_resamples > 0:
@@ -118,7 +120,7 @@ def _lesion_cnrs(images: list[FrocImage]) -> list[float | None]:
     return out
 
 
-def _in(v: float | None, lo: float, hi: float) -> bool:
+def _in(v: float | None, lo: float, hi: float) -> TypeGuard[float]:
     return v is not None and math.isfinite(v) and lo <= v < hi
 
 
@@ -141,7 +143,7 @@ def _by_cnr(
             "n_lesions": None,
             "hit_rate_at_1fp": None,
         }
-        if hits is not None:
+        if hits is not None and cnrs is not None:
             h = [hit for hit, c in zip(hits, cnrs, strict=True) if _in(c, lo, hi)]
             row["n_lesions"] = len(h)
             row["hit_rate_at_1fp"] = _r(sum(h) / len(h)) if h else None

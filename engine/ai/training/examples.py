@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.ai.datasets.records import ImageRecord
-from engine.ai.preprocess import InputSpec, NotApplicable, prepare
+from engine.ai.preprocess import Geometry, InputSpec, NotApplicable, prepare
 from engine.dicom.reader import read_dataset
 from engine.errors import MammoDeskError
 
@@ -35,7 +35,7 @@ class Example:
     extent: np.ndarray  # float32 (4,): u0, v0, u1, v1 of the breast on the canvas
 
 
-def model_boxes(rec: ImageRecord, geom) -> np.ndarray:  # type: ignore[no-untyped-def]
+def model_boxes(rec: ImageRecord, geom: Geometry) -> np.ndarray:
     out = np.full((MAX_BOXES, 5), -1.0, dtype=np.float32)
     for i, b in enumerate(rec.boxes[:MAX_BOXES]):
         ua, va = geom.to_model(b.x0, b.y0)

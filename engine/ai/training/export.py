@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     import keras
     import tensorflow as tf
 
+    from engine.ai.training.loop import Trainer
+
 ONNX_TOLERANCE = 1e-4
 PREPROCESSING = {
     "scope": "MG For Presentation, CC and MLO, no implants, single frame",
@@ -84,7 +86,9 @@ def _predict(model: keras.Model, arrays: dict, pairs: list[tuple[int, int]]) -> 
     return outs
 
 
-def _refit_density(trainer, arrays: dict, pairs: list, records: Sequence[ImageRecord]) -> None:  # type: ignore[no-untyped-def]
+def _refit_density(
+    trainer: Trainer, arrays: dict, pairs: list, records: Sequence[ImageRecord]
+) -> None:
     """The density head learnt on crops; refit it on whole-image features
     (mean of CC and MLO) of the validation breasts, where it is used."""
     import tensorflow as tf
@@ -116,7 +120,7 @@ def _export_onnx(model: keras.Model, path: Path, h: int, w: int, sample: tuple) 
     )
 
     @tf.function(input_signature=sig)
-    def fn(cc, mlo):  # type: ignore[no-untyped-def]
+    def fn(cc, mlo):
         out = model({"cc": cc, "mlo": mlo}, training=False)
         return tuple(out[n] for n in OUTPUT_NAMES)
 
@@ -127,7 +131,9 @@ def _export_onnx(model: keras.Model, path: Path, h: int, w: int, sample: tuple) 
     return max(float(np.max(np.abs(g - np.asarray(v)))) for g, v in zip(got, want, strict=True))
 
 
-def _fit_heads(trainer, arrays: dict, pairs: list, val_recs: Sequence[ImageRecord]):  # type: ignore[no-untyped-def]
+def _fit_heads(
+    trainer: Trainer, arrays: dict, pairs: list, val_recs: Sequence[ImageRecord]
+) -> tuple[keras.Model, list[dict], np.ndarray, np.ndarray]:
     """The breast model with its fusion and density heads fitted on the validation
     part; returns (model, its outputs per breast, breast probabilities, labels)."""
     from engine.ai.network import breast_model
@@ -279,7 +285,7 @@ def _manifest(
 
 
 def export_package(
-    trainer,  # type: ignore[no-untyped-def]
+    trainer: Trainer,
     val_recs: Sequence[ImageRecord],
     val_cached: tf.data.Dataset,
     pkg_dir: Path,

@@ -152,7 +152,7 @@ class Trainer:
             e.assign(v)
 
     @contextlib.contextmanager
-    def averaged_weights(self):  # type: ignore[no-untyped-def]
+    def averaged_weights(self):
         """Run the block with the averaged weights in the model."""
         live = [v.numpy() for v in self.model.trainable_variables]
         for v, e in zip(self.model.trainable_variables, self.averages.ema, strict=True):
@@ -163,11 +163,11 @@ class Trainer:
             for v, w in zip(self.model.trainable_variables, live, strict=True):
                 v.assign(w)
 
-    def _step_fn(self):  # type: ignore[no-untyped-def]
+    def _step_fn(self):
         strategy, model, opt = self.hw.strategy, self.model, self.opt
         global_batch = self.cfg.batch
 
-        def step(x, y):  # type: ignore[no-untyped-def]
+        def step(x, y):
             with tf.GradientTape() as tape:
                 out = model(x, training=True)
                 loss = tf.nn.compute_average_loss(_loss(out, y), global_batch_size=global_batch)
@@ -179,7 +179,7 @@ class Trainer:
         averages = self.averages
 
         @tf.function
-        def dist_step(x, y):  # type: ignore[no-untyped-def]
+        def dist_step(x, y):
             per = strategy.run(step, args=(x, y))
             # Bias-corrected start: early averages follow the weights closely.
             n = tf.cast(averages.updates.assign_add(1), tf.float32)

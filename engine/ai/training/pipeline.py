@@ -47,7 +47,7 @@ def cached_examples(
         for stale in glob.glob(glob.escape(str(cache_file)) + "*"):
             os.remove(stale)
 
-    def gen():  # type: ignore[no-untyped-def]
+    def gen():
         for n, ex in enumerate(iter_examples(records, spec, workers)):
             if progress:
                 progress(n + 1)

@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +40,7 @@ class TrainRequest:
     dataset_summary: dict | None = None
 
 
-def _progress(label: str, total: int):  # type: ignore[no-untyped-def]
+def _progress(label: str, total: int) -> Callable[[int], None]:
     tty = sys.stderr.isatty()
 
     def show(done: int) -> None:

@@ -13,7 +13,7 @@ from ui.cli.exit_codes import ExitCode
 from ui.cli.output import print_json
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("analyze", help="run the AI on a study (folder, file, ZIP or study UID)")
     p.add_argument("target", metavar="PATH|UID")
     p.add_argument("--json", action="store_true")

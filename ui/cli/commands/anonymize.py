@@ -12,7 +12,7 @@ from ui.cli.exit_codes import ExitCode
 from ui.cli.output import print_json, show_progress
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from sync.deid.profile import PROFILES
 
     p = sub.add_parser("anonymize", help="de-identify a folder of DICOM files into another")

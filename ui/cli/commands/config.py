@@ -12,7 +12,7 @@ from ui.cli.exit_codes import ExitCode
 from ui.cli.output import print_json
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("config", help="read, change or list the settings",
                        description="get KEY: the value in effect (the default when unset); "
                                    "set KEY VALUE ('' clears it); list: every key, its value "

@@ -12,7 +12,7 @@ from ui.cli.exit_codes import ExitCode
 from ui.cli.output import print_json
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("deid-key", help="the site's de-identification key (system keyring)")
     p.add_argument("action", choices=["create", "import", "export", "status"],
                    help="create: a new site key (first workstation); import: the site key "

@@ -13,7 +13,7 @@ from ui.cli.output import NOT_CLINICAL, print_json
 from ui.cli.screen import has_display
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="make and open the synthetic demo study")
     p.add_argument("--headless", action="store_true", help="print instead of opening a window")
     p.add_argument("--json", action="store_true")

@@ -14,7 +14,7 @@ from ui.cli.exit_codes import ExitCode
 from ui.cli.output import NOT_CLINICAL, print_json, show_progress
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("evaluate", help="evaluate a model package on a labelled dataset")
     p.add_argument("data", metavar="DATASET")
     p.add_argument("--out", required=True, metavar="DIR")

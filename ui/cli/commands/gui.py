@@ -9,7 +9,7 @@ from engine.paths import AppPaths
 from ui.cli.screen import has_display
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The window has no command word: it is what runs without one (see parser.py)."""
 
 

@@ -13,7 +13,7 @@ from ui.cli.exit_codes import ExitCode
 from ui.cli.output import note, print_json, show_progress
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("import", help="import folders, DICOMDIRs and ZIP files")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--json", action="store_true")

@@ -14,7 +14,7 @@ from engine.settings import Settings, check_value
 from ui.cli.exit_codes import ExitCode
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("login", help="store the cloud credentials in the system keyring")
     p.add_argument("--user", help="account name (default: setting cloud.user); saved as "
                                   "cloud.user once the sign-in succeeds")

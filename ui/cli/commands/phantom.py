@@ -12,7 +12,7 @@ from ui.cli.exit_codes import ExitCode
 from ui.cli.output import print_json, show_progress
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("phantom", help="write a synthetic screening cohort (DICOM + labels)")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--studies", required=True, type=positive, metavar="N")

@@ -10,7 +10,7 @@ from ui.cli.exit_codes import ExitCode
 from ui.cli.output import print_json
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("reidentify", help="who a pseudonym (patient or study UID) stands for, "
                                           "from this workstation's re-identification map")
     p.add_argument("pseudonym", metavar="PSEUDONYM")

@@ -13,7 +13,7 @@ from ui.cli.output import print_json
 from ui.cli.screen import has_display
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("screenshot",
                        help="render the reading view of a study to a PNG or JPEG file")
     p.add_argument("target", metavar="PATH|UID", help="a study folder or a library study UID")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 OUT_OF_SCOPE = "outside the AI's scope: "
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("studies", help="list the studies in the library")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run)

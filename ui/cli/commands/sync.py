@@ -7,17 +7,21 @@ import argparse
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from engine.paths import AppPaths
 from engine.settings import Settings
 from ui.cli.exit_codes import ExitCode
 from ui.cli.output import print_json
 
+if TYPE_CHECKING:
+    from engine.library.store import Library
+
 NO_CLOUD = ("no cloud is configured: set one with `config set cloud.url "
             "https://HOST/dicom-web` (README section \"Cloud sync\")")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "sync", help="send queued studies to the cloud (de-identified); see `sync --status`",
         description="Without an action: run until stopped (Ctrl-C), sending what is queued. "
@@ -64,7 +68,7 @@ def _say(args: argparse.Namespace, text: str, document: dict[str, object]) -> No
         print(text)
 
 
-def _enqueue(args: argparse.Namespace, library) -> int:  # type: ignore[no-untyped-def]
+def _enqueue(args: argparse.Namespace, library: Library) -> int:
     from engine.library import outbox
     from engine.library.catalog import study_uids
     from sync.errors import SyncError
@@ -78,7 +82,7 @@ def _enqueue(args: argparse.Namespace, library) -> int:  # type: ignore[no-untyp
     return ExitCode.OK
 
 
-def _status(args: argparse.Namespace, library, configured: bool) -> int:  # type: ignore[no-untyped-def]
+def _status(args: argparse.Namespace, library: Library, configured: bool) -> int:
     from engine.library import outbox
     from sync import progress as prog
     from sync.status import status_document
@@ -97,18 +101,18 @@ def _status(args: argparse.Namespace, library, configured: bool) -> int:  # type
           f"({objects[outbox.QUEUED]} queued, {objects[outbox.DEIDENTIFIED]} de-identified, "
           f"{objects[outbox.UPLOADING]} uploading), {objects[outbox.FAILED]} failed, "
           f"{objects[outbox.QUARANTINED]} quarantined")
-    mb = int(doc["bytes_pending"]) / 1e6  # type: ignore[call-overload]
+    mb = int(doc["bytes_pending"]) / 1e6
     line = f"to send: {mb:.1f} MB"
     if doc["running"] and doc["rate_bps"]:
-        rate = float(doc["rate_bps"]) / 1e6  # type: ignore[arg-type]
-        line += f" at {rate:.2f} MB/s, ETA {prog.format_eta(doc['eta_s'])}"  # type: ignore[arg-type]
+        rate = float(doc["rate_bps"]) / 1e6
+        line += f" at {rate:.2f} MB/s, ETA {prog.format_eta(doc['eta_s'])}"
     print(line)
-    for problem in doc["problems"]:  # type: ignore[attr-defined]
+    for problem in doc["problems"]:
         print(f"  {problem['state']} {problem['kind']}: {problem['reason']}")
     return ExitCode.OK
 
 
-def _run(args: argparse.Namespace, paths: AppPaths, library) -> int:  # type: ignore[no-untyped-def]
+def _run(args: argparse.Namespace, paths: AppPaths, library: Library) -> int:
     from sync.errors import OfflineError, TransientError
     from sync.service import build_runner, sync_lock
 

@@ -14,7 +14,7 @@ from ui.cli.exit_codes import ExitCode
 from ui.cli.output import NOT_CLINICAL
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("train", help="train a model package from a labelled dataset")
     p.add_argument("data", metavar="DATASET", nargs="+",
                    help="phantom labels.csv, or a CBIS-DDSM, VinDr-Mammo or RSNA 2023 folder; "
