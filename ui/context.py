@@ -99,12 +99,23 @@ class AppContext(QObject):
             raise MammoDeskError("the AI process stopped; restart MammoDesk") from exc
 
     def close(self) -> None:
-        """Finish background work and stop the worker processes."""
-        self.wait_all()
+        """Stop background work and the worker processes; when this returns, no
+        thread of ours runs Python code any more.
+
+        Database work (a read being saved) is finished, however long it takes.
+        Decodes and analyses still queued are dropped, and those waiting on a
+        worker process are released by stopping the processes.  (A bounded
+        wait would let a slow machine reach the interpreter's exit with a pool
+        thread still inside Python, which aborts the process.)"""
+        self.decode_ops.drop_queued()
+        self.ai_ops.drop_queued()
+        self.ops.wait(-1)
         self.images.close()
         if self._ai_procs is not None:
             self._ai_procs.shutdown(wait=True, cancel_futures=True)
             self._ai_procs = None
+        for ops in (self.ops, self.decode_ops, self.ai_ops):
+            ops.close()
 
     def wait_all(self, msecs: int = 30000) -> bool:
         """Block until every pool is idle (tests, benchmarks, shutdown)."""

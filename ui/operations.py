@@ -2,22 +2,26 @@
 delivered back on the GUI thread (after Anki's QueryOp and Picard's
 run_task).
 
-    ops.run(lambda: list_studies(lib), on_done=self.show_rows, on_error=self.say)
+    ops.run(lambda: rows_of(library_root), on_done=self.show_rows, on_error=self.say,
+            channel="worklist")
 
-Errors reach `on_error` as one line: MammoDesk's own errors as they are
-written for users, anything else as "internal error: <type>: <message>"
-(with the traceback in the log, never on screen).  A result whose owner
-went away (a closed dialog, a newer request) is dropped, not delivered.
+The work opens what it needs itself (a library connection belongs to the
+thread that opened it).  Errors reach `on_error` as one line: MammoDesk's own
+errors as they are written for users, anything else as "internal error:
+<type>: <message>" (with the traceback in the log, never on screen).  A
+result superseded by a newer request on the same channel is dropped, not
+delivered.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from engine.errors import MammoDeskError
 
@@ -37,17 +41,20 @@ def user_message(exc: BaseException) -> str:
     return " ".join(text.split())[:300]
 
 
-class _Relay(QObject):
-    """Lives on the GUI thread; queued signals carry results back to it."""
-
-    done = Signal(int, object)
-    failed = Signal(int, str)
+# Results travel back through a plain queue that the GUI thread drains on a
+# timer, not through signals emitted from pool threads: PySide6 loses
+# references to None when a queued signal is delivered to a method across
+# threads (a few hundred per 20,000 deliveries, measured with 6.11), and a
+# long session then aborts the process ("deallocating None").
+_Outcome = tuple[int, bool, object]  # ident, succeeded, result or one-line message
+DELIVERY_INTERVAL_MS = 5  # while tasks are pending
 
 
 class _Task(QRunnable):
-    def __init__(self, ident: int, fn: Callable[[], Any], relay: _Relay) -> None:
+    def __init__(self, ident: int, fn: Callable[[], Any],
+                 outcomes: queue.SimpleQueue[_Outcome]) -> None:
         super().__init__()
-        self.ident, self.fn, self.relay = ident, fn, relay
+        self.ident, self.fn, self.outcomes = ident, fn, outcomes
         self.setAutoDelete(True)
 
     def run(self) -> None:
@@ -56,9 +63,9 @@ class _Task(QRunnable):
         except BaseException as exc:
             if not isinstance(exc, MammoDeskError):
                 log.exception("background task failed")
-            self.relay.failed.emit(self.ident, user_message(exc))
+            self.outcomes.put((self.ident, False, user_message(exc)))
             return
-        self.relay.done.emit(self.ident, result)
+        self.outcomes.put((self.ident, True, result))
 
 
 class Operations(QObject):
@@ -72,9 +79,10 @@ class Operations(QObject):
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max(1, max_threads))
-        self._relay = _Relay()
-        self._relay.done.connect(self._on_done)
-        self._relay.failed.connect(self._on_failed)
+        self._outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
+        self._timer = QTimer(self)
+        self._timer.setInterval(DELIVERY_INTERVAL_MS)
+        self._timer.timeout.connect(self._deliver)
         self._next = 0
         self._callbacks: dict[int, tuple[Callable, Callable | None, str | None]] = {}
         self._latest: dict[str, int] = {}
@@ -99,7 +107,9 @@ class Operations(QObject):
         self._callbacks[ident] = (on_done, on_error, channel)
         if channel is not None:
             self._latest[channel] = ident
-        self.pool.start(_Task(ident, fn, self._relay), priority)
+        self.pool.start(_Task(ident, fn, self._outcomes), priority)
+        if not self._timer.isActive():
+            self._timer.start()
         self.busy_changed.emit(self.pending)
         return ident
 
@@ -113,13 +123,25 @@ class Operations(QObject):
             return None  # superseded
         return on_done, on_error
 
-    @Slot(int, object)
+    def _deliver(self) -> None:
+        """On the GUI thread: hand every finished task's outcome to its callback."""
+        while True:
+            try:
+                ident, ok, value = self._outcomes.get_nowait()
+            except queue.Empty:
+                break
+            if ok:
+                self._on_done(ident, value)
+            else:
+                self._on_failed(ident, str(value))
+        if not self._callbacks:
+            self._timer.stop()
+
     def _on_done(self, ident: int, result: object) -> None:
         cb = self._take(ident)
         if cb is not None:
             cb[0](result)
 
-    @Slot(int, str)
     def _on_failed(self, ident: int, message: str) -> None:
         cb = self._take(ident)
         if cb is None:
@@ -130,5 +152,18 @@ class Operations(QObject):
             log.warning("background task: %s", message)
 
     def wait(self, msecs: int = 30000) -> bool:
-        """Block until the pool is idle (tests, shutdown)."""
+        """Block until the pool is idle (tests, shutdown); -1 waits as long as it takes."""
         return self.pool.waitForDone(msecs)
+
+    def drop_queued(self) -> None:
+        """Forget tasks that have not started (shutdown): they never run and
+        their callbacks are never called."""
+        self.pool.clear()
+
+    def close(self) -> None:
+        """Shut down: queued tasks are dropped, running ones finished; no
+        callback is called any more."""
+        self.pool.clear()
+        self.pool.waitForDone(-1)
+        self._timer.stop()
+        self._callbacks.clear()

@@ -52,11 +52,14 @@ class ImageStore(QObject):
         super().__init__(parent)
         self.ops, self.cache, self.disk = ops, cache, disk
         self._procs = procs
+        self._closed = False
         self._loading: set[str] = set()
         self._completing: set[str] = set()
 
     @property
     def procs(self) -> ProcessPoolExecutor:
+        if self._closed:
+            raise DecodeError("the viewer is closing")
         if self._procs is None:
             self._procs = decode_pool()
         return self._procs
@@ -71,6 +74,8 @@ class ImageStore(QObject):
             raise DecodeError("the image decoder stopped on this image") from exc
 
     def close(self) -> None:
+        """Stop the decoders for good: a request still running fails, none starts them again."""
+        self._closed = True
         if self._procs is not None:
             self._procs.shutdown(wait=True, cancel_futures=True)
             self._procs = None

@@ -1,0 +1,48 @@
+"""Closing the window's context leaves nothing of ours running: a process
+that exits right after must not find a pool thread still inside Python."""
+
+from __future__ import annotations
+
+import threading
+
+from engine.display.study_images import folder_files
+from engine.library.reads import Read, current_read, save_draft
+
+
+def test_closing_mid_decode_stops_every_thread_and_decoder(ctx, small_cohort):
+    files = folder_files([small_cohort.files[0].parent.parent])  # the whole cohort
+    assert len(files) >= 8
+    for f in files:
+        ctx.images.request(f, (256, 256), full=True)
+    ctx.close()
+    for ops in (ctx.ops, ctx.decode_ops, ctx.ai_ops):
+        assert ops.pool.activeThreadCount() == 0
+    assert ctx.images._procs is None  # and nothing starts the decoders again
+    managers = [t for t in threading.enumerate() if type(t).__name__ == "_ExecutorManagerThread"]
+    assert not managers  # no process pool is left with its manager thread
+
+
+def test_closing_still_finishes_a_read_being_saved(ctx, small_cohort, library):
+    from engine.library import import_paths
+    from engine.library.worklist import worklist
+
+    import_paths(library, small_cohort.files)
+    uid = worklist(library)[0].study_uid
+    root = library.root
+    library.close()
+    done = threading.Event()
+
+    def save() -> None:
+        from engine.library.store import Library
+
+        with Library(root) as lib:
+            save_draft(lib, uid, "Dr A", Read(birads={"R": 1, "L": 1}))
+        done.set()
+
+    ctx.ops.run(save)
+    ctx.close()
+    assert done.is_set()
+    from engine.library.store import Library
+
+    with Library(root) as lib:
+        assert current_read(lib, uid) is not None
