@@ -135,14 +135,14 @@ def _cold_opens(app, context_class, view_class, load_study,  # type: ignore[no-u
 def _warm_opens(app, context_class, view_class,  # type: ignore[no-untyped-def]
                 paths, uid: str, runs: int, keep: list):
     """Make the study's display cache, then open it from disk in a fresh viewer each
-    run: (paint times, the last context, the last view)."""
+    run: (paint times, the last context, still open, and its view)."""
     ctx = _started(context_class(paths, ai_enabled=False))
     view = _shown_view(view_class, ctx, keep)
     view.open_study(uid)  # first open makes the display cache
     _wait(app, lambda: _full(view))
-    ctx.close()
     warm = []
     for _ in range(runs):
+        ctx.close()  # a closed context is done for good: each run gets a new one
         ctx = _started(context_class(paths, ai_enabled=False))  # empty memory cache: disk only
         view = _shown_view(view_class, ctx, keep)
         app.processEvents()
@@ -151,7 +151,6 @@ def _warm_opens(app, context_class, view_class,  # type: ignore[no-untyped-def]
         _wait(app, lambda v=view: _painted(v))
         view.repaint()
         warm.append(time.perf_counter() - t)
-        ctx.close()
     return warm, ctx, view
 
 
