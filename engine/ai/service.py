@@ -16,7 +16,7 @@ from engine.ai.runtime import Runtime, load_runtime
 from engine.ai.store import save_result
 from engine.dicom.reader import NotDicomError, read_dataset
 from engine.errors import DicomReadError, MammoDeskError
-from engine.library.catalog import mammogram_count, study_exists, study_files
+from engine.library.catalog import mammogram_count, study_files
 from engine.library.sources import Candidate, SourceProblem, iter_candidates
 from engine.library.store import Library
 from engine.resources import builtin_model_dir
@@ -86,10 +86,6 @@ def datasets_from_library(library: Library, study_uid: str) -> list[pydicom.Data
         except (DicomReadError, OSError) as exc:
             log.warning("a library file could not be read for analysis: %s", exc)
     return out
-
-
-def study_in_library(library: Library, study_uid: str) -> bool:
-    return study_exists(library, study_uid)
 
 
 def analyze_and_store(library: Library, study_uid: str, runtime: Runtime) -> ExamResult:

@@ -29,7 +29,3 @@ def latest_result(
 def result_by_id(library: Library, result_id: int) -> ExamResult | None:
     stored = ai_results.result_by_id(library, result_id)
     return ExamResult.from_dict(stored.document) if stored else None
-
-
-def studies_without_result(library: Library, model: tuple[str, str]) -> list[str]:
-    return ai_results.studies_without_result(library, model)

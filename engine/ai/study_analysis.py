@@ -21,10 +21,10 @@ from engine.ai.service import (
     datasets_from_library,
     datasets_from_path,
     open_runtime,
-    study_in_library,
 )
 from engine.ai.store import latest_result, save_result
 from engine.errors import MammoDeskError
+from engine.library.catalog import study_exists
 from engine.library.store import Library
 
 
@@ -83,7 +83,7 @@ def analyze_and_keep(library: Library, datasets: list[pydicom.Dataset],
                      runtime: Runtime) -> tuple[ExamResult, bool]:
     """A fresh result, stored when the library holds the study; (result, stored)."""
     result = analyze_datasets(datasets, runtime)
-    stored = study_in_library(library, result.study_instance_uid)
+    stored = study_exists(library, result.study_instance_uid)
     if stored:
         save_result(library, result)
     return result, stored

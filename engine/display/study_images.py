@@ -17,8 +17,6 @@ from engine.display.disk_cache import DiskCache
 from engine.display.hanging import hang_image
 from engine.display.images import ViewImage, header_only, load_view, spacing_of
 from engine.display.voi import presets
-from engine.library.catalog import study_files
-from engine.library.store import Library
 
 
 @dataclass(frozen=True)
@@ -26,11 +24,6 @@ class ImageFile:
     key: str  # SOP Instance UID
     path: Path
     digest: str | None  # SHA-256 of the file when it is in the library
-
-
-def library_files(library: Library, study_uid: str) -> list[ImageFile]:
-    return [ImageFile(f.sop_uid, f.path, f.sha256)
-            for f in study_files(library, study_uid, images_only=True)]
 
 
 def folder_files(paths: list[Path]) -> list[ImageFile]:

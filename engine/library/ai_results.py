@@ -77,11 +77,3 @@ def latest_exam_scores(library: Library) -> dict[str, float | None]:
             "ORDER BY id"):
         scores[uid] = score  # later rows win
     return scores
-
-
-def studies_without_result(library: Library, model: tuple[str, str]) -> list[str]:
-    """Studies with no result of this model (name, version)."""
-    rows = library.conn.execute(
-        "SELECT study_uid FROM studies WHERE study_uid NOT IN (SELECT study_uid FROM "
-        "ai_results WHERE model_name = ? AND model_version = ?)", model).fetchall()
-    return [r[0] for r in rows]

@@ -10,8 +10,9 @@ from engine.dicom.pixels import decode_pixels
 from engine.display.disk_cache import DiskCache
 from engine.display.image_cache import ImageCache
 from engine.display.images import load_view
-from engine.display.study_images import ImageFile, job_full, job_open, library_files, open_cached
+from engine.display.study_images import ImageFile, job_full, job_open, open_cached
 from engine.library import import_paths
+from engine.library.catalog import study_files
 
 
 def test_load_reduced_then_full_builds_the_pyramid(small_cohort):
@@ -49,7 +50,8 @@ def test_disk_cache_serves_a_library_study_without_decoding(library, small_cohor
                                                             monkeypatch):
     import_paths(library, small_cohort.files[:4])
     study = library.conn.execute("SELECT study_uid FROM studies").fetchone()[0]
-    items = library_files(library, study)
+    items = [ImageFile(f.sop_uid, f.path, f.sha256)
+             for f in study_files(library, study, images_only=True)]
     disk = DiskCache(tmp_path / "display")
     assert open_cached(items[0], disk) is None
     first = job_open(items[0], 2)
