@@ -46,3 +46,30 @@ def test_closing_still_finishes_a_read_being_saved(ctx, small_cohort, library):
 
     with Library(root) as lib:
         assert current_read(lib, uid) is not None
+
+
+def test_closing_while_a_request_starts_the_decoders_stops_them_too(ctx, small_cohort, monkeypatch):
+    """The first request starts the worker processes (slow: they import the
+    decoders); closing meanwhile must wait for them and stop them, not leave
+    a pool the request finishes making after close() looked."""
+    import ui.viewer.image_store as image_store
+
+    started, made = threading.Event(), []
+    real = image_store.decode_pool
+
+    def slow_pool(workers: int = 1):
+        started.set()
+        threading.Event().wait(0.5)  # close() runs now
+        pool = real(1)
+        made.append(pool)
+        return pool
+
+    monkeypatch.setattr(image_store, "decode_pool", slow_pool)
+    files = folder_files([small_cohort.files[0].parent])
+    ctx.images.request(files[0], (256, 256), full=True)
+    assert started.wait(10)
+    ctx.close()
+    assert ctx.images._procs is None
+    assert len(made) == 1 and made[0]._shutdown_thread  # the pool made during close was stopped
+    managers = [t for t in threading.enumerate() if type(t).__name__ == "_ExecutorManagerThread"]
+    assert not managers

@@ -11,8 +11,9 @@ worker processes; the operations pool's threads only wait for them.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
@@ -53,32 +54,43 @@ class ImageStore(QObject):
         self.ops, self.cache, self.disk = ops, cache, disk
         self._procs = procs
         self._closed = False
+        self._lock = threading.Lock()  # the pool is made and stopped by different threads
         self._loading: set[str] = set()
         self._completing: set[str] = set()
 
     @property
     def procs(self) -> ProcessPoolExecutor:
-        if self._closed:
-            raise DecodeError("the viewer is closing")
-        if self._procs is None:
-            self._procs = decode_pool()
-        return self._procs
+        with self._lock:
+            if self._closed:
+                raise DecodeError("the viewer is closing")
+            if self._procs is None:
+                self._procs = decode_pool()
+            return self._procs
 
     def _in_worker(self, fn: Callable[..., T], *args: object) -> T:
+        procs = self.procs
         try:
-            return self.procs.submit(fn, *args).result()
+            return procs.submit(fn, *args).result()
         except BrokenProcessPool as exc:
             # A decoder died (a crash in native code on a bad file): start
             # fresh workers for the next image and say what happened.
-            self._procs = None
+            with self._lock:
+                if self._procs is procs:
+                    self._procs = None
             raise DecodeError("the image decoder stopped on this image") from exc
+        except (RuntimeError, CancelledError) as exc:  # close() stopped the pool meanwhile
+            if self._closed:
+                raise DecodeError("the viewer is closing") from exc
+            raise
 
     def close(self) -> None:
-        """Stop the decoders for good: a request still running fails, none starts them again."""
-        self._closed = True
-        if self._procs is not None:
-            self._procs.shutdown(wait=True, cancel_futures=True)
-            self._procs = None
+        """Stop the decoders for good: a request still running fails, none starts them again.
+        A pool being started by a request as this is called is waited for and stopped."""
+        with self._lock:
+            self._closed = True
+            procs, self._procs = self._procs, None
+        if procs is not None:
+            procs.shutdown(wait=True, cancel_futures=True)
 
     def request(self, item: ImageFile, target: tuple[int, int] = (1024, 1024),
                 full: bool = True, ahead: bool = False, size: tuple[int, int] = (0, 0)) -> None:
