@@ -280,9 +280,9 @@ class MainWindow(QMainWindow):
         self.ctx.ops.run(work, done, self.say)
 
     def _analyse_new(self, study_uids: list[str]) -> None:
-        """The AI runs on newly imported studies in the background."""
-        if not study_uids:
-            return
+        """The AI runs in the background on newly imported studies and on every
+        study still without a result of the active model (an interrupted
+        import, a new model)."""
 
         def go() -> None:
             if self.ctx.model is None:
@@ -291,7 +291,8 @@ class MainWindow(QMainWindow):
 
             root = str(self.ctx.paths.library)
             self.ctx.ai_ops.run(
-                lambda: self.ctx.in_ai_process(worker.analyze_library_studies, root, study_uids),
+                lambda: self.ctx.in_ai_process(worker.analyze_library_studies, root,
+                                               study_uids, True),
                 lambda _r: self.refresh_worklist(), self.say)
 
         self.ctx.when_model_settled(go)

@@ -181,7 +181,7 @@ class ReadingView(QWidget):
         study = self.study
         if study is None:
             return
-        if study.result is not None:
+        if study.result is not None and not self._stale(study):
             self.ai.show_result(study.result)
             self._overlays()
             return
@@ -197,6 +197,16 @@ class ReadingView(QWidget):
             self.ai.show_state("AI runs on studies in the library; import this folder first")
         else:
             self.ai.show_state(self.ctx.model_text)
+
+    def _stale(self, study: OpenedStudy) -> bool:
+        """The stored result is of another model than the one loaded: a library
+        study is analysed again by the active model."""
+        model, result = self.ctx.model, study.result
+        if model is None or result is None or not study.in_library \
+                or self.ctx.model_state != READY:
+            return False
+        return (result.model_name, result.model_version) != (model.get("name"),
+                                                              model.get("version"))
 
     def _analyse(self, study: OpenedStudy) -> None:
         from engine.ai import worker

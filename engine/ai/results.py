@@ -82,6 +82,13 @@ class ExamResult:
     def breast(self, laterality: str) -> BreastResult | None:
         return next((b for b in self.breasts if b.laterality == laterality), None)
 
+    def completeness(self) -> tuple[int, int]:
+        """How much of the exam the model judged: (breasts with a probability,
+        views with a score), compared in that order.  A result with less (one
+        file of a study analysed) never replaces a stored one with more."""
+        return (sum(b.probability is not None for b in self.breasts),
+                sum(v.score is not None for v in self.views))
+
     def to_dict(self, heatmaps: bool = False) -> dict[str, Any]:
         """JSON-ready; heatmaps (optional) as base64 of uint8 0..255."""
         out = asdict(self)
@@ -117,3 +124,10 @@ def category_from_thresholds(score: float | None, thresholds: list[float]) -> in
     if score is None or len(thresholds) != 9:
         return None
     return 1 + int(np.searchsorted(np.asarray(thresholds, dtype=np.float64), score, side="right"))
+
+
+def completeness_text(completeness: tuple[int, int]) -> str:
+    """``(2, 4)`` -> "2 breasts, 4 views assessed"."""
+    breasts, views = completeness
+    return (f"{breasts} breast{'' if breasts == 1 else 's'}, "
+            f"{views} view{'' if views == 1 else 's'} assessed")

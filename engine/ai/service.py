@@ -13,7 +13,7 @@ from engine.ai.analyze import analyze_datasets
 from engine.ai.package import ModelPackage, active_package
 from engine.ai.results import ExamResult
 from engine.ai.runtime import Runtime, load_runtime
-from engine.ai.store import save_result
+from engine.ai.store import latest_result, save_result
 from engine.dicom.reader import NotDicomError, read_dataset
 from engine.errors import DicomReadError, MammoDeskError
 from engine.library.catalog import mammogram_count, study_files
@@ -89,9 +89,15 @@ def datasets_from_library(library: Library, study_uid: str) -> list[pydicom.Data
 
 
 def analyze_and_store(library: Library, study_uid: str, runtime: Runtime) -> ExamResult:
-    """Analyse a library study and keep the result (what import and open do)."""
+    """Analyse a library study and keep the result (what import and open do);
+    returns the result the library holds for the study and model afterwards
+    (the stored one, when it judged more of the exam than this analysis)."""
     result = analyze_datasets(datasets_from_library(library, study_uid), runtime)
-    save_result(library, result)
+    outcome = save_result(library, result)
+    if not outcome.stored:
+        log.info("AI result not stored: %s", outcome.kept_reason)
+        kept = latest_result(library, study_uid, (result.model_name, result.model_version))
+        return kept or result
     log.info(
         "AI result stored: model %s %s on %s, %.2f s",
         result.model_name,

@@ -61,11 +61,16 @@ def analyze_library_study(library_root: str, study_uid: str) -> ExamResult:
         return analyze_and_store(lib, study_uid, rt)
 
 
-def analyze_library_studies(library_root: str,
-                            study_uids: list[str]) -> list[tuple[str, ExamResult | str]]:
+def analyze_library_studies(library_root: str, study_uids: list[str], add_missing: bool = False
+                            ) -> list[tuple[str, ExamResult | str]]:
+    """Analyse library studies; with ``add_missing`` also every study in the
+    AI's scope still without a result of the loaded model."""
     from engine.ai.service import analyze_studies
+    from engine.ai.study_analysis import analyze_with_missing
     from engine.library.store import Library
 
     rt = _need()
     with Library(Path(library_root)) as lib:
+        if add_missing:
+            return analyze_with_missing(lib, study_uids, rt)
         return analyze_studies(lib, study_uids, rt)

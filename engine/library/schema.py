@@ -8,6 +8,7 @@ A library written by a newer MammoDesk is refused rather than guessed at.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 
@@ -175,8 +176,54 @@ def _v4(conn: sqlite3.Connection) -> None:
     )
 
 
+def _result_completeness(text: str) -> tuple[int, int]:
+    """(breasts with a probability, views with a score) of a stored result
+    document, as MammoDesk judged completeness when v5 was written."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return (0, 0)
+    if not isinstance(doc, dict):
+        return (0, 0)
+
+    def scored(key: str, field: str) -> int:
+        items = doc.get(key)
+        return sum(isinstance(i, dict) and i.get(field) is not None
+                   for i in items) if isinstance(items, list) else 0
+
+    return (scored("breasts", "probability"), scored("views", "score"))
+
+
+def _v5(conn: sqlite3.Connection) -> None:
+    # One AI result per study and model (name, version): analysing again
+    # replaces the row in place.  Before, every analysis appended a row, so
+    # ids grew with time; of each set of duplicates the most complete result
+    # stays (breasts with a probability, then views with a score), then the
+    # newest.  Outbox items that named a dropped row ("ai:<id>") name the kept
+    # one; an item whose queueing already holds the kept one is dropped.
+    rows = conn.execute(
+        "SELECT id, study_uid, model_name, model_version, result_json FROM ai_results "
+        "WHERE (study_uid, model_name, model_version) IN (SELECT study_uid, model_name, "
+        "model_version FROM ai_results GROUP BY study_uid, model_name, model_version "
+        "HAVING COUNT(*) > 1)")
+    groups: dict[tuple[str, str, str], list[tuple[tuple[int, int], int]]] = {}
+    for rid, uid, name, version, text in rows:
+        groups.setdefault((uid, name, version), []).append((_result_completeness(text), rid))
+    for candidates in groups.values():
+        kept = max(candidates)[1]
+        for _, dropped in candidates:
+            if dropped == kept:
+                continue
+            conn.execute("DELETE FROM ai_results WHERE id = ?", (dropped,))
+            conn.execute("UPDATE OR IGNORE outbox_items SET source = ? WHERE source = ?",
+                         (f"ai:{kept}", f"ai:{dropped}"))
+            conn.execute("DELETE FROM outbox_items WHERE source = ?", (f"ai:{dropped}",))
+    conn.execute("CREATE UNIQUE INDEX ai_results_model ON ai_results "
+                 "(study_uid, model_name, model_version)")
+
+
 # Index i holds the migration to version i + 1.  Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -90,8 +90,16 @@ def test_demo_headless_reports_the_four_views_and_the_ai_result(tmp_path):
     again = json.loads(run_cli("demo", "--headless", "--json", home=tmp_path).stdout)
     assert again["study"]["study_uid"] == demo["study"]["study_uid"]
     assert again["ai"] == ai  # the stored result, not a second analysis
-    listing = json.loads(run_cli("studies", "--json", home=tmp_path).stdout)["studies"]
+    assert demo["prior_ai"]["status"] == "done"  # the prior has a result too
+    assert again["prior_ai"] == demo["prior_ai"]
+    studies = json.loads(run_cli("studies", "--json", home=tmp_path).stdout)
+    assert "not for clinical use" in studies["ai_model"]["notice"]
+    assert "not for clinical use" in run_cli("studies", home=tmp_path).stdout
+    listing = studies["studies"]
     assert len(listing) == 2  # current and prior, imported once
+    scores = {s["study_uid"]: s["ai_result"]["exam_score"] for s in listing}
+    assert scores == {demo["study"]["study_uid"]: ai["exam_score"],
+                      demo["prior_study_uid"]: demo["prior_ai"]["exam_score"]}
 
 
 def test_gui_without_a_display_says_so(tmp_path):

@@ -39,12 +39,13 @@ def test_studies_lists_each_study_uid_and_names_the_ai_scope_column(tmp_path, sm
     done = run_cli("studies", home=tmp_path)
     assert done.returncode == 0, done.stderr
     header, *rows = done.stdout.splitlines()
-    assert header.split()[-2:] == ["AI", "scope"]
+    assert header.split()[-4:] == ["AI", "result", "AI", "scope"]
     assert "study UID" in header
     assert len(rows) == len(uids)
     for uid, row in zip(uids, rows, strict=True):
         assert uid in row.split()
         assert row.endswith(" yes")
+        assert " none yet " in row  # imported without the AI: in scope, no result
 
 
 # -- config -----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """``demo``: make (first time) and show the synthetic demo study with its AI
-result; opens it in the window when there is a screen."""
+result (its prior gets one too); opens it in the window when there is a
+screen."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
 
     with Library(paths.library) as library:
         demo = ensure_demo_study(paths.demo, library)
-        ai = results_for_studies(library, paths.models, [demo.study_uid], reuse_stored=True)
+        uids = [demo.study_uid] + ([demo.prior_study_uid] if demo.prior_study_uid else [])
+        ai = results_for_studies(library, paths.models, uids, reuse_stored=True)
         summary = list_studies(library, demo.study_uid)[0]
         images = list_instances(library, demo.study_uid)
     outcome = ai.results.get(demo.study_uid)
@@ -37,10 +39,12 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
                                     f"show here, marked '{NOT_CLINICAL}'"}
     else:
         shown = ai_text.summary(outcome)
+    prior = ai.results.get(demo.prior_study_uid) if demo.prior_study_uid else None
     headless = args.headless or not has_display()
     if args.json:
         print_json({"study": summary.as_dict(), "prior_study_uid": demo.prior_study_uid,
                     "library": str(paths.library), "ai": shown, "headless": headless,
+                    "prior_ai": ai_text.summary(prior) if prior is not None else None,
                     "images": [image.as_dict() for image in images]})
         return ExitCode.OK
     print(f"demo study (synthetic): {summary.patient_name}, {shown_date(summary.study_date)}, "
@@ -50,6 +54,8 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
               f"{image.view_source}, laterality from {image.laterality_source}")
     if demo.prior_study_uid:
         print("  prior study from a year earlier is in the library too")
+        if prior is not None:
+            print(f"  prior {ai_text.one_line(demo.prior_study_uid, prior)}")
     if isinstance(outcome, str) or outcome is None:
         print(f"AI: {shown.get('message')}")
     else:

@@ -1,5 +1,7 @@
 """``import PATH...``: folders, DICOMDIRs and ZIP files into the library, then
-the AI on the new studies."""
+the AI on the new studies and on every study in the AI's scope still without
+a result of the active model (left by an interrupted import, ``--no-ai``, or
+a newly activated model)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("import", help="import folders, DICOMDIRs and ZIP files")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--no-ai", action="store_true", help="do not run the AI on new studies")
+    p.add_argument("--no-ai", action="store_true", help="do not run the AI after the import")
     p.set_defaults(run=run)
 
 
@@ -33,8 +35,11 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
 
     with Library(paths.library) as library:
         report = import_paths(library, args.paths, progress=progress)
+        # New studies, and every study an interrupted or AI-less import left
+        # without a result of the active model.
         ai = StudyResults(problem="switched off") if args.no_ai else results_for_studies(
-            library, paths.models, sorted(report.study_uids), reuse_stored=False)
+            library, paths.models, sorted(report.study_uids), reuse_stored=False,
+            add_missing=True)
     if show:
         print("\r", end="", file=sys.stderr)
     if args.json:
