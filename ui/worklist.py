@@ -25,11 +25,13 @@ from PySide6.QtWidgets import (
 
 from engine.dates import shown_date
 from engine.library.worklist import STATUSES, WorklistRow
+from engine.notices import NOT_FOR_CLINICAL_USE, with_notice
 
-COLUMNS = ("Patient ID", "Patient", "Date", "Views", "Prior", "Status", "AI score")
+# The score column says once, in its header, that the model is not for clinical use.
+SCORE_HEADER = with_notice("AI score")
+COLUMNS = ("Patient ID", "Patient", "Date", "Views", "Prior", "Status", SCORE_HEADER)
+SCORE_COLUMN = COLUMNS.index(SCORE_HEADER)
 _Index = QModelIndex | QPersistentModelIndex  # what Qt passes to a model
-
-
 
 
 class WorklistModel(QAbstractTableModel):
@@ -49,8 +51,12 @@ class WorklistModel(QAbstractTableModel):
         return len(COLUMNS)
 
     def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole and section == SCORE_COLUMN:
+            return f"AI exam score, 0-100. {NOT_FOR_CLINICAL_USE}"
         return None
 
     def data(self, index: _Index, role=Qt.ItemDataRole.DisplayRole):

@@ -198,7 +198,8 @@ def update_package(pkg_dir: Path, evaluation: dict, eval_dir: Path, dataset: dic
     manifest["metrics"] = dict(manifest.get("metrics", {}))
     manifest["metrics"]["held_out"] = {
         k: evaluation.get(k)
-        for k in ("counts", "breast_auc", "exam_auc", "sensitivity_at_specificity", "difficulty")
+        for k in ("warning", "counts", "breast_auc", "exam_auc", "sensitivity_at_specificity",
+                  "difficulty")
     }
     manifest["metrics"]["held_out"]["froc"] = {
         k: v for k, v in (evaluation.get("froc") or {}).items() if k != "curve"

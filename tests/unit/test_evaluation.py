@@ -19,6 +19,7 @@ from engine.ai.evaluation import (
     bootstrap_auc_ci,
     calibration,
     evaluate_predictions,
+    few_cases_warning,
     froc_curve,
     lesion_hits,
     render_model_card,
@@ -256,6 +257,7 @@ def test_evaluate_predictions_writes_json_and_plots(tmp_path, monkeypatch):
     }
     b = ev["breast_auc"]
     assert b["ci_low"] <= b["auc"] <= b["ci_high"] and b["auc"] > 0.8
+    assert ev["warning"] is None  # 20 cancers, 140 (breasts) and 60 (exams) without
     assert ev["exam_auc"]["n_pos"] == 20 and ev["exam_auc"]["n_neg"] == 60
     assert [r["specificity"] for r in ev["sensitivity_at_specificity"]] == [0.9, 0.95]
     assert set(ev["froc"]["sensitivity_at_fp"]) == {"0.25", "0.5", "1", "2"}
@@ -283,6 +285,7 @@ def test_strata_with_one_class_report_null_auc(tmp_path):
         "ci_high": None,
         "n_pos": 1,
         "n_neg": 0,
+        "too_few": True,
     }
     assert ev["froc"] is None and ev["by_cnr"][0]["hit_rate_at_1fp"] is None
     assert (tmp_path / "froc.png").read_bytes().startswith(PNG_MAGIC)
@@ -309,9 +312,57 @@ def test_model_card_states_intended_use_and_auc_with_ci(tmp_path):
     assert NOT_FOR_CLINICAL_USE in head and "0.3.1" in head
     b = ev["breast_auc"]
     assert f"{b['auc']:.3f} (95% CI {b['ci_low']:.3f}–{b['ci_high']:.3f})" in card
+    assert "Warning" not in card  # enough cancers and non-cancers for the headline figures
     assert "**studies**: 1200" in card and "crop to breast" in card
     assert "50% of cancers have CNR < 3" in card
     assert "No validation on real patients" in card
+
+
+def test_few_cases_warning_names_each_small_sample_and_the_threshold():
+    assert few_cases_warning((1, 2, "breasts")) == (
+        "only 1 positive and 2 negative breasts; with fewer than 10 of either class "
+        "the AUC means little and no 95% CI is given"
+    )
+    assert few_cases_warning((10, 10, "breasts"), (10, 500, "exams")) is None
+    assert str(few_cases_warning((500, 9, "breasts"))).startswith(
+        "only 500 positive and 9 negative")
+    both = str(few_cases_warning((1, 5, "breasts"), (12, 40, "exams"), (1, 2, "exams")))
+    assert both.startswith("only 1 positive and 5 negative breasts, and 1 positive and 2 "
+                           "negative exams;")
+
+
+def _three_exams() -> list[BreastPrediction]:
+    """Three women, one cancer, perfectly separated: what a tiny test set looks like."""
+    probs = {("e1", "R"): 0.9, ("e1", "L"): 0.2, ("e2", "R"): 0.1, ("e2", "L"): 0.3,
+             ("e3", "R"): 0.15, ("e3", "L"): 0.25}
+    return [BreastPrediction(e, lat, int(p > 0.5), p, "b") for (e, lat), p in probs.items()]
+
+
+def test_a_tiny_test_set_warns_and_gives_no_interval_that_looks_certain(tmp_path):
+    breasts = _three_exams()
+    y = np.array([b.label for b in breasts])
+    p = np.array([b.prob for b in breasts])
+    assert bootstrap_auc_ci(y, p, 300) == (1.0, 1.0)  # what would have been shown as 1.0-1.0
+    ev = evaluate_predictions(breasts, [], tmp_path, n_resamples=300)
+    assert ev["warning"] == (
+        "only 1 positive and 5 negative breasts, and 1 positive and 2 negative exams; "
+        "with fewer than 10 of either class the AUC means little and no 95% CI is given"
+    )
+    for level in ("breast_auc", "exam_auc"):
+        assert ev[level]["auc"] == 1.0 and ev[level]["too_few"] is True
+        assert ev[level]["ci_low"] is None and ev[level]["ci_high"] is None
+    assert ev["settings"]["min_cases_per_class"] == 10
+    assert _no_nan((tmp_path / "evaluation.json").read_text())["warning"] == ev["warning"]
+
+
+def test_model_card_of_a_tiny_test_set_carries_the_warning_by_its_auc(tmp_path):
+    ev = evaluate_predictions(_three_exams(), [], tmp_path, n_resamples=300)
+    card = render_model_card({"name": "m", "version": "1"}, ev)
+    evaluation = card.split("## Evaluation\n")[1].split("\n## ")[0]
+    assert f"**Warning: {ev['warning']}.**" in evaluation
+    assert ("- Breast-level AUC: 1.000 (no 95% CI: fewer than 10 cancers or non-cancers), "
+            "1 cancers / 5 non-cancers") in evaluation
+    assert "1.000–1.000" not in card
 
 
 def test_plots_need_no_pyplot_and_no_display(tmp_path):

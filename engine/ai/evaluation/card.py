@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.ai.evaluation.metrics import MIN_CASES_PER_CLASS, too_few_cases
 from engine.ai.results import NOT_FOR_CLINICAL_USE
 from engine.notices import NOT_FOR_CLINICAL_USE_SHORT
 
 INTENDED_USE = f"research and demonstration; synthetic data only; {NOT_FOR_CLINICAL_USE_SHORT}"
-SMALL_STRATUM = 10  # fewer positives or negatives than this: flagged as too few to conclude
 
 LIMITATIONS = (
     "Trained and evaluated only on synthetic phantom mammograms; its behaviour on real "
@@ -58,6 +58,8 @@ def _auc(block: dict | None) -> str:
     text = f"{block['auc']:.3f}"
     if block.get("ci_low") is not None:
         text += f" (95% CI {block['ci_low']:.3f}–{block['ci_high']:.3f})"
+    elif too_few_cases(block["n_pos"], block["n_neg"]):
+        text += f" (no 95% CI: fewer than {MIN_CASES_PER_CLASS} cancers or non-cancers)"
     return text + f", {block['n_pos']} cancers / {block['n_neg']} non-cancers"
 
 
@@ -71,6 +73,10 @@ def _headline(ev: dict) -> list[str]:
         f"{c.get('images', 0)} images with {c.get('lesions', 0)} outlined cancers "
         "(a cancer seen in two views counts twice).",
         "",
+    ]
+    if ev.get("warning"):
+        lines += [f"**Warning: {ev['warning']}.**", ""]
+    lines += [
         f"- Breast-level AUC: {_auc(ev.get('breast_auc'))}",
         f"- Exam-level AUC (exam score = highest breast probability): {_auc(ev.get('exam_auc'))}",
     ]
@@ -93,7 +99,7 @@ def _headline(ev: dict) -> list[str]:
 def _few(row: dict) -> str:
     if row.get("auc") is None:
         return "one class missing"
-    if min(row["n_pos"], row["n_neg"]) < SMALL_STRATUM:
+    if too_few_cases(row["n_pos"], row["n_neg"]):
         return "too few cases to conclude"
     return ""
 

@@ -3,6 +3,13 @@ sensitivity at a fixed specificity, and calibration.
 
 Labels are 0/1 (1: cancer), scores any finite numbers (higher: more
 suspicious).  A case is called positive at threshold t when score >= t.
+
+With fewer than MIN_CASES_PER_CLASS positives or negatives an AUC means
+little: a handful of cases separate perfectly by chance, and the percentile
+bootstrap then returns a zero-width interval such as 1.0-1.0 (most resamples
+repeat the same few cases) that looks certain and is not.  The evaluation
+gives no interval for such a sample and says so in one line
+(few_cases_warning).
 """
 
 from __future__ import annotations
@@ -11,9 +18,32 @@ import numpy as np
 
 from engine.errors import MammoDeskError
 
+# Fewer positives or negatives than this: too few for a meaningful AUC or CI.
+# Ten of each is a common floor for reporting a diagnostic accuracy estimate;
+# below it the interval's width depends more on the resampling than the data.
+MIN_CASES_PER_CLASS = 10
+
 
 class EvaluationError(MammoDeskError, ValueError):
     """The data given cannot be evaluated (one class only, wrong shapes, ...)."""
+
+
+def too_few_cases(n_pos: int, n_neg: int) -> bool:
+    """Whether a sample has fewer than MIN_CASES_PER_CLASS positives or negatives."""
+    return min(n_pos, n_neg) < MIN_CASES_PER_CLASS
+
+
+def few_cases_warning(*samples: tuple[int, int, str]) -> str | None:
+    """One line naming each sample (n_pos, n_neg, what was counted) that has too
+    few of a class, or None when every sample has enough:
+    "only 1 positive and 2 negative breasts; with fewer than 10 of either class
+    the AUC means little and no 95% CI is given"."""
+    small = [f"{p} positive and {n} negative {unit}" for p, n, unit in samples
+             if too_few_cases(p, n)]
+    if not small:
+        return None
+    return (f"only {', and '.join(small)}; with fewer than {MIN_CASES_PER_CLASS} of either "
+            "class the AUC means little and no 95% CI is given")
 
 
 def _check(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +116,9 @@ def bootstrap_auc_ci(
 
     With groups (e.g. exam or patient ids, one per row) whole groups are
     drawn with replacement, so the breasts of one woman stay together.
-    Resamples that hold one class only are skipped.
+    Resamples that hold one class only are skipped.  With few cases of a
+    class (too_few_cases) the interval is unreliable and may have no width;
+    callers that show it to people leave it out then.
     """
     y, s = _check(labels, scores)
     if y.all() or not y.any():

@@ -24,12 +24,15 @@ from engine.ai.evaluation.froc import (
     threshold_at_fp,
 )
 from engine.ai.evaluation.metrics import (
+    MIN_CASES_PER_CLASS,
     EvaluationError,
     bootstrap_auc_ci,
     calibration,
+    few_cases_warning,
     roc_auc,
     roc_curve,
     sensitivity_at_specificity,
+    too_few_cases,
 )
 from engine.ai.results import DENSITY_CLASSES, NOT_FOR_CLINICAL_USE
 
@@ -77,13 +80,17 @@ def _median(values: Sequence[float]) -> float | None:
 def _auc_block(
     y: np.ndarray, p: np.ndarray, groups: np.ndarray | None, n_resamples: int, seed: int
 ) -> dict:
+    """AUC, its bootstrap CI and the counts; too_few: fewer than
+    MIN_CASES_PER_CLASS of a class, and then no CI (metrics.py says why)."""
     n_pos, n_neg = int(y.sum()), int(y.size - y.sum())
-    out: dict[str, float | None] = {
-        "auc": None, "ci_low": None, "ci_high": None, "n_pos": n_pos, "n_neg": n_neg
+    few = too_few_cases(n_pos, n_neg)
+    out: dict[str, float | bool | None] = {
+        "auc": None, "ci_low": None, "ci_high": None, "n_pos": n_pos, "n_neg": n_neg,
+        "too_few": few,
     }
     if n_pos and n_neg:
         out["auc"] = _r(roc_auc(y, p))
-        if n_resamples > 0:
+        if n_resamples > 0 and not few:
             lo, hi = bootstrap_auc_ci(y, p, n_resamples, ALPHA, seed, groups)
             out["ci_low"], out["ci_high"] = _r(lo), _r(hi)
     return out
@@ -249,6 +256,7 @@ def _settings(n_resamples: int, seed: int, tolerance_px: float) -> dict:
         "alpha": ALPHA,
         "tolerance_px": _r(tolerance_px, 2),
         "ci": "percentile bootstrap",
+        "min_cases_per_class": MIN_CASES_PER_CLASS,  # fewer: no CI, and a warning
     }
 
 
@@ -327,12 +335,18 @@ def evaluate_predictions(
     by_density = _by_density(dens, y, p, exam_ids, n_resamples, seed)
     by_size = _by_size(breasts, pos, y, p, exam_ids, n_resamples, seed)
 
+    breast_auc = _auc_block(y, p, exam_ids, n_resamples, seed)
+    exam_auc = _auc_block(ey, ep, None, n_resamples, seed)
     result = {
         "notice": NOT_FOR_CLINICAL_USE,
+        "warning": few_cases_warning(
+            (breast_auc["n_pos"], breast_auc["n_neg"], "breasts"),
+            (exam_auc["n_pos"], exam_auc["n_neg"], "exams"),
+        ),
         "settings": _settings(n_resamples, seed, tolerance_px),
         "counts": _counts(exams, breasts, pos, neg_mask, froc_images),
-        "breast_auc": _auc_block(y, p, exam_ids, n_resamples, seed),
-        "exam_auc": _auc_block(ey, ep, None, n_resamples, seed),
+        "breast_auc": breast_auc,
+        "exam_auc": exam_auc,
         "sensitivity_at_specificity": sens_spec,
         "calibration": _calibration_json(calib),
         "froc": froc,

@@ -11,7 +11,7 @@ from engine.errors import MammoDeskError
 from engine.paths import AppPaths
 from ui.cli.argtypes import BACKENDS, DATASET_KINDS, positive
 from ui.cli.exit_codes import ExitCode
-from ui.cli.output import NOT_CLINICAL, print_json, show_progress
+from ui.cli.output import NOT_CLINICAL, note, print_json, show_progress
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,16 +50,30 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
     evaluation = evaluate_model(records, runtime, out, args.resamples, progress)
     if args.update_package:
         update_package(Path(args.model), evaluation, out, summary)
+    warning = evaluation.get("warning")
     if args.json:
         print_json(evaluation)
+        if warning:
+            note(f"warning: {warning}")
         return ExitCode.OK
-    b, e = evaluation["breast_auc"], evaluation["exam_auc"]
     froc = evaluation.get("froc") or {}
     print(f"model {pkg.describe()} on {runtime.device} ({NOT_CLINICAL})")
-    print(f"breast-level AUC {b['auc']} (95% CI {b['ci_low']}-{b['ci_high']}), "
-          f"exam-level AUC {e['auc']} (95% CI {e['ci_low']}-{e['ci_high']})")
+    print(f"breast-level AUC {auc_text(evaluation['breast_auc'], 'breasts')}, "
+          f"exam-level AUC {auc_text(evaluation['exam_auc'], 'exams')}")
+    if warning:
+        print(f"warning: {warning}")
     if froc:
         print(f"FROC sensitivity at 1 false mark per image: "
               f"{froc['sensitivity_at_fp'].get('1')}")
     print(f"evaluation written to {out}")
     return ExitCode.OK
+
+
+def auc_text(block: dict, unit: str) -> str:
+    """"0.91 (95% CI 0.85-0.96)"; without the interval where the evaluation
+    gave none (too few cases), and why there is no AUC where it has none."""
+    if block["auc"] is None:
+        return f"not computed ({block['n_pos']} positive and {block['n_neg']} negative {unit})"
+    if block["ci_low"] is None:
+        return f"{block['auc']} (no 95% CI)"
+    return f"{block['auc']} (95% CI {block['ci_low']}-{block['ci_high']})"
