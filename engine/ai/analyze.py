@@ -1,20 +1,21 @@
 """One screening exam through the model: choose the views, decode and
-prepare them in parallel, run each breast's CC + MLO, turn the outputs into
-scores, marks, registered heatmaps and density."""
+prepare them side by side in worker processes (engine.ai.prepare_pool),
+run each breast's CC + MLO, turn the outputs into scores, marks, registered
+heatmaps and density."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pydicom
 
 from engine.ai.marks import find_marks, register_heatmap
-from engine.ai.preprocess import NotApplicable, Prepared, applicability, prepare
+from engine.ai.prepare_pool import prepare_views
+from engine.ai.preprocess import NotApplicable, Prepared, applicability
 from engine.ai.results import (
     DENSITY_CLASSES,
     BreastResult,
@@ -28,7 +29,6 @@ from engine.errors import MammoDeskError
 
 SIDES = ("R", "L")
 POSITIONS = ("CC", "MLO")
-_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ai-prepare")
 
 
 @dataclass
@@ -78,13 +78,16 @@ def _choose(views: list[_View]) -> dict[tuple[str, str], _View]:
     return chosen
 
 
-def _prepare(v: _View, runtime: Runtime) -> None:
-    try:
-        v.prepared = prepare(v.ds, runtime.spec)
-    except NotApplicable as exc:
-        v.result.reason = str(exc)
-    except MammoDeskError as exc:
-        v.result.reason = f"cannot decode the image: {exc}"
+def _prepare(views: list[_View], runtime: Runtime) -> None:
+    """Each chosen view's model input, or the reason it has none."""
+    outcomes = prepare_views([v.ds for v in views], runtime.spec)
+    for v, outcome in zip(views, outcomes, strict=True):
+        if isinstance(outcome, NotApplicable):
+            v.result.reason = str(outcome)
+        elif isinstance(outcome, MammoDeskError):
+            v.result.reason = f"cannot decode the image: {outcome}"
+        else:
+            v.prepared = outcome
 
 
 def _collect(datasets: Sequence[pydicom.Dataset]) -> tuple[list[_View], set[str]]:
@@ -213,7 +216,7 @@ def analyze_datasets(
     t0 = time.perf_counter()
     views, study_uids = _collect(datasets)
     chosen = _choose(views)
-    list(_pool.map(lambda v: _prepare(v, runtime), chosen.values()))
+    _prepare(list(chosen.values()), runtime)
     t_prep = time.perf_counter()
 
     breasts, ready = _pair_breasts(chosen)

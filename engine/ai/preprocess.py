@@ -1,7 +1,10 @@
 """From a mammogram as stored to the model's input, and back.
 
-Steps: refuse what the model must not judge (with a reason), decode, apply
-Modality and VOI LUTs, invert MONOCHROME1 (the greyscale pipeline of
+Steps: refuse what the model must not judge (with a reason), decode at the
+coarsest power-of-two reduction whose pixels are still no larger than the
+model's (JPEG 2000 straight from its resolution levels, anything else
+decoded in full and averaged in blocks of stored values), apply Modality
+and VOI LUTs, invert MONOCHROME1 (the greyscale pipeline of
 engine.imaging.greyscale), turn every view so the chest wall is on the left
 (canonical side), segment the breast (engine.imaging.breast_mask), crop to
 it, resample to a fixed physical pixel size, place it on a fixed canvas
@@ -25,8 +28,8 @@ from scipy import ndimage
 
 from engine.dicom.grey_luts import grey_pipeline_problem
 from engine.dicom.header import instance_header
-from engine.dicom.pixels import decode_pixels
 from engine.dicom.values import header_value
+from engine.display.decode import decode_level
 from engine.errors import DecodeError
 from engine.imaging.breast_mask import MASK_STEP, breast_mask_coarse
 from engine.imaging.chest_wall_side import tissue_side
@@ -193,13 +196,32 @@ def resample(img: np.ndarray, factor: float) -> np.ndarray:
     return img.astype(np.float32, copy=False)
 
 
-def prepare(ds: pydicom.Dataset, spec: InputSpec, stored: np.ndarray | None = None) -> Prepared:
-    """The model's input for one view; NotApplicable or DecodeError when it has none."""
+def model_level(spacing_mm: float, spec: InputSpec) -> int:
+    """The coarsest reduction by 2**level whose pixels are no larger than the
+    model's: 0.07 mm -> 1 (0.14 mm) for a 0.2 mm model, 0.1 mm -> 1, 0.05 mm -> 2."""
+    level = 0
+    while spacing_mm * 2 ** (level + 1) <= spec.mm_per_pixel * (1 + 1e-6):
+        level += 1
+    return level
+
+
+def decode_for_model(ds: pydicom.Dataset, spec: InputSpec) -> tuple[np.ndarray, int]:
+    """Stored values reduced as far as the model allows, and the level given."""
+    spacing = pixel_spacing(ds) or spec.mm_per_pixel
+    return decode_level(ds, model_level(spacing, spec))
+
+
+def prepare(ds: pydicom.Dataset, spec: InputSpec, stored: np.ndarray | None = None,
+            level: int = 0) -> Prepared:
+    """The model's input for one view; NotApplicable or DecodeError when it has none.
+
+    `stored`: the stored values when the caller has them, reduced by
+    2**`level` on each side (the default: decoded here, see decode_for_model)."""
     reason = applicability(ds)
     if reason:
         raise NotApplicable(reason)
     if stored is None:
-        stored = decode_pixels(ds)
+        stored, level = decode_for_model(ds, spec)
     if stored.ndim != 2:
         raise DecodeError("expected a single-frame greyscale image")
     try:
@@ -218,9 +240,25 @@ def prepare(ds: pydicom.Dataset, spec: InputSpec, stored: np.ndarray | None = No
     y0, y1 = int(ys.min()) * step, min(img.shape[0], int(ys.max()) * step + step)
     x0, x1 = 0, min(img.shape[1], int(xs.max()) * step + step)  # keep the chest wall edge
 
-    spacing = pixel_spacing(ds) or spec.mm_per_pixel
-    factor = spec.mm_per_pixel / spacing  # stored px per model px at the nominal size
+    spacing = (pixel_spacing(ds) or spec.mm_per_pixel) * 2**level
+    factor = spec.mm_per_pixel / spacing  # image px per model px at the nominal size
     factor = max(factor, (y1 - y0) / spec.height, (x1 - x0) / spec.width, 1.0)
+    small = _crop_and_resample(img, coarse, (y0, y1, x0, x1), factor)
+    scale_y = (y1 - y0) / small.shape[0]
+    small = small[: spec.height, : spec.width]
+    canvas = np.zeros((spec.height, spec.width), dtype=np.float32)
+    pad_v = (spec.height - small.shape[0]) // 2
+    canvas[pad_v : pad_v + small.shape[0], : small.shape[1]] = small
+    geom = _stored_geometry(ds, img.shape, level, flipped, scale_y, (x0, y0), pad_v)
+    frac = float((canvas > 0).mean())
+    return Prepared(canvas, geom, frac)
+
+
+def _crop_and_resample(img: np.ndarray, coarse: np.ndarray, box: tuple[int, int, int, int],
+                       factor: float) -> np.ndarray:
+    """The breast (outside it 0) inside `box`, reduced by `factor` by area averaging."""
+    y0, y1, x0, x1 = box
+    step = MASK_STEP
     k = int(np.floor(factor + 1e-6))
     if k >= 2 and step % k == 0:
         # Blocks of k lie inside the mask's blocks (y0, x0 are multiples of
@@ -231,25 +269,24 @@ def prepare(ds: pydicom.Dataset, spec: InputSpec, stored: np.ndarray | None = No
         small *= m[: small.shape[0], : small.shape[1]]
         if abs(factor / k - 1.0) > 1e-3:
             small = resample(small, factor / k)
-    else:
-        full = np.repeat(np.repeat(coarse, step, axis=0), step, axis=1)
-        crop = np.where(full[: img.shape[0], : img.shape[1]], img, 0.0)[y0:y1, x0:x1]
-        small = resample(crop, factor)
-    crop_rows = y1 - y0
-    scale_y = crop_rows / small.shape[0]
-    small = small[: spec.height, : spec.width]
-    canvas = np.zeros((spec.height, spec.width), dtype=np.float32)
-    pad_v = (spec.height - small.shape[0]) // 2
-    canvas[pad_v : pad_v + small.shape[0], : small.shape[1]] = small
-    geom = Geometry(
-        rows=int(img.shape[0]),
-        columns=int(img.shape[1]),
-        flipped=flipped,
-        scale=float(scale_y),
-        x0=float(x0),
-        y0=float(y0),
-        pad_u=0.0,
-        pad_v=float(pad_v),
-    )
-    frac = float((canvas > 0).mean())
-    return Prepared(canvas, geom, frac)
+        return small
+    full = np.repeat(np.repeat(coarse, step, axis=0), step, axis=1)
+    crop = np.where(full[: img.shape[0], : img.shape[1]], img, 0.0)[y0:y1, x0:x1]
+    return resample(crop, factor)
+
+
+def _stored_geometry(ds: pydicom.Dataset, shape: tuple[int, ...], level: int, flipped: bool,
+                     scale: float, origin: tuple[int, int], pad_v: int) -> Geometry:
+    """The model -> stored pixel mapping of an image prepared from a reduction
+    by 2**level (pixel i of the reduction covers stored pixels [i, i + 1) * 2**level;
+    its last row and column may cover fewer)."""
+    k = 2**level
+    rows = header_value(ds, "Rows") if level else None
+    columns = header_value(ds, "Columns") if level else None
+    rows = int(rows) if rows else shape[0] * k
+    columns = int(columns) if columns else shape[1] * k
+    x0 = origin[0] * k
+    if flipped:  # mirrored about the reduction's width, which may pass the last column
+        x0 -= shape[1] * k - columns
+    return Geometry(rows=rows, columns=columns, flipped=flipped, scale=float(scale * k),
+                    x0=float(x0), y0=float(origin[1] * k), pad_u=0.0, pad_v=float(pad_v))

@@ -118,6 +118,10 @@ def analyze_studies(
     """Analyse each study with For Presentation mammograms; a study that
     fails gets its one-line reason instead of stopping the others."""
     out: list[tuple[str, ExamResult | str]] = []
+    if len(study_uids) > 1:
+        from engine.ai import prepare_pool
+
+        prepare_pool.start()  # worth its start for study after study
     for uid in study_uids:
         if not in_ai_scope(library, uid):
             continue

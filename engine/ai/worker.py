@@ -2,8 +2,9 @@
 
 Decoding a study's images holds Python's global lock for seconds (JPEG 2000),
 which would freeze a window running the AI on a thread.  The viewer starts
-one worker process with `init`, which loads the active model once; the other
-functions are the jobs it sends.  Everything crosses by pickle.
+one worker process with `init`, which loads the active model once and starts
+the processes that decode a study's views side by side
+(engine.ai.prepare_pool); the other functions are the jobs it sends.  Everything crosses by pickle.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def init(models_root: str, backend: str = "auto", parent: Parent | None = None) 
         from engine.ai.service import open_runtime
 
         _runtime = open_runtime(Path(models_root), backend)
+        from engine.ai import prepare_pool
+
+        prepare_pool.start()  # this process analyses study after study
     except MammoDeskError as exc:
         _error = str(exc)
     except Exception as exc:

@@ -21,4 +21,7 @@ SIZE_PRESETS: dict[str, SizePreset] = {
     "small": SizePreset(rows=1024, columns=832, pixel_spacing_mm=0.1),
     "default": SizePreset(rows=2048, columns=1664, pixel_spacing_mm=0.1),
     "full": SizePreset(rows=4096, columns=3328, pixel_spacing_mm=0.07),
+    # A taller, narrower detector at 65 um, the size of the 16-bit RLE
+    # mammograms some units write (about 4500 x 2800).
+    "large": SizePreset(rows=4500, columns=2800, pixel_spacing_mm=0.065),
 }

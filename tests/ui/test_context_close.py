@@ -9,6 +9,17 @@ from engine.display.study_images import folder_files
 from engine.library.reads import Read, current_read, save_draft
 
 
+def _window_pool_managers() -> list[threading.Thread]:
+    """Process pools' manager threads, but not the engine's analysis workers
+    that earlier tests in this process may have started (the window's process
+    never runs an analysis: the AI has a process of its own)."""
+    from engine.ai import prepare_pool
+
+    analysis = getattr(prepare_pool._pool, "_executor_manager_thread", None)
+    return [t for t in threading.enumerate()
+            if type(t).__name__ == "_ExecutorManagerThread" and t is not analysis]
+
+
 def test_closing_mid_decode_stops_every_thread_and_decoder(ctx, small_cohort):
     files = folder_files([small_cohort.files[0].parent.parent])  # the whole cohort
     assert len(files) >= 8
@@ -18,8 +29,7 @@ def test_closing_mid_decode_stops_every_thread_and_decoder(ctx, small_cohort):
     for ops in (ctx.ops, ctx.decode_ops, ctx.ai_ops):
         assert ops.pool.activeThreadCount() == 0
     assert ctx.images._procs is None  # and nothing starts the decoders again
-    managers = [t for t in threading.enumerate() if type(t).__name__ == "_ExecutorManagerThread"]
-    assert not managers  # no process pool is left with its manager thread
+    assert not _window_pool_managers()  # no process pool is left with its manager thread
 
 
 def test_closing_still_finishes_a_read_being_saved(ctx, small_cohort, library):
@@ -71,5 +81,4 @@ def test_closing_while_a_request_starts_the_decoders_stops_them_too(ctx, small_c
     ctx.close()
     assert ctx.images._procs is None
     assert len(made) == 1 and made[0]._shutdown_thread  # the pool made during close was stopped
-    managers = [t for t in threading.enumerate() if type(t).__name__ == "_ExecutorManagerThread"]
-    assert not managers
+    assert not _window_pool_managers()

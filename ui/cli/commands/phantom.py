@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--cancer-rate", type=fraction, default=0.3, metavar="R")
     p.add_argument("--prior-rate", type=fraction, default=0.0, metavar="P",
                    help="fraction of women who also get a prior study a year earlier")
-    p.add_argument("--size", choices=["small", "default", "full"], default="default")
+    p.add_argument("--size", choices=["small", "default", "full", "large"], default="default")
     p.add_argument("--monochrome1", action="store_true", help="write inverted MONOCHROME1")
     p.add_argument("--jpeg2000", action="store_true", help="JPEG 2000 lossless pixel data")
     p.add_argument("--json", action="store_true")
