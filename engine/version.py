@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 
-FALLBACK_APP_VERSION = "0.1.0"  # a source checkout that was never installed
+FALLBACK_APP_VERSION = "0.2.0"  # a source checkout that was never installed
 
 
 def app_version() -> str:

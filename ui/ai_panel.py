@@ -43,10 +43,14 @@ class AiPanel(QGroupBox):
         self.marks = QCheckBox("Marks (A)")
         self.marks.setChecked(True)
         self.heat = QCheckBox("Heatmap (H)")
+        # A study outside the model's training shows no score and no marks;
+        # the marks found anyway can be asked for, labelled as such.
+        self.withheld = QCheckBox("Show marks anyway (outside the training)")
+        self.withheld.setVisible(False)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(50)
-        for w in (self.marks, self.heat):
+        for w in (self.marks, self.heat, self.withheld):
             w.toggled.connect(self._emit)
         self.opacity.valueChanged.connect(self._emit)
 
@@ -61,6 +65,7 @@ class AiPanel(QGroupBox):
         box.addLayout(form)
         box.addWidget(self.marks)
         box.addWidget(self.heat)
+        box.addWidget(self.withheld)
         box.addWidget(QLabel("Heatmap opacity ([ and ])"))
         box.addWidget(self.opacity)
         box.addWidget(self.model)
@@ -76,12 +81,17 @@ class AiPanel(QGroupBox):
         """A state without numbers: loading, no model, analysing, failed."""
         self.result = None
         self.status.setText(text)
+        self.withheld.setChecked(False)
+        self.withheld.setVisible(False)
         for w in (self.score, self.category, self.right, self.left, self.density):
             w.setText("-")
 
     def show_result(self, result: ExamResult) -> None:
         self.result = result
         self.status.setText(result.reason or "AI result")
+        self.withheld.setChecked(False)
+        self.withheld.setVisible(bool(result.outside_training)
+                                 and any(v.withheld_marks for v in result.views))
         self.score.setText("-" if result.exam_score is None else f"{result.exam_score:.0f} / 100")
         self.category.setText("-" if result.category is None else f"{result.category} of 10")
         for side, label in (("R", self.right), ("L", self.left)):

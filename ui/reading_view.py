@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
-from engine.ai.results import HEATMAP_STRIDE_PX, ExamResult
+from engine.ai.results import HEATMAP_STRIDE_PX, OUTSIDE_TRAINING, ExamResult
 from engine.display.hanging import Cell, hang
 from engine.library.reads import Read, StoredRead
 from engine.notices import with_notice
@@ -21,6 +21,7 @@ from ui.reading_panel import ReadingPanel
 from ui.viewer.hanging_view import HangingView
 
 AI_NOTE = with_notice("AI marks")
+WITHHELD_NOTE = with_notice(f"AI marks, {OUTSIDE_TRAINING}")
 log = logging.getLogger(__name__)
 
 
@@ -240,6 +241,10 @@ class ReadingView(QWidget):
             tile.show_marks, tile.show_heat, tile.heat_opacity = marks, heat, opacity
             if v is None:
                 tile.set_ai([], None, float(HEATMAP_STRIDE_PX), "")
+            elif result is not None and result.outside_training:
+                asked = self.ai.withheld.isChecked() and v.withheld_marks
+                tile.set_ai(v.withheld_marks if asked else [], None, v.heatmap_stride,
+                            WITHHELD_NOTE if asked else "")
             else:
                 tile.set_ai(v.marks, v.heatmap, v.heatmap_stride, AI_NOTE)
 

@@ -6,6 +6,7 @@ heatmaps and density."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pydicom
 
+from engine.ai.domain import DomainCheck
 from engine.ai.marks import find_marks, register_heatmap
+from engine.ai.package import ModelPackage
 from engine.ai.prepare_pool import prepare_views
 from engine.ai.preprocess import NotApplicable, Prepared, applicability
 from engine.ai.results import (
@@ -207,6 +210,42 @@ def _exam_result(
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _domain_check_of(root: str, digest: str | None) -> DomainCheck | None:
+    from pathlib import Path
+
+    from engine.ai.package import read_package
+
+    return DomainCheck.from_package(read_package(Path(root)))
+
+
+def domain_check(package: ModelPackage) -> DomainCheck | None:
+    """The package's domain check, read once per package (None: it has none)."""
+    if package.domain_check_path is None:
+        return None
+    digest = package.manifest.get("files", {}).get(package.domain_check_path.name)
+    return _domain_check_of(str(package.root), digest)
+
+
+def _check_domain(ready: list[_Ready], outputs: dict[str, np.ndarray],
+                  runtime: Runtime) -> tuple[bool | None, list[str]]:
+    """Whether the study is outside the training (None: no check possible)
+    and why; each read view gets its verdict."""
+    check = domain_check(runtime.package)
+    if check is None or not ready or "features_cc" not in outputs:
+        return None, []
+    reasons: list[str] = []
+    for j, r in enumerate(ready):
+        for v, prepared, position in ((r.cc, r.cc_input, "CC"), (r.mlo, r.mlo_input, "MLO")):
+            verdict = check.view_verdict(prepared, outputs[f"features_{position.lower()}"][j],
+                                         position)
+            v.result.domain = {"flagged": verdict.flagged, "distance": round(verdict.distance, 2),
+                               "threshold": round(verdict.threshold, 2),
+                               "reasons": verdict.reasons}
+            reasons += [f"{v.result.view}: {why}" for why in verdict.reasons]
+    return bool(reasons), reasons
+
+
 def analyze_datasets(
     datasets: Sequence[pydicom.Dataset],
     runtime: Runtime,
@@ -226,7 +265,11 @@ def analyze_datasets(
     manifest = runtime.package.manifest
     breasts += _score_breasts(ready, outputs, manifest, mark_threshold)
     breasts.sort(key=lambda b: SIDES.index(b.laterality))
+    outside, reasons = _check_domain(ready, outputs, runtime)
     result = _exam_result(study_uids.pop(), runtime, manifest, breasts, views)
+    result.outside_training = outside
+    if outside:
+        result.withhold(reasons)
     t_end = time.perf_counter()
     result.timings_s = {
         "prepare": round(t_prep - t0, 4),

@@ -19,6 +19,8 @@ from keras import layers as L
 HEATMAP_STRIDE = 8
 LSE_R = 8.0  # sharpness of the log-sum-exp pooling (close to the maximum)
 WIDTHS = (24, 48, 96, 128)
+BREAST_OUTPUTS = ("heat_cc", "heat_mlo", "view_logits", "breast_prob", "density")
+FEATURE_LAYER = "feat_mean"  # averages the per-view pooled features: its inputs
 
 
 def _block(x, channels: int, stride: int, name: str):
@@ -147,6 +149,20 @@ def training_model(view: keras.Model, density: L.Dense) -> keras.Model:
     z = LogSumExpPool(name="lse")(heat)
     dens = density(feats)
     return keras.Model(inp, {"heat": heat, "view_logit": z, "density": dens}, name="train_view")
+
+
+def with_features(model: keras.Model) -> keras.Model:
+    """``model`` (a breast model) as one that also returns each view's pooled
+    backbone features (the inputs of the ``feat_mean`` layer, CC then MLO) as
+    ``features_cc`` and ``features_mlo``; ``model`` itself when it has no
+    such layer.  Same weights, same graph: nothing retrained or recomputed."""
+    try:
+        f_cc, f_mlo = model.get_layer(FEATURE_LAYER).input
+        outputs = {name: model.get_layer(name).output for name in BREAST_OUTPUTS}
+    except (ValueError, TypeError, AttributeError):
+        return model
+    outputs.update({"features_cc": f_cc, "features_mlo": f_mlo})
+    return keras.Model(model.input, outputs, name=f"{model.name}_features")
 
 
 CUSTOM_OBJECTS = {

@@ -82,6 +82,12 @@ class ModelPackage:
         return self.root / onnx if onnx else None
 
     @property
+    def domain_check_path(self) -> Path | None:
+        """The domain check (engine/ai/domain), None for packages without one."""
+        rel = self.manifest["entry"].get("domain_check")
+        return self.root / rel if rel else None
+
+    @property
     def card_path(self) -> Path:
         return self.root / MODEL_CARD
 

@@ -2,7 +2,9 @@
 
 A model package is a folder holding ``manifest.json`` plus every file the
 manifest lists with its SHA-256 (the Keras model, optionally an ONNX export,
-``MODEL_CARD.md``, evaluation files).  Nothing else may be in the folder, no
+``MODEL_CARD.md``, evaluation files, optionally ``domain_check.json``: what
+says when an image is outside the model's training, named by
+``entry.domain_check``).  Nothing else may be in the folder, no
 listed path may leave it, and no file may be a symbolic link.  This module
 knows the manifest alone; installing and activating packages lives in
 ``engine.ai.package``.
@@ -127,6 +129,9 @@ def validate_manifest(manifest: object) -> dict[str, Any]:
     onnx = entry.get("onnx")
     if onnx is not None and (not isinstance(onnx, str) or onnx not in files):
         raise refused("entry.onnx is neither null nor a file listed in the manifest")
+    check = entry.get("domain_check")
+    if check is not None and (not isinstance(check, str) or check not in files):
+        raise refused("entry.domain_check is neither absent nor a file listed in the manifest")
     if MODEL_CARD not in files:
         raise refused(f"{MODEL_CARD} is not listed in the manifest")
     for key in _DICT_KEYS:

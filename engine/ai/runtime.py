@@ -29,6 +29,9 @@ from engine.errors import MammoDeskError
 
 log = logging.getLogger(__name__)
 OUTPUT_NAMES = ("heat_cc", "heat_mlo", "view_logits", "breast_prob", "density")
+# Per-view pooled backbone features (breasts, channels), for the domain check
+# (engine/ai/domain).  Present only when the package's model provides them.
+FEATURE_NAMES = ("features_cc", "features_mlo")
 BACKENDS = ("auto", "tensorflow", "onnxruntime")
 TRAIN_EXTRA = 'pip install "mammodesk[train]"'
 TENSORFLOW_MODULES = ("tensorflow", "keras")
@@ -45,7 +48,11 @@ class Runtime:
     _fn: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
 
     def predict(self, cc: np.ndarray, mlo: np.ndarray) -> dict[str, np.ndarray]:
-        """cc, mlo: (breasts, H, W, 1) float32 -> the model's outputs."""
+        """cc, mlo: (breasts, H, W, 1) float32 -> the model's outputs.
+
+        The keys are OUTPUT_NAMES, plus FEATURE_NAMES when the model provides
+        per-view features: ONNX files with those outputs (older exports have
+        none: no such keys), Keras models with the ``feat_mean`` layer."""
         return self._fn(cc.astype(np.float32, copy=False), mlo.astype(np.float32, copy=False))
 
 
@@ -107,13 +114,17 @@ def _onnx(package: ModelPackage) -> tuple[Callable, str]:
     sess = ort.InferenceSession(str(package.onnx_path), opts, providers=providers)
     used = sess.get_providers()[0]
     device = "GPU:0 (CUDA, ONNX Runtime)" if used == "CUDAExecutionProvider" else "CPU"
-    names = [o.name for o in sess.get_outputs()]
+    outputs = [o.name for o in sess.get_outputs()]
+    # The first five outputs are the model's, in OUTPUT_NAMES order (the
+    # export names them after internal tensors); features come by name.
+    names = outputs[: len(OUTPUT_NAMES)] + [n for n in FEATURE_NAMES if n in outputs]
+    keys = (*OUTPUT_NAMES, *names[len(OUTPUT_NAMES) :])
     inputs = [i.name for i in sess.get_inputs()]
 
     def run(cc: np.ndarray, mlo: np.ndarray) -> dict[str, np.ndarray]:
         feed = dict(zip(inputs, (cc, mlo), strict=True))
         outs = sess.run(names, feed)
-        return dict(zip(OUTPUT_NAMES, outs, strict=True))
+        return dict(zip(keys, outs, strict=True))
 
     return run, device
 

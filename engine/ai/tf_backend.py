@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.ai.package import ModelPackage
-from engine.ai.runtime import OUTPUT_NAMES
+from engine.ai.runtime import FEATURE_NAMES, OUTPUT_NAMES
 
 
 def load_tensorflow(package: ModelPackage) -> tuple[Callable, str]:
@@ -23,7 +23,7 @@ def load_tensorflow(package: ModelPackage) -> tuple[Callable, str]:
     import keras
     import tensorflow as tf
 
-    import engine.ai.network  # noqa: F401  (registers the custom layer)
+    from engine.ai.network import with_features  # also registers the custom layers
 
     gpus = tf.config.list_physical_devices("GPU")
     for g in gpus:
@@ -35,7 +35,7 @@ def load_tensorflow(package: ModelPackage) -> tuple[Callable, str]:
     else:
         device, where = "CPU", "/CPU:0"
     with tf.device(where):
-        model = keras.saving.load_model(package.keras_path, compile=False)
+        model = with_features(keras.saving.load_model(package.keras_path, compile=False))
 
     @tf.function(reduce_retracing=True)
     def call(cc, mlo):
@@ -44,6 +44,6 @@ def load_tensorflow(package: ModelPackage) -> tuple[Callable, str]:
     def run(cc: np.ndarray, mlo: np.ndarray) -> dict[str, np.ndarray]:
         with tf.device(where):
             out = call(tf.constant(cc), tf.constant(mlo))
-        return {k: np.asarray(out[k]) for k in OUTPUT_NAMES}
+        return {k: np.asarray(v) for k, v in out.items() if k in OUTPUT_NAMES + FEATURE_NAMES}
 
     return run, device

@@ -115,26 +115,29 @@ def decoded_shape(ds, spec):  # type: ignore[no-untyped-def]
 
 
 def _model_inputs(study: Path, runtime, result):  # type: ignore[no-untyped-def]
-    """The arrays analyze_datasets feeds the network, prepared once, outside any timing."""
+    """The arrays analyze_datasets feeds the network, prepared once, outside any
+    timing (in the decoding workers, so this process's peak memory is the analysis's)."""
     import numpy as np
 
-    from engine.ai.preprocess import prepare
+    from engine.ai import prepare_pool
     from engine.ai.service import datasets_from_path
 
     by_uid = {str(ds.SOPInstanceUID): ds for ds in datasets_from_path(study)}
-    views = {(v.laterality, v.view_position): v for v in result.views if v.score is not None}
-    sides = [b.laterality for b in result.breasts if b.probability is not None]
+    views = {(v.laterality, v.view_position): v
+             for v in result.views if v.score is not None or v.withheld_score is not None}
+    sides = [b.laterality for b in result.breasts
+             if b.probability is not None or b.withheld_probability is not None]
     if not sides:
         raise MammoDeskError(f"the phantom study was not assessed: {result.reason}")
 
     def stack(position: str) -> np.ndarray:
-        images = [
-            prepare(by_uid[views[(s, position)].sop_instance_uid], runtime.spec).image
-            for s in sides
-        ]
-        return np.stack(images)[..., None]
+        chosen = [by_uid[views[(s, position)].sop_instance_uid] for s in sides]
+        outcomes = prepare_pool.map_views(prepare_pool.prepare_one, chosen, runtime.spec)
+        return np.stack([o.image for o in outcomes])[..., None]
 
-    return stack("CC"), stack("MLO"), [result.breast(s).probability for s in sides]
+    probs = [(b.probability if b.probability is not None else b.withheld_probability)
+             for b in (result.breast(s) for s in sides) if b is not None]
+    return stack("CC"), stack("MLO"), probs
 
 
 def child(backend: str, study: Path, model: Path, runs: int) -> dict:

@@ -160,3 +160,20 @@ def test_migration_v5_on_a_library_without_duplicates_changes_no_result(tmp_path
     assert conn.execute("SELECT id FROM ai_results").fetchall() == [(one,)]
     assert conn.execute("SELECT source FROM outbox_items").fetchall() == [(f"ai:{one}",)]
     conn.close()
+
+
+def test_a_withheld_result_keeps_its_numbers_aside_through_the_library(study_library):
+    result = _result(40.0)
+    result.withhold(["RCC: image features unlike the training images"])
+    assert result.exam_score is None and result.withheld_exam_score is not None
+    assert not any(v.marks for v in result.views)
+    back = ExamResult.from_dict(result.to_dict(heatmaps=True))
+    assert back.outside_training is True and back.reason == result.reason
+    assert back.withheld_exam_score == result.withheld_exam_score
+    assert [len(v.withheld_marks) for v in back.views] == [len(v.withheld_marks)
+                                                           for v in result.views]
+    assert back.completeness() == result.completeness() == (2, 4)
+    assert save_result(study_library, result).stored
+    kept = latest_result(study_library, STUDY, MODEL)
+    assert kept is not None and kept.exam_score is None and kept.outside_training is True
+    assert latest_exam_scores(study_library)[STUDY] is None  # the worklist shows no score

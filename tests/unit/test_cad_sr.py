@@ -209,3 +209,18 @@ def test_a_failed_write_keeps_the_previous_file_and_leaves_no_debris(
         write_cad_sr(make_result(sources, MARKS), sources, out)
     assert out.read_bytes() == b"previous report"
     assert [p.name for p in out.parent.iterdir()] == ["cad.dcm"]
+
+
+def test_a_study_outside_the_training_says_so_and_reports_no_finding(sources, tmp_path):
+    out = tmp_path / "cad.dcm"
+    result = make_result(sources, MARKS)
+    result.withhold(["RCC: image features unlike the training images (distance 91.0, limit 30.0)"])
+    write_cad_sr(result, sources, out)
+    assert dciodvfy_errors(out) == []
+    done = dsrdump(out)
+    assert done.returncode == 0
+    assert "No exam score: outside what this model was trained on (RCC: image features" in (
+        " ".join(done.stdout.split()))
+    assert "Exam score 73.2" not in done.stdout and "(POINT," not in done.stdout
+    assert named(pydicom.dcmread(out), "Single Image Finding") == []
+    assert NOT_FOR_CLINICAL_USE in done.stdout

@@ -178,3 +178,16 @@ def test_a_bad_image_or_a_failed_write_keeps_the_previous_report(tmp_path, monke
         write_report_pdf(make_result(), images(), out)
     assert out.read_bytes() == b"previous report"
     assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"]
+
+
+def test_a_study_outside_the_training_shows_no_score_and_no_marks(tmp_path):
+    out = tmp_path / "report.pdf"
+    result = make_result()
+    result.withhold(["LMLO: image features unlike the training images"])
+    write_report_pdf(result, images(), out)
+    first = page_texts(out)[0]
+    assert "Exam score: not available (outside what this model was trained on" in first
+    assert "73.2" not in first and "0.77" not in first  # neither the score nor a mark's
+    assert "Right breast: probability of malignancy n/a, density n/a (outside what" in first
+    assert "density c" not in first and "(denser breast): c" not in first
+    assert first.count(NOT_FOR_CLINICAL_USE) == 2

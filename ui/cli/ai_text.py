@@ -19,7 +19,7 @@ def summary(outcome: ExamResult | str) -> dict[str, object]:
             "model_version": outcome.model_version, "device": outcome.device,
             "backend": outcome.backend, "exam_score": outcome.exam_score,
             "category": outcome.category, "density": outcome.density,
-            "reason": outcome.reason,
+            "reason": outcome.reason, "outside_training": outcome.outside_training,
             "breasts": {b.laterality: b.probability for b in outcome.breasts},
             "marks": sum(len(v.marks) for v in outcome.views),
             "seconds": outcome.timings_s.get("total")}

@@ -231,6 +231,28 @@ def _save_models(
     return diff
 
 
+def _domain_check(
+    model: keras.Model, tmp: Path, arrays: dict, pairs: list, val_recs: Sequence[ImageRecord]
+) -> dict | None:
+    """Feature outputs on the ONNX file and the fitted domain check
+    (engine/ai/domain) in ``tmp``; None when the validation part is too small
+    to fit one (the package then has no check)."""
+    from engine.ai.training.domain_export import domain_check_from_validation, write_domain_check
+    from engine.ai.training.onnx_features import add_feature_outputs
+
+    if (tmp / "model.onnx").exists():
+        add_feature_outputs(tmp / "model.onnx")
+    try:
+        check = domain_check_from_validation(
+            model, arrays, pairs, [val_recs[c].exam_id for c, _ in pairs]
+        )
+    except ValueError as exc:
+        print(f"no domain check: {exc}", file=sys.stderr)
+        return None
+    write_domain_check(tmp, check)
+    return check
+
+
 def _manifest(
     name: str,
     version: str,
@@ -252,7 +274,7 @@ def _manifest(
         "name": name,
         "version": version,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "min_app_version": "0.1.0",
+        "min_app_version": "0.2.0",  # seven ONNX outputs: older apps refuse them
         "framework": {"keras": keras.__version__, "tensorflow": tf.__version__},
         "entry": {"keras": "model.keras", "onnx": "model.onnx" if diff <= ONNX_TOLERANCE else None},
         "input": spec.as_dict() | {"channels": 1, "layout": "NHWC", "inputs": ["cc", "mlo"]},
@@ -308,6 +330,8 @@ def export_package(
     evaluation = evaluate_predictions(preds, froc_images, tmp / "validation", n_resamples=2000)
     manifest = _manifest(name, version, spec, points, info, evaluation, diff)
     (tmp / "MODEL_CARD.md").write_text(render_model_card(manifest, evaluation))
+    if _domain_check(model, tmp, arrays, pairs, val_recs) is not None:
+        manifest["entry"]["domain_check"] = "domain_check.json"
     write_manifest(tmp, manifest)
     shutil.rmtree(pkg_dir, ignore_errors=True)
     tmp.rename(pkg_dir)
