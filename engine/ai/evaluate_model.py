@@ -71,6 +71,7 @@ class _Collected:
     failed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     tol_px: list[float] = field(default_factory=list)
     density_pairs: list[tuple[str, str]] = field(default_factory=list)  # (reference, predicted)
+    outside_training: int = 0  # exams the domain check flagged (scored all the same)
 
 
 def _read_exam(recs: Sequence[ImageRecord], got: _Collected) -> list[Dataset] | None:
@@ -86,10 +87,15 @@ def _read_exam(recs: Sequence[ImageRecord], got: _Collected) -> list[Dataset] | 
 def _collect_breasts(
     exam_id: str, recs: Sequence[ImageRecord], result: ExamResult, got: _Collected
 ) -> None:
+    # The model is measured on everything it read: a study the domain check
+    # puts outside the training is scored by the numbers the reader is not shown.
+    got.outside_training += bool(result.outside_training)
     for side in ("R", "L"):
         side_recs = [r for r in recs if r.laterality == side]
         breast = result.breast(side)
-        if not side_recs or breast is None or breast.probability is None:
+        probability = None if breast is None else (
+            breast.probability if breast.probability is not None else breast.withheld_probability)
+        if not side_recs or breast is None or probability is None:
             got.failed["breast not assessed"] += bool(side_recs)
             continue
         first = side_recs[0]
@@ -100,7 +106,7 @@ def _collect_breasts(
                 exam_id,
                 side,
                 max(r.cancer for r in side_recs),
-                breast.probability,
+                probability,
                 first.density,
                 first.lesion_type,
                 first.lesion_size_mm,
@@ -125,7 +131,7 @@ def _collect_marks(
         got.froc.append(
             FrocImage(
                 f"{exam_id}/{r.laterality}{r.view}",
-                [(m.x, m.y, m.score) for m in view.marks],
+                [(m.x, m.y, m.score) for m in view.marks or view.withheld_marks],
                 boxes,
                 [r.cnr] * len(boxes),
             )
@@ -179,6 +185,7 @@ def _add_run_details(evaluation: dict, got: _Collected, runtime: Runtime, exams:
     evaluation["analysis"] = {
         "exams": exams,
         "not_assessed": dict(got.failed),
+        "outside_training": got.outside_training,
         "median_exam_s": round(float(np.median(got.times)), 3) if got.times else None,
         "mark_hit_rule": f"mark centre within {HIT_TOLERANCE_MM:g} mm of the lesion box",
     }

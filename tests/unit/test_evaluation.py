@@ -384,3 +384,24 @@ def test_plots_need_no_pyplot_and_no_display(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "r.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_an_exam_outside_the_training_is_still_measured_and_counted():
+    """The evaluation measures the model on all it read: the domain check only
+    decides what a reader is shown."""
+    from pathlib import Path
+
+    from engine.ai.datasets.records import ImageRecord
+    from engine.ai.evaluate_model import _collect_breasts, _Collected
+    from engine.ai.results import BreastResult, ExamResult
+
+    recs = [ImageRecord(Path(f"{s}{v}.dcm"), "e1", "p1", s, v, int(s == "L"))
+            for s in "RL" for v in ("CC", "MLO")]
+    result = ExamResult("1.2.3", "m", "1.1.0", "onnxruntime", "CPU", "2024-05-01T10:00:00+00:00",
+                        81.0, 9, "c", [BreastResult("R", 0.2, "b"), BreastResult("L", 0.81, "c")],
+                        [])
+    result.withhold(["LCC: image features unlike the training images"])
+    got = _Collected()
+    _collect_breasts("e1", recs, result, got)
+    assert [(p.laterality, p.label, p.prob) for p in got.preds] == [("R", 0, 0.2), ("L", 1, 0.81)]
+    assert got.outside_training == 1 and not got.failed

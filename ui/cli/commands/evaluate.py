@@ -65,6 +65,10 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
     if froc:
         print(f"FROC sensitivity at 1 false mark per image: "
               f"{froc['sensitivity_at_fp'].get('1')}")
+    flagged = (evaluation.get("analysis") or {}).get("outside_training")
+    if flagged:
+        print(f"{flagged} exam(s) outside the training by the domain check "
+              "(scored here all the same; a reader sees no score for them)")
     print(f"evaluation written to {out}")
     return ExitCode.OK
 
