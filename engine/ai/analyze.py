@@ -237,8 +237,9 @@ def _check_domain(ready: list[_Ready], outputs: dict[str, np.ndarray],
     reasons: list[str] = []
     for j, r in enumerate(ready):
         for v, prepared, position in ((r.cc, r.cc_input, "CC"), (r.mlo, r.mlo_input, "MLO")):
-            verdict = check.view_verdict(prepared, outputs[f"features_{position.lower()}"][j],
-                                         position)
+            features = outputs[f"features_{position.lower()}"][j]
+            verdict = (check.verdict(position, features, prepared.stats) if prepared.stats
+                       else check.view_verdict(prepared, features, position))
             v.result.domain = {"flagged": verdict.flagged, "distance": round(verdict.distance, 2),
                                "threshold": round(verdict.threshold, 2),
                                "reasons": verdict.reasons}

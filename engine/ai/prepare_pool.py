@@ -55,11 +55,16 @@ def default_workers() -> int:
 
 
 def prepare_one(ds: pydicom.Dataset, spec: InputSpec) -> Outcome:
-    """One view's input, or the exception saying why not (returned, not raised)."""
+    """One view's input with its acquisition statistics (for the domain check),
+    or the exception saying why not (returned, not raised)."""
+    from engine.ai.domain.acquisition import acquisition_stats
+
     try:
-        return prepare(ds, spec)
+        prepared = prepare(ds, spec)
     except (NotApplicable, MammoDeskError) as exc:
         return exc
+    prepared.stats = acquisition_stats(prepared.image)
+    return prepared
 
 
 def _warm() -> None:

@@ -93,6 +93,9 @@ class Prepared:
     image: np.ndarray  # float32 (height, width), 0..1, background 0
     geometry: Geometry
     breast_fraction: float  # of the canvas covered by breast
+    # engine.ai.domain's acquisition statistics of `image`, when measured
+    # where the image was prepared (side by side with the other views)
+    stats: dict[str, float] | None = None
 
 
 class NotApplicable(Exception):

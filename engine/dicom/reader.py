@@ -161,7 +161,11 @@ def read_dataset(source: str | os.PathLike | bytes) -> pydicom.Dataset:
     truncated or corrupt.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _read(io.BytesIO(source), len(source))
+        ds = _read(io.BytesIO(source), len(source))
+        # Read whole (nothing deferred): the data set need not keep the bytes it
+        # came from, which would double its memory and what a copy to a worker costs.
+        ds.buffer = None
+        return ds
     # Read from the open file rather than slurping it: the importer's speed is measured
     # against plain dcmread, and a mammogram is tens of megabytes.  Only a regular file is
     # opened at all: a FIFO would block, a device would never end.

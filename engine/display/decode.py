@@ -109,15 +109,20 @@ def _j2k_reduced(ds: pydicom.Dataset, level: int) -> np.ndarray | None:
 
 def block_mean_stored(arr: np.ndarray, k: int) -> np.ndarray:
     """k x k block means of stored values, rounded, in the stored dtype.
-    Partial blocks at the right and bottom edges are averaged as they are."""
+    Partial blocks at the right and bottom edges are averaged as they are
+    (the edge row or column repeated).  The sum runs over k * k strided views
+    in float32, exact for stored values of up to 16 bits."""
     if k <= 1:
         return arr
     h, w = arr.shape[:2]
     ph, pw = -h % k, -w % k
-    src = np.pad(arr.astype(np.float32), ((0, ph), (0, pw)), mode="edge") if ph or pw else arr
-    blocks = src.reshape(src.shape[0] // k, k, src.shape[1] // k, k)
-    out = blocks.mean(axis=(1, 3), dtype=np.float32)
-    return np.rint(out).astype(arr.dtype)
+    src = np.pad(arr, ((0, ph), (0, pw)), mode="edge") if ph or pw else arr
+    acc = np.zeros((src.shape[0] // k, src.shape[1] // k), dtype=np.float32)
+    for dy in range(k):
+        for dx in range(k):
+            acc += src[dy::k, dx::k]
+    acc /= np.float32(k * k)
+    return np.rint(acc).astype(arr.dtype)
 
 
 def decode_level(ds: pydicom.Dataset, level: int = 0) -> tuple[np.ndarray, int]:

@@ -73,7 +73,26 @@ GOAL_RATIO, GOAL_RSS_MB = 1.25, 1000.0
 STAGES = ("prepare", "inference", "postprocess")
 
 
+def _hwm_mb(pid: int | str = "self") -> float | None:
+    """A process's peak resident memory (VmHWM), or None where /proc has none.
+
+    Not getrusage's ru_maxrss: Linux carries that across exec, so a child
+    started by a parent that once held a full-size cohort would report the
+    parent's peak as its own."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def _peak_rss_mb() -> float:
+    hwm = _hwm_mb()
+    if hwm is not None:
+        return hwm
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
@@ -91,16 +110,7 @@ def _workers_peak_rss_mb() -> float:
     """The decoding workers' peak resident memory, summed (they run side by side)."""
     from engine.ai import prepare_pool
 
-    total = 0.0
-    for pid in prepare_pool.worker_pids():
-        try:
-            with open(f"/proc/{pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmHWM:"):
-                        total += int(line.split()[1]) / 1024
-        except OSError:
-            continue
-    return total
+    return sum(_hwm_mb(pid) or 0.0 for pid in prepare_pool.worker_pids())
 
 
 def _cores() -> int:
@@ -194,6 +204,7 @@ def child(backend: str, study: Path, model: Path, runs: int) -> dict:
         "backend_load_s": runtime.load_s,
         "rss_loaded_mb": rss_loaded,
         "peak_rss_mb": _peak_rss_mb() + _workers_peak_rss_mb(),
+        "peak_rss_self_mb": _peak_rss_mb(),
         "workers": len(prepare_pool.worker_pids()),
         "times_s": times,
         "stages_s": stages,
@@ -236,6 +247,7 @@ def _lines(m: dict, suffix: str, goal_s: float, common: dict) -> list[dict]:
         line("peak_rss_mb", round(peak, 1), "MB", baseline=round(loaded, 1),
              ratio=round(peak / loaded, 3), goal=GOAL_RSS_MB,
              baseline_is="RSS with the model loaded", decoding_workers=m["workers"],
+             this_process_mb=round(m["peak_rss_self_mb"], 1),
              tensorflow_imported=m["tensorflow_imported"]),
         line("model_load_s", round(m["load_s"], 3), "s",
              backend_load_s=round(m["backend_load_s"], 3)),
