@@ -20,6 +20,17 @@ def small_cohort(tmp_path_factory: pytest.TempPathFactory):
     return generate_cohort(out, 3, seed=5, cancer_rate=0.5, size="small", prior_rate=0.34)
 
 
+@pytest.fixture(scope="session")
+def scored_cohort(tmp_path_factory: pytest.TempPathFactory):
+    """The same women at the size the model was trained on (the small size's
+    narrow field of view is outside its training, so the AI withholds scores
+    there): for tests that need the AI to score."""
+    from engine.phantom import generate_cohort
+
+    out = tmp_path_factory.mktemp("scored")
+    return generate_cohort(out, 3, seed=5, cancer_rate=0.5, size="default", prior_rate=0.34)
+
+
 @pytest.fixture
 def library(tmp_path: Path):
     from engine.library import Library

@@ -33,6 +33,7 @@ from engine.ai.preprocess import InputSpec, NotApplicable, Prepared, prepare
 from engine.dicom.integrity import transfer_syntax
 from engine.dicom.values import header_int
 from engine.errors import MammoDeskError
+from engine.parent_watch import exit_with_parent, this_process
 
 T = TypeVar("T")
 
@@ -77,7 +78,9 @@ def _running_pool(workers: int) -> ProcessPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            # Workers end with this process, however it ends (engine.parent_watch).
+            _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=exit_with_parent, initargs=(this_process(),))
             for _ in range(workers):
                 _pool.submit(_warm)
         return _pool

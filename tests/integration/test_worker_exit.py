@@ -139,5 +139,18 @@ def test_the_ai_worker_ends_with_a_killed_window(tmp_path):
     """)
     window = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, text=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    left = _kill_and_check(window, ready.exists, workers_at_least=1)
-    assert left == set(), "the AI worker outlived the window"
+    decoders: set[int] = set()  # the AI worker's own workers (engine.ai.prepare_pool)
+
+    def up() -> bool:
+        decoders.update(d for w in _children(window.pid) for d in _children(w))
+        return ready.exists() and bool(decoders)
+
+    try:
+        left = _kill_and_check(window, up, workers_at_least=1)
+        assert left == set(), "the AI worker outlived the window"
+        _wait(lambda: not any(_alive(d) for d in decoders), 5)
+        assert not [d for d in decoders if _alive(d)], "its decoding workers outlived the window"
+    finally:
+        for pid in decoders:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)

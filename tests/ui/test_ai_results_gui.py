@@ -43,8 +43,8 @@ def _window(qtbot, paths):
 
 
 def test_an_import_in_the_window_also_analyses_studies_left_without_a_result(
-        qtbot, paths, small_cohort, tmp_path):
-    folders = sorted(p for p in small_cohort.out_dir.iterdir() if p.is_dir())
+        qtbot, paths, scored_cohort, tmp_path):
+    folders = sorted(p for p in scored_cohort.out_dir.iterdir() if p.is_dir())
     with Library(paths.library) as lib:  # an earlier import stopped before the AI ran
         import_paths(lib, [folders[0]])
         left_behind = set(study_uids(lib))
@@ -61,9 +61,9 @@ def test_an_import_in_the_window_also_analyses_studies_left_without_a_result(
 
 
 def test_opening_a_study_with_another_models_result_analyses_it_with_the_active_one(
-        qtbot, paths, small_cohort):
+        qtbot, paths, scored_cohort):
     with Library(paths.library) as lib:
-        import_paths(lib, small_cohort.files)
+        import_paths(lib, scored_cohort.files)
         uid = study_uids(lib)[0]
         headers = [pydicom.dcmread(f.path, stop_before_pixels=True)
                    for f in study_files(lib, uid)]

@@ -192,12 +192,12 @@ def test_missing_views_hang_with_a_label(qtbot, ctx, small_cohort, tmp_path):
 
 
 @pytest.mark.slow
-def test_ai_runs_in_the_background_and_fills_the_panel(qtbot, paths, small_cohort):
+def test_ai_runs_in_the_background_and_fills_the_panel(qtbot, paths, scored_cohort):
     from ui.context import READY, AppContext
     from ui.main_window import MainWindow
 
     with Library(paths.library) as lib:
-        import_paths(lib, small_cohort.files)
+        import_paths(lib, scored_cohort.files)
     ctx = AppContext(paths, ai_enabled=True)
     w = MainWindow(ctx)
     qtbot.addWidget(w)

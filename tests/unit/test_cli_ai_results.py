@@ -49,11 +49,11 @@ def _result_rows(home: Path) -> dict[str, int]:
 
 
 def test_analysing_one_file_of_a_library_study_leaves_its_complete_result(
-        tmp_path, small_cohort):
+        tmp_path, scored_cohort):
     home = tmp_path / "home"
-    done = run_cli("import", str(small_cohort.out_dir), home=home)
+    done = run_cli("import", str(scored_cohort.out_dir), home=home)
     assert done.returncode == 0, done.stderr[-2000:]
-    uid, folder = next(iter(_study_folders(small_cohort.out_dir).items()))
+    uid, folder = next(iter(_study_folders(scored_cohort.out_dir).items()))
     before = _listing(home)[uid]["ai_result"]
     assert before["status"] == "done" and before["exam_score"] is not None
     with Library(home / "library") as lib:
@@ -83,9 +83,9 @@ def test_analysing_one_file_of_a_library_study_leaves_its_complete_result(
 
 
 def test_an_interrupted_import_then_a_reimport_leaves_every_study_with_a_result(
-        tmp_path, small_cohort):
+        tmp_path, scored_cohort):
     home, source = tmp_path / "home", tmp_path / "incoming"
-    folders = _study_folders(small_cohort.out_dir)
+    folders = _study_folders(scored_cohort.out_dir)
     # The first import stopped before the AI ran, with half the studies in.
     for folder in list(folders.values())[:2]:
         shutil.copytree(folder, source / folder.name)
@@ -111,9 +111,9 @@ def test_an_interrupted_import_then_a_reimport_leaves_every_study_with_a_result(
     assert _result_rows(home) == ids
 
 
-def test_analyze_missing_gives_every_study_in_scope_a_result_once(tmp_path, small_cohort):
+def test_analyze_missing_gives_every_study_in_scope_a_result_once(tmp_path, scored_cohort):
     home = tmp_path / "home"
-    assert run_cli("import", "--no-ai", str(small_cohort.out_dir), home=home).returncode == 0
+    assert run_cli("import", "--no-ai", str(scored_cohort.out_dir), home=home).returncode == 0
     assert {s["ai_result"]["status"] for s in _listing(home).values()} == {"none"}
 
     done = run_cli("analyze", "--missing", "--json", home=home)

@@ -137,7 +137,7 @@ def test_layout_labels_and_files_agree(tmp_path: Path) -> None:
 
 
 def test_size_presets() -> None:
-    assert set(SIZE_PRESETS) == {"small", "default", "full"}
+    assert set(SIZE_PRESETS) == {"small", "default", "full", "large"}
     full = SIZE_PRESETS["full"]
     assert (full.columns, full.rows, full.pixel_spacing_mm) == (3328, 4096, 0.07)
     for p in SIZE_PRESETS.values():
