@@ -9,8 +9,8 @@ fork of a process that holds model threads or Qt) when first needed, or by
 `start` in a process that will analyse many studies, and kept for the
 next; each receives a view's data set and returns the model's input, a few
 megabytes.  Starting them costs about a second, so a small or uncompressed
-study in a process that has none running is prepared in threads here
-(NumPy lets them overlap).
+study is prepared in threads here all the same (NumPy lets them overlap,
+and copying its pixels to a worker would cost more than it saves).
 
 On a single core, or when `workers` is 1, the views are prepared in this
 process, one after another.
@@ -142,9 +142,7 @@ def map_views(fn: Callable[[pydicom.Dataset, InputSpec], T], datasets: Sequence[
     workers = workers or default_workers()
     if workers <= 1 or len(datasets) <= 1:
         return [fn(ds, spec) for ds in datasets]
-    with _lock:
-        running = _pool is not None
-    if not running and not _decoding_dominates(datasets):
+    if not _decoding_dominates(datasets):
         return list(_threads.map(lambda ds: fn(ds, spec), datasets))
     pool = _running_pool(workers)
     try:
