@@ -6,7 +6,6 @@ heatmaps and density."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -210,21 +209,16 @@ def _exam_result(
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _domain_check_of(root: str, digest: str | None) -> DomainCheck | None:
-    from pathlib import Path
-
-    from engine.ai.package import read_package
-
-    return DomainCheck.from_package(read_package(Path(root)))
+_checks: dict[int, tuple[ModelPackage, DomainCheck | None]] = {}
 
 
 def domain_check(package: ModelPackage) -> DomainCheck | None:
-    """The package's domain check, read once per package (None: it has none)."""
-    if package.domain_check_path is None:
-        return None
-    digest = package.manifest.get("files", {}).get(package.domain_check_path.name)
-    return _domain_check_of(str(package.root), digest)
+    """The package's domain check, read once per loaded package (None: it has none)."""
+    hit = _checks.get(id(package))
+    if hit is None or hit[0] is not package:
+        hit = (package, DomainCheck.from_package(package))
+        _checks[id(package)] = hit
+    return hit[1]
 
 
 def _check_domain(ready: list[_Ready], outputs: dict[str, np.ndarray],
