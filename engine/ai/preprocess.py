@@ -273,8 +273,10 @@ def _crop_and_resample(img: np.ndarray, coarse: np.ndarray, box: tuple[int, int,
         if abs(factor / k - 1.0) > 1e-3:
             small = resample(small, factor / k)
         return small
-    full = np.repeat(np.repeat(coarse, step, axis=0), step, axis=1)
-    crop = np.where(full[: img.shape[0], : img.shape[1]], img, 0.0)[y0:y1, x0:x1]
+    # The mask's blocks over the box only (y0 and x0 are multiples of the step).
+    m = coarse[y0 // step : -(-y1 // step), x0 // step : -(-x1 // step)]
+    m = np.repeat(np.repeat(m, step, axis=0), step, axis=1)[: y1 - y0, : x1 - x0]
+    crop = np.where(m, img[y0:y1, x0:x1], 0.0)
     return resample(crop, factor)
 
 

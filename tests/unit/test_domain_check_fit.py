@@ -63,6 +63,43 @@ def test_acquisition_stats_of_an_empty_canvas() -> None:
     assert stats["breast_fraction"] == 0.0 and set(stats) == set(STAT_NAMES)
 
 
+def _stats_on_the_whole_canvas(img: np.ndarray) -> dict[str, float]:
+    """The statistics as the shipped check was fitted with them: scipy on the whole canvas."""
+    from scipy import ndimage
+
+    mask = img > 0
+    values = img[mask]
+    p05, p95 = np.percentile(values, [5.0, 95.0])
+    residual = img - ndimage.uniform_filter(img, size=3, mode="nearest")
+    inner = ndimage.binary_erosion(mask, iterations=4)
+    r = residual[inner] if inner.sum() >= 64 else residual[mask]
+    return {
+        "breast_fraction": int(mask.sum()) / img.size,
+        "breast_mean": float(values.mean()),
+        "breast_std": float(values.std()),
+        "breast_p05": float(p05),
+        "breast_p95": float(p95),
+        "noise": 1.4826 * float(np.median(np.abs(r - np.median(r)))),
+        "saturated": float((values >= 0.995).mean()),
+    }
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_acquisition_stats_are_the_figures_the_check_was_fitted_on(seed: int) -> None:
+    # Breasts against the chest wall edge, at the canvas's top or bottom, thin
+    # ones (too few inner pixels) and ragged ones: the statistics, computed on
+    # the breast's box with a whole-array erosion, are exactly those of the
+    # straightforward computation on the whole canvas.
+    rng = np.random.default_rng(seed)
+    img = np.zeros((96, 48), np.float32)
+    h, w = int(rng.integers(3, 96)), int(rng.integers(3, 48))
+    y = int(rng.integers(0, 96 - h + 1))
+    x = 0 if seed % 2 else int(rng.integers(0, 48 - w + 1))
+    img[y : y + h, x : x + w] = rng.uniform(0.05, 1.0, (h, w))
+    img *= rng.random(img.shape) > (0.3 if seed % 3 == 0 else 0.0)
+    assert acquisition_stats(img) == _stats_on_the_whole_canvas(img)
+
+
 def test_training_export_fits_the_check_from_the_breast_model() -> None:
     pytest.importorskip("tensorflow")
     from engine.ai.network import breast_model, density_layer, view_model, with_features

@@ -40,10 +40,16 @@ def acquisition_stats(image: np.ndarray) -> dict[str, float]:
     n = int(mask.sum())
     if n < 64:
         return {name: 0.0 for name in STAT_NAMES} | {"breast_fraction": n / img.size}
-    values = img[mask]
+    # Everything below looks at the breast and one pixel around it: work on
+    # that box (the same figures as on the whole canvas, a fraction of the work).
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    y0, y1 = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, img.shape[0])
+    x0, x1 = max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, img.shape[1])
+    box, mask = img[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+    values = box[mask]
     p05, p95 = np.percentile(values, [5.0, 95.0])
-    residual = img - ndimage.uniform_filter(img, size=3, mode="nearest")
-    inner = ndimage.binary_erosion(mask, iterations=_EDGE_PX)
+    residual = box - ndimage.uniform_filter(box, size=3, mode="nearest")
+    inner = _eroded(mask, _EDGE_PX)
     r = residual[inner] if inner.sum() >= 64 else residual[mask]
     noise = 1.4826 * float(np.median(np.abs(r - np.median(r))))
     return {
@@ -55,3 +61,19 @@ def acquisition_stats(image: np.ndarray) -> dict[str, float]:
         "noise": noise,
         "saturated": float((values >= 0.995).mean()),
     }
+
+
+def _eroded(mask: np.ndarray, steps: int) -> np.ndarray:
+    """scipy's binary_erosion(mask, iterations=steps) with its default cross and
+    the image's border counting as outside, in whole-array steps (several
+    times faster)."""
+    out = mask.copy()
+    for _ in range(steps):
+        prev = out.copy()
+        out[1:] &= prev[:-1]
+        out[:-1] &= prev[1:]
+        out[:, 1:] &= prev[:, :-1]
+        out[:, :-1] &= prev[:, 1:]
+        out[[0, -1], :] = False
+        out[:, [0, -1]] = False
+    return out
