@@ -17,6 +17,7 @@ from engine.urls import url_problem
 FILE_NAME = "settings.json"
 KEYS: dict[str, str] = {
     "reader.name": "the name that signs reads",
+    "hanging.steps": "the reading sequence as JSON (empty: the default; see README)",
     "library.path": "where the case library lives (takes effect at the next start)",
     "cloud.url": "the DICOMweb root of the cloud service (https://...)",
     "cloud.user": "the cloud account name (its password lives in the system keyring)",
@@ -124,6 +125,10 @@ def check_value(key: str, value: str) -> str:
         raise MammoDeskError(f"no safe private list file at {value}")
     if "\n" in value:
         raise MammoDeskError("a setting is one line")
+    if key == "hanging.steps" and value:
+        from engine.display.protocol import parse_steps
+
+        parse_steps(value)  # refused with the step and the reason
     return value
 
 

@@ -1,6 +1,7 @@
-"""Display-ready images of an analysed study for reports: VOI applied,
-MONOCHROME1 inverted, hung the screening way (right breast's chest wall on
-the right, left breast's on the left), reduced for print."""
+"""Display-ready images of an analysed study for reports: windowed as the
+viewer first shows them (the file's first VOI preset, MONOCHROME1 inverted),
+hung the screening way (right breast's chest wall on the right, left
+breast's on the left), reduced for print."""
 
 from __future__ import annotations
 
@@ -13,7 +14,18 @@ import pydicom
 from engine.ai.preprocess import canonical_flip, display_values, resample
 from engine.ai.results import ExamResult
 from engine.dicom.pixels import decode_pixels
+from engine.display.voi import apply_lut, display_lut, presets
 from engine.errors import MammoDeskError
+
+
+def screen_values(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
+    """0..1 grey levels as the viewer first shows the image: its first preset
+    (the model's own VOI for pixel types the viewer's tables do not cover)."""
+    choices = presets(ds, stored)
+    if not choices or stored.dtype.kind not in "iu" or stored.dtype.itemsize > 2:
+        return display_values(ds, stored)
+    lut = display_lut(ds, choices[0].window, stored.dtype)
+    return apply_lut(lut, stored).astype(np.float32) / np.float32(255.0)
 
 
 def display_images(
@@ -30,7 +42,8 @@ def display_images(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                img = display_values(ds, decode_pixels(ds))
+                stored = decode_pixels(ds)
+                img = screen_values(ds, stored) if stored.ndim == 2 else stored
         except (MammoDeskError, ValueError):
             continue
         if img.ndim != 2:

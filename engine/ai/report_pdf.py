@@ -3,7 +3,10 @@
 Page 1 carries the result and the views hung as radiologists expect (right breast in the left
 column, left breast in the right column; CC on top, MLO below), marks drawn as boxes with their
 scores and, optionally, the heatmap.  Page 2 lists every mark.  Every page's footer carries the
-notice that the model is not for clinical use.  No patient data is printed.
+notice that the model is not for clinical use.  The patient's identification (name, ID, birth
+date, accession, study date) heads page 1 and every page's footer carries the patient ID, so a
+printed page cannot be mistaken for another patient's; nothing else about the patient is
+printed.
 
 Only matplotlib's object-oriented API is used (Figure + PdfPages): no pyplot, no backend switch,
 so the writer is safe to call from a GUI process or a worker thread.
@@ -19,6 +22,7 @@ import numpy as np
 from engine.ai.results import NOT_FOR_CLINICAL_USE, ExamResult, ViewResult
 from engine.atomic import atomic_output
 from engine.errors import MammoDeskError
+from engine.reporting.patient import PatientContext
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -93,7 +97,7 @@ def _summary_lines(result: ExamResult) -> list[str]:
     return lines
 
 
-def _header(fig: Figure, result: ExamResult, notice: str) -> None:
+def _header(fig: Figure, result: ExamResult, notice: str, patient: PatientContext | None) -> None:
     fig.text(0.06, 0.955, "MammoDesk AI result", fontsize=20, weight="bold", va="top", **_plain())
     fig.text(
         0.06,
@@ -107,13 +111,15 @@ def _header(fig: Figure, result: ExamResult, notice: str) -> None:
         **_plain(),
     )
     details = [
+        *(patient.lines() if patient is not None else ["Patient: not given"]),
+        "",
         f"Model: {result.model_name} {result.model_version}",
         f"Device: {result.device} ({result.backend})",
         f"Analysed: {result.created_at}",
         "",
         *_summary_lines(result),
     ]
-    _lines(fig, 0.06, 0.87, details, 9.5)
+    _lines(fig, 0.06, 0.875, details, 9)
 
 
 def _draw_view(
@@ -211,11 +217,12 @@ def _overview(
     flips: dict[str, bool],
     heatmap_alpha: float,
     notice: str,
+    patient: PatientContext | None = None,
 ) -> Figure:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=A4)
-    _header(fig, result, notice)
+    _header(fig, result, notice, patient)
     views = {v.view: v for v in result.views}
     for label, (row, col) in HANGING.items():
         ax = fig.add_axes((0.06 + col * 0.45, 0.355 - row * 0.325, 0.43, 0.285))
@@ -254,23 +261,27 @@ def write_report_pdf(
     out_path: Path,
     flips: dict[str, bool] | None = None,
     heatmap_alpha: float = 0.0,
+    patient: PatientContext | None = None,
 ) -> None:
     """Write the result as a PDF to ``out_path`` atomically (no partial file on error).
 
     ``images`` maps a view label ("RCC", "LCC", "RMLO", "LMLO") to a display-ready 2-D uint8
     array (windowed, MONOCHROME2, oriented for display); ``flips[label]`` is True when that
     image was mirrored left-right for display, so the stored-pixel marks are mirrored too.
-    ``heatmap_alpha`` > 0 overlays each view's heatmap with that opacity.
+    ``heatmap_alpha`` > 0 overlays each view's heatmap with that opacity.  ``patient``
+    identifies whose study it is (PatientContext.from_dataset of one of its images).
     """
     from matplotlib.backends.backend_pdf import PdfPages
 
     notice = result.notice or NOT_FOR_CLINICAL_USE
-    pages = [_overview(result, images, flips or {}, heatmap_alpha, notice), _marks_page(result)]
+    pages = [_overview(result, images, flips or {}, heatmap_alpha, notice, patient),
+             _marks_page(result)]
+    who = f"Patient ID {patient.patient_id or '(none)'}    " if patient is not None else ""
     for number, fig in enumerate(pages, start=1):
         fig.text(
             0.5,
             0.015,
-            f"{notice}    Page {number} of {len(pages)}",
+            f"{who}{notice}    Page {number} of {len(pages)}",
             ha="center",
             fontsize=8,
             color=NOTICE_COLOUR,

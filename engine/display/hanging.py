@@ -143,14 +143,25 @@ def hang(
     """Assign the study's images (and a prior study's) to the layout's cells."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
-    studies = [group_views(current), group_views(prior or [])]
+    return hang_cells(current, LAYOUTS[layout], [prior or []], layout)
+
+
+def hang_cells(
+    current: Sequence[HangImage],
+    rows_of_cells: Sequence[Sequence[tuple[int, str, str]]],
+    priors: Sequence[Sequence[HangImage]] = (),
+    name: str = "",
+) -> Hang:
+    """Assign images to cells given as rows of (study slot, laterality, view):
+    slot 0 is `current`, slot k the k-th of `priors` (most recent first)."""
+    studies = [group_views(current), *(group_views(p) for p in priors)]
     rows: list[list[Cell]] = []
-    for row in LAYOUTS[layout]:
+    for row in rows_of_cells:
         cells = []
         for col, (slot, side, view) in enumerate(row):
-            groups = studies[slot][0]
+            groups = studies[slot][0] if slot < len(studies) else {}
             images = groups.get((side, view), [])
-            name = f"{side}{view}" + (" prior" if slot else "")
+            label_name = f"{side}{view}" + {0: "", 1: " prior"}.get(slot, f" prior-{slot}")
             # Two breasts side by side hang back to back; a single breast's
             # views keep its chest wall on the side it has in the 2x2.
             if len(row) == 2 and row[0][1] != row[1][1]:
@@ -158,13 +169,14 @@ def hang(
             else:
                 anchor = "right" if side == "R" else "left"
             if not images:
-                cells.append(Cell(slot, side, view, None, f"{name} missing"))
+                cells.append(Cell(slot, side, view, None, f"{label_name} missing"))
                 continue
             shown = images[-1]
-            label = name if len(images) == 1 else f"{name} ({len(images)} images, latest shown)"
+            label = (label_name if len(images) == 1
+                     else f"{label_name} ({len(images)} images, latest shown)")
             cells.append(Cell(slot, side, view, placement(shown, side, view, anchor), label))
         rows.append(cells)
-    return Hang(layout, rows, list(studies[0][1]))
+    return Hang(name, rows, list(studies[0][1]))
 
 
 def tissue_flip(anchor: str, tissue_on_left: bool) -> bool:

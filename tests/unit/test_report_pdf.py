@@ -191,3 +191,47 @@ def test_a_study_outside_the_training_shows_no_score_and_no_marks(tmp_path):
     assert "Right breast: probability of malignancy n/a, density n/a (outside what" in first
     assert "density c" not in first and "(denser breast): c" not in first
     assert first.count(NOT_FOR_CLINICAL_USE) == 2
+
+
+def test_every_page_says_whose_study_it_is(tmp_path):
+    from engine.reporting.patient import PatientContext
+
+    out = tmp_path / "report.pdf"
+    patient = PatientContext(name="Example, Ann", patient_id="MDP-0042", birth_date="19700315",
+                             accession="ACC-7", study_date="20240501", age=54)
+    write_report_pdf(make_result(), images(), out, patient=patient)
+    pages = page_texts(out)
+    assert "Patient: Example, Ann    ID: MDP-0042" in pages[0]
+    assert "Born: 1970-03-15, 54 years at the study" in pages[0]
+    assert "Accession: ACC-7    Study date: 2024-05-01" in pages[0]
+    for number, page in enumerate(pages, start=1):
+        assert f"Patient ID MDP-0042    {NOT_FOR_CLINICAL_USE}    Page {number} of 2" in page
+
+
+def test_the_printed_views_are_windowed_as_the_viewer_shows_them(small_cohort):
+    # The viewer opens an image with the file's first VOI preset; the printed
+    # views are the same grey levels, pixel for pixel (not the model's VOI,
+    # which prefers the file's VOI LUT).
+    import pydicom
+
+    from engine.ai.display import display_images
+    from engine.display.voi import apply_lut, display_lut, presets
+
+    study = sorted({p.parent for p in small_cohort.files})[0]
+    datasets = [pydicom.dcmread(p) for p in sorted(study.glob("*.dcm"))]
+    views = []
+    for ds in datasets:
+        label = f"{ds.ImageLaterality}{ds.ViewPosition}"
+        views.append(ViewResult(label, str(ds.ImageLaterality), str(ds.ViewPosition),
+                                str(ds.SOPInstanceUID), str(ds.SOPClassUID),
+                                str(ds.SeriesInstanceUID), int(ds.Rows), int(ds.Columns)))
+    result = make_result()
+    result.views = views
+    printed, flips = display_images(datasets, result, max_rows=100_000)
+    assert set(printed) == {"RCC", "LCC", "RMLO", "LMLO"}
+    for ds in datasets:
+        label = f"{ds.ImageLaterality}{ds.ViewPosition}"
+        stored = ds.pixel_array
+        screen = apply_lut(display_lut(ds, presets(ds, stored)[0].window, stored.dtype), stored)
+        got = printed[label][:, ::-1] if flips[label] else printed[label]
+        assert np.abs(got.astype(int) - screen.astype(int)).max() <= 1, label

@@ -68,9 +68,11 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
     if args.pdf:
         from engine.ai.display import display_images
         from engine.ai.report_pdf import write_report_pdf
+        from engine.reporting.patient import PatientContext
 
         images, flips = display_images(datasets, result)
-        write_report_pdf(result, images, Path(args.pdf), flips=flips, heatmap_alpha=0.35)
+        write_report_pdf(result, images, Path(args.pdf), flips=flips, heatmap_alpha=0.35,
+                         patient=PatientContext.from_dataset(datasets[0]))
     if args.json:
         print_json(result.to_dict() | {"stored_in_library": analysis.stored,
                                        "library_kept_reason": analysis.kept_reason,
