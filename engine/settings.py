@@ -18,6 +18,7 @@ FILE_NAME = "settings.json"
 KEYS: dict[str, str] = {
     "reader.name": "the name that signs reads",
     "hanging.steps": "the reading sequence as JSON (empty: the default; see README)",
+    "reading.cad_second_look": "yes: the AI result stays hidden until the first look is done",
     "library.path": "where the case library lives (takes effect at the next start)",
     "cloud.url": "the DICOMweb root of the cloud service (https://...)",
     "cloud.user": "the cloud account name (its password lives in the system keyring)",
@@ -45,6 +46,7 @@ KEYS: dict[str, str] = {
 # line fills them in.
 _FIXED_DEFAULTS: dict[str, str] = {
     "cloud.auth": "basic",
+    "reading.cad_second_look": "yes",
     "cloud.dev_plain_http": "no",
     "sync.auto_enqueue": "no",
     "sync.paused": "no",
@@ -70,7 +72,7 @@ AUTH_MODES = ("basic", "oauth2-client", "oauth2-device")
 # Keys renamed since they were introduced: old name -> new name (same value).
 RENAMED = {"sync.bandwidth_kbps": "sync.bandwidth_kib_s"}
 _URL_KEYS = ("cloud.url", "cloud.token_url", "cloud.device_url")
-_YES_NO = ("cloud.dev_plain_http", "sync.auto_enqueue", "sync.paused")
+_YES_NO = ("cloud.dev_plain_http", "sync.auto_enqueue", "sync.paused", "reading.cad_second_look")
 _POSITIVE = ("sync.bandwidth_kib_s", "sync.batch_mb", "limits.frame_megapixels",
              "limits.file_mb", "limits.zip_ratio")
 

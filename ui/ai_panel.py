@@ -1,7 +1,11 @@
 """The AI panel: exam score and category, per-breast probability, density,
 overlay switches, the model and the device it ran on.  It says plainly
 when there is no model, while the model loads, and that the model is not
-for clinical use."""
+for clinical use.
+
+As a second look (the reading.cad_second_look setting, on by default) the
+result stays hidden until the reader says the first look is done; showing it
+earlier is possible, and the reading view records that it was."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
+    QPushButton,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -24,6 +29,7 @@ SIDE = {"R": "Right breast", "L": "Left breast"}
 
 class AiPanel(QGroupBox):
     overlays_changed = Signal(bool, bool, float)  # marks, heatmap, opacity
+    revealed = Signal(bool)  # the hidden result was shown: True when before the first look
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("AI", parent)
@@ -53,6 +59,10 @@ class AiPanel(QGroupBox):
         for w in (self.marks, self.heat, self.withheld):
             w.toggled.connect(self._emit)
         self.opacity.valueChanged.connect(self._emit)
+        self.first_look = QPushButton("First look done: show the AI (Shift+A)")
+        self.first_look.clicked.connect(lambda: self.reveal(early=False))
+        self.first_look.setVisible(False)
+        self.hidden = False  # a result is held back until the first look is done
 
         form = QFormLayout()
         form.addRow("Exam score", self.score)
@@ -62,6 +72,7 @@ class AiPanel(QGroupBox):
         form.addRow("Density", self.density)
         box = QVBoxLayout(self)
         box.addWidget(self.status)
+        box.addWidget(self.first_look)
         box.addLayout(form)
         box.addWidget(self.marks)
         box.addWidget(self.heat)
@@ -86,8 +97,30 @@ class AiPanel(QGroupBox):
         for w in (self.score, self.category, self.right, self.left, self.density):
             w.setText("-")
 
+    def hold(self, hidden: bool) -> None:
+        """Hide (True) or show the result, now and for results still to come."""
+        self.hidden = hidden
+        self.first_look.setVisible(hidden)
+        if self.result is not None:
+            self.show_result(self.result)
+
+    def reveal(self, early: bool) -> None:
+        """Show a held-back result; `early`: asked for before the first look was done."""
+        if not self.hidden:
+            return
+        self.hold(False)
+        self.revealed.emit(early)
+        self._emit()
+
     def show_result(self, result: ExamResult) -> None:
         self.result = result
+        if self.hidden:
+            self.status.setText("AI result ready; hidden until your first look is done")
+            self.withheld.setVisible(False)
+            for w in (self.score, self.category, self.right, self.left, self.density):
+                w.setText("hidden")
+            self.model.setText(f"{result.model_name} {result.model_version}")
+            return
         self.status.setText(result.reason or "AI result")
         self.withheld.setChecked(False)
         self.withheld.setVisible(bool(result.outside_training)

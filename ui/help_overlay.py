@@ -1,10 +1,18 @@
-"""The keyboard shortcuts, shown over the window (F1 or ?)."""
+"""The keyboard shortcuts and what the mouse does, shown over the window (F1 or ?)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QWidget
+
+# What the mouse does on an image, listed after the keys.
+MOUSE = [
+    ("Double-click", "That view alone; again: back to the layout before"),
+    ("Left drag", "Window/level (or the distance tool)"),
+    ("Right drag", "Pan (the middle button too)"),
+    ("Wheel", "Zoom about the pointer"),
+]
 
 
 class HelpOverlay(QWidget):
@@ -42,7 +50,7 @@ class HelpOverlay(QWidget):
         p.setFont(QFont("Monospace", 11))
         per_col = max(1, (self.height() - 110) // 24)
         col_w = max(320, (self.width() - 80) // 2)
-        for i, (key, what) in enumerate(self.shortcuts):
+        for i, (key, what) in enumerate(self.shortcuts + MOUSE):
             x = 40 + (i // per_col) * col_w
             y = 80 + (i % per_col) * 24
             p.setPen(QColor(255, 200, 90))

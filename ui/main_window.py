@@ -8,7 +8,7 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -40,10 +40,15 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.stack)
         self.worklist.open_requested.connect(self.open_study)
         self.reading.message.connect(self.say)
+        self.reading.study_message.connect(lambda uid, text: self.say(text, uid))
         self.reading.study_changed.connect(self.refresh_worklist)
+        self.reading.study_changed.connect(
+            lambda: self._forget_other_studies(self.reading.study.uid
+                                               if self.reading.study else None))
         self.model_label = QLabel(ctx.model_text)
         self.sync_label = QLabel("sync: -")
         self.status_msg = QLabel()
+        self._said_for: str | None = None  # the study the status line is about, if any
         bar = self.statusBar()
         bar.addWidget(self.status_msg, 1)
         bar.addPermanentWidget(self.model_label)
@@ -96,20 +101,29 @@ class MainWindow(QMainWindow):
         self._action(nav, "Search the worklist", "Ctrl+F", self._search)
         self._action(nav, "Next study", ["PgDown", "Space"], lambda: self._step(1), True)
         self._action(nav, "Previous study", "PgUp", lambda: self._step(-1), True)
+        self._action(nav, "Next unread study", "N", self.next_unread)
         self._action(nav, "Save the read as a draft", "Ctrl+S", self.reading.save_draft, True)
-        self._action(nav, "Sign the read (locks it)", "Ctrl+Return", self.reading.sign, True)
+        self._action(nav, "Sign the read (locks it)", "Ctrl+Return",
+                     self.reading.reading.request_sign, True)
         cloud = m.addMenu("&Cloud")
         self._action(cloud, "Send this study to the cloud (de-identified)", "Ctrl+Shift+U",
                      self.enqueue_current, True)
         self._action(cloud, "Pause or resume cloud sync", "Ctrl+Shift+P", self.toggle_sync_pause)
         hang = m.addMenu("&Hanging")
+        self._action(hang, "Next step of the reading sequence", "Right",
+                     lambda: self.reading.walker.forward(), True)
+        self._action(hang, "Previous step of the reading sequence", "Left",
+                     lambda: self.reading.walker.back(), True)
         for key, name, layout in (("Ctrl+1", "2x2 screening hang", "2x2"),
                                   ("Ctrl+2", "CC views, right and left", "CC"),
                                   ("Ctrl+3", "MLO views, right and left", "MLO"),
                                   ("Ctrl+4", "Right breast, CC and MLO", "R"),
                                   ("Ctrl+5", "Left breast, CC and MLO", "L")):
             self._action(hang, name, key, functools.partial(self.reading.set_layout, layout), True)
-        self._action(hang, "Current vs prior", "C", self.reading.toggle_prior, True)
+        self._action(hang, "Current vs prior, CC views", "C",
+                     functools.partial(self.reading.toggle_prior, "CC"), True)
+        self._action(hang, "Current vs prior, MLO views", "Shift+C",
+                     functools.partial(self.reading.toggle_prior, "MLO"), True)
         view = m.addMenu("&View")
         self._action(view, "Fit to the cell", "F", self._tiles(lambda t: t.set_mode(FIT)), True)
         self._action(view, "1:1 (one stored pixel per screen pixel)", "1",
@@ -126,8 +140,10 @@ class MainWindow(QMainWindow):
         self._action(view, "Magnifier", "M", self._tiles(_toggle("magnifier")), True)
         self._action(view, "Distance measurement", "D", self._measure_tool, True)
         ai = m.addMenu("&AI")
-        self._action(ai, "Show AI marks", "A", lambda: self.reading.ai.marks.toggle(), True)
-        self._action(ai, "Show the heatmap", "H", lambda: self.reading.ai.heat.toggle(), True)
+        self._action(ai, "First look done: show the AI", "Shift+A",
+                     lambda: self.reading.ai.reveal(early=False), True)
+        self._action(ai, "Show AI marks", "A", lambda: self.reading.toggle_ai("marks"), True)
+        self._action(ai, "Show the heatmap", "H", lambda: self.reading.toggle_ai("heat"), True)
         self._action(ai, "Heatmap more opaque", "]", lambda: self.reading.ai.step_opacity(10),
                      True)
         self._action(ai, "Heatmap more transparent", "[",
@@ -171,10 +187,32 @@ class MainWindow(QMainWindow):
         else:
             self.say("no further study in the worklist")
 
+    def next_unread(self) -> None:
+        """Open the next study without a signed read (from the worklist or a study)."""
+        study = self.reading.study if self.stack.currentWidget() is self.reading else None
+        uid = self.worklist.next_unread(study.uid if study else None)
+        if uid is None:
+            self.say("every study in the worklist is read")
+            return
+        self.worklist.select(uid)
+        self.open_study(uid)
+
     # -- pages -----------------------------------------------------------------
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, study: str | None = None) -> None:
+        """One line in the status bar.  A line about a study (`study`: its UID)
+        is shown only while that study is open, and goes when another opens."""
+        if study is not None and (self.reading.study is None
+                                  or self.reading.study.uid != study):
+            return
         self.status_msg.setText(text)
+        self._said_for = study
+
+    def _forget_other_studies(self, uid: str | None) -> None:
+        """Clear the status line when it is about a study other than `uid`."""
+        if self._said_for is not None and self._said_for != uid:
+            self.status_msg.clear()
+            self._said_for = None
 
     def show_worklist(self) -> None:
         if self.help.isVisible():
@@ -185,6 +223,7 @@ class MainWindow(QMainWindow):
         self.worklist.table.setFocus()
 
     def open_study(self, uid: str) -> None:
+        self._forget_other_studies(uid)
         self.stack.setCurrentWidget(self.reading)
         self.reading.open_study(uid)
         nxt = self.worklist.neighbour(uid, 1)
@@ -237,10 +276,10 @@ class MainWindow(QMainWindow):
                 return enqueue(lib, [uid], "manual")
 
         def done(n: int) -> None:
-            self.say(f"queued {n} object(s) for the cloud" if n else "nothing new to send")
+            self.say(f"queued {n} object(s) for the cloud" if n else "nothing new to send", uid)
             self.refresh_worklist()
 
-        self.ctx.ops.run(work, done, self.say)
+        self.ctx.ops.run(work, done, lambda m: self.say(m, uid))
 
     def toggle_sync_pause(self) -> None:
         paused = not self.sync.paused()
@@ -324,9 +363,14 @@ class MainWindow(QMainWindow):
         if out:
             try:
                 export_report(self.reading, Path(out))
-                self.say(f"report written to {out}")
+                self.say(f"report written to {out}", study.uid)
             except OSError as exc:
-                self.say(f"cannot write the report: {exc.strerror or exc}")
+                self.say(f"cannot write the report: {exc.strerror or exc}", study.uid)
+
+    def changeEvent(self, e) -> None:
+        if e.type() == QEvent.Type.ActivationChange:  # reading time stops while away
+            self.reading.reading.clock.set_active(self.isActiveWindow())
+        super().changeEvent(e)
 
     def closeEvent(self, e) -> None:
         self.sync.stop()

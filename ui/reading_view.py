@@ -11,17 +11,21 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from engine.ai.results import HEATMAP_STRIDE_PX, OUTSIDE_TRAINING, ExamResult
-from engine.display.hanging import Cell, hang
+from engine.dates import shown_date
+from engine.display.hanging import Cell, Hang, hang
 from engine.library.reads import Read, StoredRead
 from engine.notices import with_notice
 from engine.reading.open_study import OpenedStudy, open_folder_study, open_library_study
 from ui.ai_panel import AiPanel
 from ui.context import LOADING, NO_MODEL, READY, AppContext
 from ui.reading_panel import ReadingPanel
+from ui.reading_steps import StepWalker
 from ui.viewer.hanging_view import HangingView
 
 AI_NOTE = with_notice("AI marks")
 WITHHELD_NOTE = with_notice(f"AI marks, {OUTSIDE_TRAINING}")
+# The current-vs-prior layouts, by the view they compare.
+PRIOR_LAYOUTS = {"CC": "prior CC", "MLO": "prior MLO"}
 log = logging.getLogger(__name__)
 
 
@@ -38,6 +42,7 @@ def load_folder_study(path: Path) -> OpenedStudy:
 
 class ReadingView(QWidget):
     message = Signal(str)  # one line for the status bar
+    study_message = Signal(str, str)  # (study UID, line): shown only while that study is open
     study_changed = Signal()
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -45,16 +50,21 @@ class ReadingView(QWidget):
         self.ctx = ctx
         self.study: OpenedStudy | None = None
         self.layout_name = "2x2"
-        self.compare = False
+        self.compare = False  # a current-vs-prior layout is shown
+        self._before_one_up = "2x2"  # where a second double click returns to
         self.hanging = HangingView()
         self.hanging.on_activate = self._one_up
-        self.title = QLabel()
+        self.title = QLabel()  # the patient and the study (PatientContext)
         self.title.setObjectName("studyTitle")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problems = QLabel()
         self.problems.setObjectName("error")
         self.problems.setWordWrap(True)
         self.ai = AiPanel()
         self.ai.overlays_changed.connect(self._overlays)
+        self.ai.revealed.connect(self._ai_revealed)
+        # CAD as a second look: when the first look was done (s), whether the AI came earlier.
+        self._look: tuple[float | None, bool] = (None, False)
         self.reading = ReadingPanel()
         self.reading.save_requested.connect(self.save_draft)
         self.reading.sign_requested.connect(self.sign)
@@ -81,9 +91,21 @@ class ReadingView(QWidget):
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(split)
+        self.walker = StepWalker(self)
+        try:
+            problem = self.walker.load(ctx.settings.get("hanging.steps"))
+        except Exception as exc:  # an unreadable settings file: the default sequence
+            problem = f"the settings could not be read ({type(exc).__name__}); " \
+                      "the default reading sequence is used"
+        if problem:
+            log.warning("%s", problem)
         ctx.images.ready.connect(self._image_ready)
         ctx.images.failed.connect(self._image_failed)
         ctx.model_changed.connect(lambda _s: self._ai_state())
+
+    def say(self, study: OpenedStudy, text: str) -> None:
+        """A status line about `study`: the window shows it only while the study is open."""
+        self.study_message.emit(study.uid, text)
 
     # -- opening ---------------------------------------------------------------
 
@@ -97,7 +119,7 @@ class ReadingView(QWidget):
         from engine.library.reads import save_draft
         from engine.library.store import Library
 
-        read, reader, root = self.reading.read(), self._reader(), self.ctx.paths.library
+        read, reader, root = self._stamped(), self._reader(), self.ctx.paths.library
         self.reading.dirty = False
 
         def work() -> None:
@@ -112,8 +134,10 @@ class ReadingView(QWidget):
 
                 log.error("the draft read could not be saved: %s", user_message(exc))
             return
-        self.ctx.ops.run(work, lambda _r: self.message.emit("unsaved read kept as a draft"),
-                         lambda m: self.message.emit(f"the draft read could not be saved: {m}"))
+        # Saved: a line about that study.  Not saved: said whatever is open by then.
+        self.ctx.ops.run(work, lambda _r: self.say(study, "unsaved read kept as a draft"),
+                         lambda m: self.message.emit(
+                             f"the unsaved read could not be kept as a draft: {m}"))
 
     def open_study(self, uid: str) -> None:
         self.leave()
@@ -126,21 +150,31 @@ class ReadingView(QWidget):
 
     def show_study(self, study: OpenedStudy) -> None:
         self.study = study
-        self.title.setText(study.title)
+        self.title.setText(study.patient.shown())
         self.problems.setText("; ".join(f"cannot read {b}" for b in study.unreadable))
-        self.compare = False
-        self.set_layout("2x2")
+        self._before_one_up = "2x2"
+        if not self.walker.start():
+            self.set_layout("2x2")
         self.reading.setEnabled(study.in_library)
         self.reading.show_read(study.read, study.addenda)
+        self._hold_ai(study)
         self._ai_state()
         self.study_changed.emit()
 
     def set_layout(self, name: str) -> None:
+        """A layout by its own key (engine.display.hanging.LAYOUTS)."""
         if self.study is None:
             return
-        self.layout_name = name
-        h = hang(self.study.images, name, self.study.prior)
-        self.hanging.show_hang(h)
+        self.walker.leave()
+        self.show_hang(hang(self.study.images, name, self.study.prior))
+
+    def show_hang(self, h: Hang) -> None:
+        """Lay the hang out and ask for its images."""
+        if self.study is None:
+            return
+        self.layout_name = h.layout
+        self.compare = any(c.study for c in h.cells())
+        self.hanging.show_hang(h, self._captions(h))
         self.ctx.cache.pin(c.placement.image.key for c in h.cells() if c.placement)
         for tile in self.hanging.visible_tiles():
             cell = tile.cell
@@ -155,28 +189,77 @@ class ReadingView(QWidget):
             self.ctx.images.request(item, target, size=(image.rows, image.columns))
         self._overlays()
 
-    def toggle_prior(self) -> None:
+    def _captions(self, h: Hang) -> dict[int, str]:
+        """Which study each tile shows, by its date, where the hang mixes two."""
+        study = self.study
+        if study is None or not any(c.study for c in h.cells()):
+            return {}
+        return {0: f"current {shown_date(study.patient.study_date)}".strip(),
+                1: f"prior {shown_date(study.prior_date)}".strip()}
+
+    def toggle_prior(self, view: str = "CC") -> None:
+        """Current vs prior of one view (CC or MLO); again: back to the 2x2."""
         if self.study is None:
             return
         if not self.study.prior:
-            self.message.emit("this patient has no earlier study in the library")
+            self.say(self.study, "this patient has no earlier study in the library")
             return
-        self.compare = not self.compare
-        self.set_layout("prior CC" if self.compare else "2x2")
+        layout = PRIOR_LAYOUTS[view]
+        self.set_layout("2x2" if self.layout_name == layout else layout)
 
     def _one_up(self, cell: Cell) -> None:
+        if cell.study and self.study is not None:  # the single-view layouts hang the current
+            self.say(self.study, "one view alone shows the current study; "
+                                 "double-click a current view")
+            return
         single = f"{cell.laterality}{cell.view}"
-        self.set_layout("2x2" if self.layout_name == single else single)
+        if self.layout_name == single:
+            self.set_layout(self._before_one_up)
+            return
+        self._before_one_up = self.layout_name
+        self.set_layout(single)
 
     def _image_ready(self, key: str, view) -> None:
+        arrived = False
         for tile in self.hanging.tile_for(key):
+            arrived = arrived or tile.view is None
             tile.set_view(view)
+        step = self.walker.step
+        if arrived and step is not None and step.zoom != "fit":
+            self.walker.apply_zoom()  # same size and 1:1 need the image's size
 
     def _image_failed(self, key: str, reason: str) -> None:
         for tile in self.hanging.tile_for(key):
             tile.set_problem(reason)
 
     # -- AI -------------------------------------------------------------------
+
+    def _hold_ai(self, study: OpenedStudy) -> None:
+        """Second look: an unread study's AI result waits for the first look."""
+        read = study.read.read if study.read is not None else None
+        self._look = (read.ai_first_look_s, read.ai_shown_early) if read else (None, False)
+        try:
+            second_look = self.ctx.settings.get("reading.cad_second_look", "yes") != "no"
+        except Exception:  # an unreadable settings file: the default, second look
+            second_look = True
+        signed = study.read is not None and study.read.signed
+        looked = self._look[0] is not None or self._look[1]
+        self.ai.hold(second_look and study.in_library and not signed and not looked)
+
+    def _ai_revealed(self, early: bool) -> None:
+        self._look = (self.reading.clock.seconds(), early)
+        if self.study is not None:
+            self.say(self.study, "AI shown before the first look was done (recorded)" if early
+                     else "first look done: AI shown")
+        self._overlays()
+
+    def toggle_ai(self, overlay: str) -> None:
+        """A or H: while the result waits for the first look, asking for it shows
+        it early (recorded in the read); otherwise the overlay switches."""
+        if self.ai.hidden:
+            self.ai.reveal(early=True)
+            return
+        (self.ai.marks if overlay == "marks" else self.ai.heat).toggle()
 
     def _ai_state(self) -> None:
         study = self.study
@@ -235,6 +318,8 @@ class ReadingView(QWidget):
         by_uid = {v.sop_instance_uid: v for v in result.views} if result else {}
         marks, heat, opacity = (self.ai.marks.isChecked(), self.ai.heat.isChecked(),
                                 self.ai.opacity.value() / 100.0)
+        if self.ai.hidden:  # waiting for the first look: nothing of the AI on the images
+            by_uid = {}
         for tile in self.hanging.visible_tiles():
             key = tile.cell.placement.image.key if tile.cell and tile.cell.placement else None
             v = by_uid.get(key) if key else None
@@ -285,22 +370,28 @@ class ReadingView(QWidget):
             study.read = next((r for r in reads if r.addendum_of is None), None)
             study.addenda = [r for r in reads if r.addendum_of is not None]
             self.reading.show_read(study.read, study.addenda)
-            self.message.emit(what)
+            self.say(study, what)
             self.study_changed.emit()
 
-        self.ctx.ops.run(work, done, lambda m: self.message.emit(m))
+        self.ctx.ops.run(work, done, lambda m: self.say(study, m))
+
+    def _stamped(self, read: Read | None = None) -> Read:
+        """The read in the form, with what the second look recorded."""
+        read = read or self.reading.read()
+        read.ai_first_look_s, read.ai_shown_early = self._look
+        return read
 
     def save_draft(self, read: Read | None = None) -> None:
         from engine.library.reads import save_draft
 
-        read = read or self.reading.read()
+        read = self._stamped(read)
         reader = self._reader()
         self._write(lambda lib, uid: save_draft(lib, uid, reader, read), "draft saved")
 
     def sign(self) -> None:
         from engine.library.reads import sign
 
-        read, reader = self.reading.read(), self._reader()
+        read, reader = self._stamped(), self._reader()
         # Signing locks the read and queues the study for the cloud in one
         # transaction; the sync process does the network work.
         self._write(lambda lib, uid: sign(lib, uid, reader, read),

@@ -24,13 +24,15 @@ from PySide6.QtWidgets import (
 )
 
 from engine.dates import shown_date
-from engine.library.worklist import STATUSES, WorklistRow
+from engine.library.listing import shown_name
+from engine.library.worklist import STATUS_HELP, STATUSES, UNREAD, WorklistRow
 from engine.notices import NOT_FOR_CLINICAL_USE, with_notice
 
 # The score column says once, in its header, that the model is not for clinical use.
 SCORE_HEADER = with_notice("AI score")
 COLUMNS = ("Patient ID", "Patient", "Date", "Views", "Prior", "Status", SCORE_HEADER)
 SCORE_COLUMN = COLUMNS.index(SCORE_HEADER)
+STATUS_COLUMN = COLUMNS.index("Status")
 _Index = QModelIndex | QPersistentModelIndex  # what Qt passes to a model
 
 
@@ -65,11 +67,13 @@ class WorklistModel(QAbstractTableModel):
         r = self.rows[index.row()]
         if role == Qt.ItemDataRole.UserRole:
             return r
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == STATUS_COLUMN:
+            return f"{r.status}: {STATUS_HELP.get(r.status, '')}".rstrip(": ")
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
         values = (
             r.patient_id,
-            r.patient_name.replace("^", " "),
+            shown_name(r.patient_name),
             shown_date(r.study_date),
             " ".join(r.views) or "-",
             "yes" if r.has_prior else "",
@@ -106,6 +110,8 @@ class WorklistWidget(QWidget):
         self.status.addItem("all", "")
         for s in STATUSES:
             self.status.addItem(s, s)
+            self.status.setItemData(self.status.count() - 1, STATUS_HELP[s],
+                                    Qt.ItemDataRole.ToolTipRole)
         self.count = QLabel()
         self.table = QTableView()
         self.table.setModel(self.proxy)
@@ -178,6 +184,19 @@ class WorklistWidget(QWidget):
             return None
         i = uids.index(uid) + step
         return uids[i] if 0 <= i < len(uids) else None
+
+    def next_unread(self, after: str | None) -> str | None:
+        """The first study below `after` (from the top when None or not shown)
+        in the visible order that still needs reading: no read, or a draft;
+        from the top again when none follows."""
+        rows = [self.proxy.data(self.proxy.index(i, 0), Qt.ItemDataRole.UserRole)
+                for i in range(self.proxy.rowCount())]
+        uids = [r.study_uid for r in rows]
+        start = uids.index(after) + 1 if after in uids else 0
+        for r in rows[start:] + rows[:start]:
+            if r.status in UNREAD and r.study_uid != after:
+                return r.study_uid
+        return None
 
     def open_current(self) -> None:
         uid = self.current_uid()

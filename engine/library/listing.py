@@ -81,6 +81,26 @@ def list_studies(library: Library, study_uid: str | None = None) -> list[StudySu
     return summaries
 
 
+def shown_name(value: str) -> str:
+    """A DICOM person name (PN) as people read it: "Family, Given Middle".
+
+    Only the first component group counts (the others repeat the name in
+    other scripts); the prefix goes before the given names, the suffix after.
+    """
+    group = (value or "").split("=")[0]
+    parts = [" ".join(p.split()) for p in group.split("^")] + [""] * 5
+    family, given, middle, prefix, suffix = parts[:5]
+    first = " ".join(p for p in (prefix, given, middle, suffix) if p)
+    return ", ".join(p for p in (family, first) if p)
+
+
+def patient_birth_date(library: Library, study_uid: str) -> str:
+    """The birth date (DA) the study's images gave, "" when none did."""
+    row = library.conn.execute(
+        "SELECT patient_birth_date FROM studies WHERE study_uid = ?", (study_uid,)).fetchone()
+    return str(row[0] or "").strip() if row else ""
+
+
 @dataclass(frozen=True)
 class InstanceSummary:
     sop_uid: str

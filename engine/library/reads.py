@@ -1,5 +1,7 @@
-"""The radiologist's read of a study: per-breast BI-RADS assessment and ACR
-density, findings, an impression; saved as a draft, then signed.
+"""The radiologist's read of a study: per-breast BI-RADS assessment (5th
+edition: 4A/4B/4C) and ACR density, the management recommendation, findings
+with their lexicon descriptors and position, an impression; saved as a draft,
+then signed once it passes the sign-off checks (engine.reading.birads).
 
 A signed read is locked: it can no longer be changed, only followed by
 addenda (each signed when it is added, with its reader and time).  Reads live
@@ -10,73 +12,103 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from engine.errors import MammoDeskError
 from engine.library import outbox
 from engine.library.catalog import study_exists
 from engine.library.store import Library, now_iso
+from engine.reading.birads import (
+    ALL_ASSESSMENTS,
+    ASSESSMENTS,
+    DENSITY,
+    DEPTHS,
+    FINDING_TYPES,
+    RECOMMENDATIONS,
+    SIDES,
+    clock_problem,
+    descriptor_problem,
+    overall,
+    signoff_problems,
+)
 
-BIRADS = {
-    0: "0 - incomplete: needs additional imaging",
-    1: "1 - negative",
-    2: "2 - benign",
-    3: "3 - probably benign",
-    4: "4 - suspicious",
-    5: "5 - highly suggestive of malignancy",
-    6: "6 - known biopsy-proven malignancy",
-}
-DENSITY = {
-    "a": "a - almost entirely fatty",
-    "b": "b - scattered areas of fibroglandular density",
-    "c": "c - heterogeneously dense",
-    "d": "d - extremely dense",
-}
-FINDING_TYPES = ("mass", "calcifications", "asymmetry", "architectural distortion", "other")
-SIDES = ("R", "L")
+BIRADS = ALL_ASSESSMENTS  # category -> wording (engine.reading.birads)
 
 
 @dataclass
 class Finding:
     side: str  # "R" | "L"
     kind: str  # one of FINDING_TYPES
-    location: str = ""  # clock face / quadrant and depth, e.g. "10 o'clock, middle third"
+    location: str = ""  # free text, e.g. "upper outer quadrant" (reads before clock/depth)
     size_mm: float | None = None
     note: str = ""
+    descriptors: list[str] = field(default_factory=list)  # BI-RADS lexicon words
+    clock: str = ""  # clock-face position, "10:00"; or "retroareolar", "central", "axillary tail"
+    depth: str = ""  # "anterior" | "middle" | "posterior"
+    nipple_mm: float | None = None  # distance from the nipple
+    # Where the reader placed it: {"sop_uid": ..., "x": column, "y": row} in
+    # stored pixels of that image (None when placed by text only).
+    point: dict[str, object] | None = None
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.side not in SIDES:
+            out.append(f"a finding needs a side (R or L), not {self.side!r}")
+        if self.kind not in FINDING_TYPES:
+            out.append(f"unknown finding type {self.kind!r}")
+        elif problem := descriptor_problem(self.kind, self.descriptors):
+            out.append(problem)
+        if problem := clock_problem(self.clock):
+            out.append(problem)
+        if self.depth and self.depth not in DEPTHS:
+            out.append(f"a finding's depth is anterior, middle or posterior, not {self.depth!r}")
+        if self.point is not None and not _is_point(self.point):
+            out.append("a finding's point needs the image's sop_uid and its x and y in pixels")
+        for what, value in (("size", self.size_mm), ("distance from the nipple", self.nipple_mm)):
+            if value is not None and not 0 < float(value) < 1000:
+                out.append(f"a finding's {what} must be between 0 and 1000 mm, not {value}")
+        return out
 
 
 @dataclass
 class Read:
-    birads: dict[str, int | None] = field(default_factory=lambda: {"R": None, "L": None})
+    # Per breast: BI-RADS assessment ("0".."6", 4A/4B/4C) and composition ("a".."d").
+    birads: dict[str, str | None] = field(default_factory=lambda: {"R": None, "L": None})
     density: dict[str, str | None] = field(default_factory=lambda: {"R": None, "L": None})
     findings: list[Finding] = field(default_factory=list)
     impression: str = ""
+    recommendation: str | None = None  # a key of RECOMMENDATIONS
+    reading_time_s: float | None = None  # time spent reading, where it was measured
+    # CAD as a second look: when the reader said the first look was done (seconds
+    # into the read), and whether the AI was shown before that, on request.
+    ai_first_look_s: float | None = None
+    ai_shown_early: bool = False
 
     def problems(self) -> list[str]:
         """What stops this read from being saved at all."""
         out = []
         for side in SIDES:
             b = self.birads.get(side)
-            if b is not None and b not in BIRADS:
-                out.append(f"BI-RADS for the {_side(side)} breast must be 0 to 6, not {b}")
+            if b is not None and b not in ALL_ASSESSMENTS:
+                out.append(f"BI-RADS for the {_side(side)} breast must be one of "
+                           f"{', '.join(ASSESSMENTS)}, not {b}")
             d = self.density.get(side)
             if d is not None and d not in DENSITY:
                 out.append(f"density for the {_side(side)} breast must be a, b, c or d, not {d!r}")
+        if self.recommendation is not None and self.recommendation not in RECOMMENDATIONS:
+            out.append(f"unknown recommendation {self.recommendation!r} (one of "
+                       f"{', '.join(RECOMMENDATIONS)})")
         for f in self.findings:
-            if f.side not in SIDES:
-                out.append(f"a finding needs a side (R or L), not {f.side!r}")
-            if f.kind not in FINDING_TYPES:
-                out.append(f"unknown finding type {f.kind!r}")
+            out += f.problems()
         return out
 
-    def missing_for_signing(self) -> list[str]:
-        return [
-            f"{what} for the {_side(side)} breast"
-            for side in SIDES
-            for what, value in (("BI-RADS", self.birads.get(side)),
-                                ("density", self.density.get(side)))
-            if value is None
-        ]
+    def signoff_problems(self) -> list[str]:
+        """What stops this read from being signed (the BI-RADS checks)."""
+        return self.problems() or signoff_problems(self)
+
+    @property
+    def overall(self) -> str | None:
+        return overall(self.birads)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -84,13 +116,28 @@ class Read:
     @classmethod
     def from_json(cls, text: str) -> Read:
         data = json.loads(text)
-        findings = [Finding(**f) for f in data.get("findings", [])]
+        known = {f.name for f in fields(Finding)}
+        findings = [Finding(**{k: v for k, v in f.items() if k in known})
+                    for f in data.get("findings", [])]
         return cls(
-            birads={k: v for k, v in data.get("birads", {}).items()},
+            # Reads saved before 5th-edition categories hold integers.
+            birads={k: (None if v is None else str(v)) for k, v in data.get("birads", {}).items()},
             density={k: v for k, v in data.get("density", {}).items()},
             findings=findings,
             impression=data.get("impression", ""),
+            recommendation=data.get("recommendation"),
+            reading_time_s=data.get("reading_time_s"),
+            ai_first_look_s=data.get("ai_first_look_s"),
+            ai_shown_early=bool(data.get("ai_shown_early", False)),
         )
+
+
+class SignoffRefused(MammoDeskError):
+    """A read that fails the sign-off checks; `problems` lists every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("cannot sign: " + "; ".join(problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -107,6 +154,13 @@ class StoredRead:
     @property
     def signed(self) -> bool:
         return self.signed_at is not None
+
+
+def _is_point(point: object) -> bool:
+    if not isinstance(point, dict) or not isinstance(point.get("sop_uid"), str):
+        return False
+    return all(isinstance(point.get(k), int | float) and not isinstance(point.get(k), bool)
+               for k in ("x", "y"))
 
 
 def _side(side: str) -> str:
@@ -187,9 +241,9 @@ def sign(library: Library, study_uid: str, reader: str, read: Read | None = None
             if existing.signed:
                 raise MammoDeskError("this read is already signed")
             rid = existing.id
-        missing = _by_id(library, rid).read.missing_for_signing()  # type: ignore[union-attr]
-        if missing:
-            raise MammoDeskError("cannot sign without " + ", ".join(missing))
+        problems = _by_id(library, rid).read.signoff_problems()  # type: ignore[union-attr]
+        if problems:
+            raise SignoffRefused(problems)
         # The WHERE clause makes a second signer lose cleanly.
         done = conn.execute(
             "UPDATE reads SET signed_at = ?, reader = ? WHERE id = ? AND signed_at IS NULL",

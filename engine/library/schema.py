@@ -222,8 +222,33 @@ def _v5(conn: sqlite3.Connection) -> None:
                  "(study_uid, model_name, model_version)")
 
 
+def _v6(conn: sqlite3.Connection) -> None:
+    # Outcomes: what pathology found after a study, per breast (engine/library/
+    # outcomes.py).  A breast may have several (a biopsy, then surgery); the
+    # screening audit (engine/reading/audit.py) reads them.
+    run_script(
+        conn,
+        """
+        CREATE TABLE outcomes (
+            id INTEGER PRIMARY KEY,
+            study_uid TEXT NOT NULL REFERENCES studies (study_uid),
+            side TEXT NOT NULL CHECK (side IN ('R', 'L')),
+            result TEXT NOT NULL CHECK (result IN ('malignant', 'benign', 'high-risk')),
+            outcome_date TEXT NOT NULL,
+            procedure TEXT CHECK (procedure IS NULL OR procedure IN ('biopsy', 'surgery')),
+            histology TEXT NOT NULL DEFAULT '',
+            invasive_size_mm REAL,
+            nodes TEXT NOT NULL DEFAULT 'unknown'
+                CHECK (nodes IN ('negative', 'positive', 'unknown')),
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX outcomes_study ON outcomes (study_uid, side);
+        """,
+    )
+
+
 # Index i holds the migration to version i + 1.  Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

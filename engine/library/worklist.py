@@ -1,6 +1,12 @@
 """The reading worklist: every study with what a radiologist sorts by —
 patient, date, views present, whether a prior exists, and where the study
-stands (new, AI done, read, queued for the cloud, synced)."""
+stands.
+
+The status follows the read first: new, AI done, draft (a saved unsigned
+read), signed (locked; signing queues it for the cloud), sent (signed, and
+the cloud confirmed everything queued).  A failed sync shows as sync failed
+whatever the read, since it needs someone's attention.  Queueing an unread
+study for the cloud does not change its status: it still needs reading."""
 
 from __future__ import annotations
 
@@ -9,12 +15,24 @@ from dataclasses import dataclass
 from engine.library.ai_results import latest_exam_scores
 from engine.library.listing import list_studies
 from engine.library.outbox import StudyState, latest_study_states
-from engine.library.reads import signed_study_uids
 from engine.library.store import Library
 
-NEW, AI_DONE, READ, QUEUED, SYNCED = "new", "AI done", "read", "queued", "synced"
-SYNC_FAILED = "sync failed"
-STATUSES = (NEW, AI_DONE, READ, QUEUED, SYNCED, SYNC_FAILED)
+NEW, AI_DONE, DRAFT = "new", "AI done", "draft"
+SIGNED, SENT, SYNC_FAILED = "signed", "sent", "sync failed"
+STATUSES = (NEW, AI_DONE, DRAFT, SIGNED, SENT, SYNC_FAILED)
+UNREAD = frozenset({NEW, AI_DONE, DRAFT})  # what "next unread" stops at
+# Earlier names: a signed read is queued as it is signed, so "read" and
+# "queued" are both the signed status, and "synced" is sent.
+READ = QUEUED = SIGNED
+SYNCED = SENT
+STATUS_HELP = {
+    NEW: "not read yet; no AI result",
+    AI_DONE: "not read yet; the AI has looked at it",
+    DRAFT: "a read is saved but not signed",
+    SIGNED: "the read is signed and locked; waiting to be sent to the cloud",
+    SENT: "the read is signed and the cloud has everything",
+    SYNC_FAILED: "sending to the cloud failed; see the sync status",
+}
 
 
 @dataclass(frozen=True)
@@ -42,19 +60,27 @@ class WorklistRow:
         return all(word in hay for word in text.split())
 
 
-def _status(signed: bool, ai: bool, outbox: StudyState | None) -> str:
-    if outbox is not None:
-        if outbox == StudyState.FAILED:
-            return SYNC_FAILED
-        return SYNCED if outbox == StudyState.CONFIRMED else QUEUED
-    if signed:
-        return READ
+def _status(read: bool | None, ai: bool, outbox: StudyState | None) -> str:
+    """`read`: None without a read, False for a draft, True when signed;
+    `outbox`: the state of the study's latest queueing for the cloud."""
+    if outbox == StudyState.FAILED:
+        return SYNC_FAILED
+    if read:
+        return SENT if outbox == StudyState.CONFIRMED else SIGNED
+    if read is not None:
+        return DRAFT
     return AI_DONE if ai else NEW
+
+
+def _reads(library: Library) -> dict[str, bool]:
+    """Study UID -> whether its read is signed, for studies with a read."""
+    return {uid: signed is not None for uid, signed in library.conn.execute(
+        "SELECT study_uid, signed_at FROM reads WHERE addendum_of IS NULL")}
 
 
 def worklist(library: Library) -> list[WorklistRow]:
     """All studies, newest first; a handful of queries whatever the size."""
-    signed = signed_study_uids(library)
+    reads = _reads(library)
     scores = latest_exam_scores(library)
     outbox = latest_study_states(library)
     dates: dict[str, list[str]] = {}
@@ -73,7 +99,7 @@ def worklist(library: Library) -> list[WorklistRow]:
                 study_date=s.study_date,
                 description=s.study_description,
                 views=list(s.views),
-                status=_status(s.study_uid in signed, s.study_uid in scores,
+                status=_status(reads.get(s.study_uid), s.study_uid in scores,
                                outbox.get(s.study_uid)),
                 exam_score=scores.get(s.study_uid),
                 has_prior=bool(earlier) and bool(s.patient_id),

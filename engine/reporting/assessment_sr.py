@@ -16,14 +16,23 @@ marked [text] only with ``include_text=True``):
         CONTAINS CONTAINER Findings, when there are findings             [TID 4206]
           CONTAINS CODE Finding (CID 6054), one per finding
             HAS CONCEPT MOD CODE Laterality; HAS PROPERTIES NUM Diameter (mm) when sized,
+            CODE Clockface or region (CID 6018) at a whole hour or a region,
+            CODE Depth (CID 6024), NUM Distance from nipple (mm),
+            SCOORD POINT Center where the reader placed it on an image of the study
+              SELECTED FROM IMAGE (that image),
             TEXT Clockface or region [text], TEXT Comment [text]
         CONTAINS CONTAINER Overall Assessment                            [TID 4203]
           CONTAINS CODE Assessment Category (CID 6026), one per breast
             HAS CONCEPT MOD CODE Laterality
+          CONTAINS CODE Recommended Follow-up (CID 6028), when the read has one
 
-All relationships are by value, so the Enhanced SR SOP Class carries it.  A read records a
-finding's breast but not the view it was seen on, so no IMAGE items are written; every image
-of the study is listed in the Current Requested Procedure Evidence Sequence instead.
+All relationships are by value, so the Enhanced SR SOP Class carries it.  Every image of the
+study is listed in the Current Requested Procedure Evidence Sequence; an IMAGE item is written
+only under a finding's point, for the image it was placed on.
+
+BI-RADS 4A, 4B and 4C are written as category 4's code with the subdivision in the code
+meaning (see engine.reporting.sr.codes).  The lexicon's descriptors of a finding are not
+written: the SR carries the finding's type, side, size and position.
 
 With ``include_text=False`` (the copy that leaves the site) no TEXT or PNAME item is written
 at any depth: the impression, the notes, the location text and the reader's name stay home,
@@ -47,7 +56,15 @@ from pydicom.uid import UID, EnhancedSRStorage, generate_uid
 from engine.dates import dicom_datetime
 from engine.errors import MammoDeskError
 from engine.library.reads import SIDES, Finding, Read
-from engine.reporting.sr.codes import BIRADS_CODES, LATERALITY_CODES, MILLIMETER
+from engine.reading.birads import incomplete_problems
+from engine.reporting.sr.codes import (
+    BIRADS_CODES,
+    CLOCK_CODES,
+    DEPTH_CODES,
+    LATERALITY_CODES,
+    MILLIMETER,
+    RECOMMENDATION_CODES,
+)
 from engine.reporting.sr.document import Header, evidence, language, sr_document, write_sr
 from engine.reporting.sr.identity import OPTIONAL_KEYS
 from engine.reporting.sr.items import code_item, content_item, num, text
@@ -80,11 +97,41 @@ def _side(side: str) -> Dataset:
     return code_item("HAS CONCEPT MOD", codes.SCT.Laterality, LATERALITY_CODES[side])
 
 
-def _finding(f: Finding, include_text: bool) -> Dataset:
+def _millimetres(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(float(value)) \
+        and float(value) > 0 else None
+
+
+def _point(f: Finding, images: dict[str, str]) -> Dataset | None:
+    """SCOORD POINT (column, row) on the image the reader placed the finding on, that image
+    beneath it by value; None when it was not placed on an image of this study."""
+    point = f.point or {}
+    sop_uid, x, y = str(point.get("sop_uid", "")), point.get("x"), point.get("y")
+    if sop_uid not in images or not isinstance(x, int | float) or not isinstance(y, int | float):
+        return None
+    image = content_item("SELECTED FROM", "IMAGE", None)
+    referenced = Dataset()
+    referenced.ReferencedSOPClassUID = images[sop_uid]
+    referenced.ReferencedSOPInstanceUID = sop_uid
+    image.ReferencedSOPSequence = Sequence([referenced])
+    item = content_item("HAS PROPERTIES", "SCOORD", codes.DCM.Center, [image])
+    item.GraphicType = "POINT"
+    item.GraphicData = [float(x), float(y)]
+    return item
+
+
+def _finding(f: Finding, include_text: bool, images: dict[str, str]) -> Dataset:
     kids = [_side(f.side)]
-    size = f.size_mm
-    if size is not None and math.isfinite(float(size)) and float(size) > 0:
-        kids.append(num("HAS PROPERTIES", codes.SCT.Diameter, float(size), MILLIMETER))
+    if (size := _millimetres(f.size_mm)) is not None:
+        kids.append(num("HAS PROPERTIES", codes.SCT.Diameter, size, MILLIMETER))
+    if f.clock in CLOCK_CODES:
+        kids.append(code_item("HAS PROPERTIES", codes.DCM.ClockfaceOrRegion, CLOCK_CODES[f.clock]))
+    if f.depth in DEPTH_CODES:
+        kids.append(code_item("HAS PROPERTIES", codes.DCM.Depth, DEPTH_CODES[f.depth]))
+    if (nipple := _millimetres(f.nipple_mm)) is not None:
+        kids.append(num("HAS PROPERTIES", codes.DCM.DistanceFromNipple, nipple, MILLIMETER))
+    if (point := _point(f, images)) is not None:
+        kids.append(point)
     if include_text and f.location.strip():
         kids.append(text("HAS PROPERTIES", codes.DCM.ClockfaceOrRegion, f.location.strip()))
     if include_text and f.note.strip():
@@ -92,7 +139,8 @@ def _finding(f: Finding, include_text: bool) -> Dataset:
     return code_item("CONTAINS", codes.DCM.Finding, FINDING_CODES[f.kind], kids)
 
 
-def _supplementary(read: Read, sides: frozenset[str], include_text: bool) -> Dataset:
+def _supplementary(read: Read, sides: frozenset[str], include_text: bool,
+                   images: dict[str, str]) -> Dataset:
     """TID 4208 with the procedure, composition, findings and assessments beneath."""
     composition, category = codes.SCT.BreastComposition, codes.DCM.AssessmentCategory
     density = [
@@ -100,16 +148,19 @@ def _supplementary(read: Read, sides: frozenset[str], include_text: bool) -> Dat
         for s in SIDES
     ]
     birads = [
-        code_item("CONTAINS", category, BIRADS_CODES[int(read.birads[s] or 0)], [_side(s)])
+        code_item("CONTAINS", category, BIRADS_CODES[str(read.birads[s])], [_side(s)])
         for s in SIDES
     ]
+    if read.recommendation in RECOMMENDATION_CODES:
+        birads.append(code_item("CONTAINS", codes.DCM.RecommendedFollowUp,
+                                RECOMMENDATION_CODES[read.recommendation]))
     procedure = PROCEDURES.get(sides, PROCEDURES[frozenset(SIDES)])
     kids = [
         code_item("CONTAINS", codes.DCM.ProcedureReported, procedure),
         content_item("CONTAINS", "CONTAINER", composition, density),
     ]
     if read.findings:
-        findings = [_finding(f, include_text) for f in read.findings]
+        findings = [_finding(f, include_text, images) for f in read.findings]
         kids.append(content_item("CONTAINS", "CONTAINER", codes.LN.Findings, findings))
     kids.append(content_item("CONTAINS", "CONTAINER", codes.DCM.OverallAssessment, birads))
     return content_item("CONTAINS", "CONTAINER", codes.DCM.SupplementaryData, kids)
@@ -127,7 +178,8 @@ def _person_name(reader: str) -> str:
     return name[:63].strip() + "^"
 
 
-def _content(read: Read, sides: frozenset[str], reader: str, include_text: bool) -> list[Dataset]:
+def _content(read: Read, sides: frozenset[str], reader: str, include_text: bool,
+             images: dict[str, str]) -> list[Dataset]:
     items = [language()]
     if include_text and reader:
         name = content_item("HAS OBS CONTEXT", "PNAME", codes.DCM.PersonObserverName)
@@ -137,7 +189,7 @@ def _content(read: Read, sides: frozenset[str], reader: str, include_text: bool)
         impression = text("CONTAINS", codes.DCM.Impression, read.impression.strip())
         summary = content_item("CONTAINS", "CONTAINER", codes.DCM.NarrativeSummary, [impression])
         items.append(summary)
-    items.append(_supplementary(read, sides, include_text))
+    items.append(_supplementary(read, sides, include_text, images))
     return items
 
 
@@ -197,7 +249,9 @@ def build_assessment_sr(
     """The signed ``read`` as a Breast Imaging Report SR; ``sources`` are the study's images
     (headers are enough).  ``include_text`` adds the impression, notes, locations and the
     reader's name; leave it off for anything that leaves the site."""
-    problems = read.problems() + [f"no {m}" for m in read.missing_for_signing()]
+    # A read signed before the recommendation and the finding checks existed is still
+    # reported: complete assessments are what the SR needs.
+    problems = read.problems() + incomplete_problems(read)
     if problems:
         raise MammoDeskError(f"the read cannot be written as a signed report: {problems[0]}")
     study = _study(sources)
@@ -230,7 +284,8 @@ def build_assessment_sr(
         study,
         codes.DCM.BreastImagingReport,
         "4200",
-        _content(read, sides or frozenset(SIDES), name, include_text),
+        _content(read, sides or frozenset(SIDES), name, include_text,
+                 {sop_uid: sop_class for _series, sop_class, sop_uid in images}),
         evidence(study.StudyInstanceUID, images),
     )
     if name:

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from engine.library.reads import BIRADS, DENSITY, Read
 from engine.notices import NOT_FOR_CLINICAL_USE
+from engine.reading.birads import RECOMMENDATIONS
+from engine.reading.finding_text import describe_finding
 from engine.reading.open_study import OpenedStudy
 
 
@@ -33,15 +35,21 @@ def report_lines(study: OpenedStudy, draft: Read | None = None,
 
 
 def _read_lines(read: Read) -> list[tuple[str, bool]]:
+    """Per breast its BI-RADS (5th edition) assessment and composition, the
+    overall assessment (the more abnormal breast's), the recommendation, the
+    findings and the impression."""
     lines = []
     for side, name in (("R", "Right"), ("L", "Left")):
         b = read.birads.get(side)
         d = read.density.get(side)
         lines.append((f"{name} breast: BI-RADS {BIRADS.get(b, '-') if b is not None else '-'}; "
                       f"density {DENSITY.get(d, '-') if d else '-'}", False))
+    total = read.overall
+    lines.append((f"Overall assessment: BI-RADS {BIRADS[total] if total else '-'}", False))
+    rec = read.recommendation
+    lines.append((f"Recommendation: {RECOMMENDATIONS.get(rec, rec) if rec else '-'}", False))
     for f in read.findings:
-        size = f", {f.size_mm:g} mm" if f.size_mm else ""
-        lines.append((f"Finding: {f.side} {f.kind}{size} {f.location} {f.note}".rstrip(), False))
+        lines.append((f"Finding: {describe_finding(f)}", False))
     lines.append((f"Impression: {read.impression or '-'}", False))
     return lines
 

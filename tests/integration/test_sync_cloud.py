@@ -88,7 +88,8 @@ def sign_and_queue(ws: Workstation, files: list[Path]) -> list[str]:
                            "SELECT rel_path FROM instances WHERE study_uid = ?", (uid,))]
             save_result(lib, make_result(headers))
             save_draft(lib, uid, "Dr Example Reader",
-                       Read(birads={"R": 1, "L": 2}, density={"R": "b", "L": "b"},
+                       Read(birads={"R": "1", "L": "2"}, density={"R": "b", "L": "b"},
+                            recommendation="routine",
                             impression="Routine recall for Ms Example."))
             sign(lib, uid, "Dr Example Reader")  # signing queues the study
     return uids

@@ -23,3 +23,18 @@ def ctx(qtbot, paths):
     c = AppContext(paths, ai_enabled=False)
     yield c
     c.close()
+
+
+@pytest.fixture(autouse=True)
+def no_modal_dialogs(monkeypatch):
+    """A message box in a test would wait for a click forever: it fails the
+    test at once instead (tests that expect one replace the window's
+    confirm/warn helpers)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    def refuse(*args, **_kwargs):
+        title = next((a for a in args if isinstance(a, str)), "")
+        raise AssertionError(f"a modal message box opened in a test: {title!r}")
+
+    for name in ("question", "warning", "information", "critical"):
+        monkeypatch.setattr(QMessageBox, name, staticmethod(refuse))

@@ -77,6 +77,7 @@ def test_opening_a_study_with_another_models_result_analyses_it_with_the_active_
         qtbot.waitUntil(lambda: panel.result is not None
                         and panel.result.model_name == _active(paths)[0], timeout=60000)
         assert uid in _with_result(paths)
+        panel.reveal(early=False)  # an unread study: the AI waits for the first look
         assert panel.score.text().endswith("/ 100")
     finally:
         ctx.close()

@@ -46,7 +46,7 @@ def test_closing_still_finishes_a_read_being_saved(ctx, small_cohort, library):
         from engine.library.store import Library
 
         with Library(root) as lib:
-            save_draft(lib, uid, "Dr A", Read(birads={"R": 1, "L": 1}))
+            save_draft(lib, uid, "Dr A", Read(birads={"R": "1", "L": "1"}))
         done.set()
 
     ctx.ops.run(save)

@@ -12,23 +12,12 @@ from PySide6.QtCore import Qt
 from engine.display.viewport import FIT, PIXEL, TRUE_SIZE
 from engine.library import Library, import_paths
 from engine.library.reads import current_read
+from tests.support.reading_window import library_window
 
 
 @pytest.fixture
 def window(qtbot, ctx, small_cohort):
-    with Library(ctx.paths.library) as lib:
-        import_paths(lib, small_cohort.files)
-    from ui.main_window import MainWindow
-
-    w = MainWindow(ctx)
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    w.activateWindow()
-    qtbot.waitExposed(w)
-    w.refresh_worklist()
-    qtbot.waitUntil(lambda: w.worklist.model.rowCount() == 4, timeout=10000)
-    return w
+    return library_window(qtbot, ctx, small_cohort.files, (1400, 900))
 
 
 def _loaded(w) -> bool:
@@ -71,6 +60,11 @@ def test_keyboard_shortcuts_drive_the_viewer(qtbot, window):
     assert not any(t.invert for t in tiles)
     qtbot.keyClick(window, Qt.Key.Key_M)
     assert all(t.magnifier for t in tiles)
+    # An unread study's AI waits for the first look (second look, the default):
+    # Shift+A shows it, then H switches the heatmap.
+    assert window.reading.ai.hidden
+    qtbot.keyClick(window, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+    assert not window.reading.ai.hidden
     qtbot.keyClick(window, Qt.Key.Key_H)
     assert window.reading.ai.heat.isChecked()
     qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
@@ -116,28 +110,35 @@ def test_prior_comparison_and_next_study(qtbot, window):
                     and window.reading.study.uid != before, timeout=20000)
 
 
-def test_sign_off_locks_the_read(qtbot, window):
+def test_sign_off_locks_the_read(qtbot, window, monkeypatch):
+    import ui.reading_panel
+
+    summaries: list[str] = []  # Ctrl+Enter: the checks pass, the summary is confirmed
+    monkeypatch.setattr(ui.reading_panel, "confirm",
+                        lambda _parent, _title, text: summaries.append(text) or True)
     _open_first(qtbot, window)
     panel = window.reading.reading
     window.ctx.settings.update({"reader.name": "Dr Synthetic"})
-    for side, birads, density in (("R", 1, "b"), ("L", 2, "b")):
+    for side, birads, density in (("R", "1", "b"), ("L", "2", "b")):
         panel.birads[side].setCurrentIndex(panel.birads[side].findData(birads))
         panel.density[side].setCurrentIndex(panel.density[side].findData(density))
+    panel.recommendation.setCurrentIndex(panel.recommendation.findData("routine"))
     panel.impression.setPlainText("No evidence of malignancy.")
     qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: panel.locked, timeout=10000)
+    assert len(summaries) == 1 and "routine" in summaries[0].lower()
     assert "Signed by Dr Synthetic" in panel.state.text()
     assert not panel.birads["R"].isEnabled() and not panel.impression.isEnabled()
     assert panel.addendum.isEnabled()
     with Library(window.ctx.paths.library) as lib:
         stored = current_read(lib, window.reading.study.uid)
-    assert stored.signed and stored.read.birads == {"R": 1, "L": 2}
+    assert stored.signed and stored.read.birads == {"R": "1", "L": "2"}
     panel.addendum_text.setPlainText("Reviewed with the prior: stable.")
     panel.addendum.click()
     qtbot.waitUntil(lambda: "stable" in panel.history.text(), timeout=10000)
     # Signing queues the study for the cloud; with none configured it waits.
     window.refresh_worklist()
-    qtbot.waitUntil(lambda: any(r.status == "queued" for r in window.worklist.model.rows),
+    qtbot.waitUntil(lambda: any(r.status == "signed" for r in window.worklist.model.rows),
                     timeout=10000)
     qtbot.waitUntil(lambda: window.sync_label.text() == "offline: no cloud configured",
                     timeout=10000)
@@ -147,7 +148,7 @@ def test_sign_off_locks_the_read(qtbot, window):
 def test_signing_an_incomplete_read_says_what_is_missing(qtbot, window):
     _open_first(qtbot, window)
     window.reading.sign()
-    qtbot.waitUntil(lambda: "cannot sign without" in window.status_msg.text(), timeout=10000)
+    qtbot.waitUntil(lambda: "cannot sign: no BI-RADS" in window.status_msg.text(), timeout=10000)
     assert not window.reading.reading.locked
 
 
@@ -210,6 +211,8 @@ def test_ai_runs_in_the_background_and_fills_the_panel(qtbot, paths, scored_coho
     qtbot.waitUntil(lambda: ctx.model_state == READY, timeout=60000)
     panel = w.reading.ai
     qtbot.waitUntil(lambda: panel.result is not None, timeout=60000)
+    assert panel.score.text() == "hidden"  # a second look: after the first one
+    panel.reveal(early=False)
     assert panel.score.text().endswith("/ 100")
     assert "not for clinical use" in panel.notice.text()
     assert "mammodesk-phantom" in w.model_label.text() and "CPU" in w.model_label.text()
@@ -243,7 +246,7 @@ def test_import_by_drop_adds_studies_to_the_worklist(qtbot, ctx, small_cohort):
 def test_pdf_report_has_the_read_and_the_notice(qtbot, window, tmp_path):
     _open_first(qtbot, window)
     panel = window.reading.reading
-    panel.birads["R"].setCurrentIndex(panel.birads["R"].findData(2))
+    panel.birads["R"].setCurrentIndex(panel.birads["R"].findData("2"))
     from engine.reporting.report_text import report_lines
     from ui.report import export_report
 
@@ -263,7 +266,7 @@ def test_leaving_a_study_keeps_unsaved_edits_as_a_draft(qtbot, window):
     _open_first(qtbot, window)
     uid = window.reading.study.uid
     panel = window.reading.reading
-    panel.birads["L"].setCurrentIndex(panel.birads["L"].findData(3))
+    panel.birads["L"].setCurrentIndex(panel.birads["L"].findData("3"))
     panel.impression.setPlainText("Probably benign; six-month follow-up.")
     assert panel.dirty
     qtbot.keyClick(window, Qt.Key.Key_Escape)
@@ -275,5 +278,5 @@ def test_leaving_a_study_keeps_unsaved_edits_as_a_draft(qtbot, window):
 
     qtbot.waitUntil(lambda: saved() is not None, timeout=10000)
     read = saved()
-    assert not read.signed and read.read.birads["L"] == 3
+    assert not read.signed and read.read.birads["L"] == "3"
     assert read.read.impression.startswith("Probably benign")

@@ -47,22 +47,26 @@ def window(qtbot, ctx, small_cohort, cloud, monkeypatch, tmp_path, plaintext_key
 
 
 @pytest.mark.slow
-def test_signing_sends_the_study_and_the_status_bar_follows(qtbot, window, cloud):
+def test_signing_sends_the_study_and_the_status_bar_follows(qtbot, window, cloud, monkeypatch):
+    import ui.reading_panel
+
+    monkeypatch.setattr(ui.reading_panel, "confirm", lambda *_args: True)  # the summary: yes
     window.sync.start()
     qtbot.waitUntil(lambda: window.sync_label.text() == "sync: all sent", timeout=20000)
     window.open_study(window.worklist.model.rows[0].study_uid)
     panel = window.reading.reading
     qtbot.waitUntil(lambda: window.reading.study is not None, timeout=10000)
     for side in ("R", "L"):
-        panel.birads[side].setCurrentIndex(panel.birads[side].findData(1))
+        panel.birads[side].setCurrentIndex(panel.birads[side].findData("1"))
         panel.density[side].setCurrentIndex(panel.density[side].findData("a"))
+    panel.recommendation.setCurrentIndex(panel.recommendation.findData("routine"))
     qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: panel.locked, timeout=10000)
     # Four images and the assessment SR reach the server, then the status says so.
     qtbot.waitUntil(lambda: cloud.count() == 5, timeout=60000)
     qtbot.waitUntil(lambda: window.sync_label.text() == "sync: all sent", timeout=20000)
     window.refresh_worklist()
-    qtbot.waitUntil(lambda: window.worklist.model.rows[0].status == "synced", timeout=10000)
+    qtbot.waitUntil(lambda: window.worklist.model.rows[0].status == "sent", timeout=10000)
     # Pausing is remembered and shown.
     window.toggle_sync_pause()
     qtbot.waitUntil(lambda: window.sync_label.text().startswith("sync paused"), timeout=10000)

@@ -12,9 +12,10 @@ from pydicom.uid import generate_uid
 
 from engine.errors import MammoDeskError
 from engine.library.reads import BIRADS, DENSITY, FINDING_TYPES, Finding, Read
+from engine.reading.birads import RECOMMENDATIONS
 from engine.reporting import build_assessment_sr, write_assessment_sr
 from engine.reporting.assessment_sr import DENSITY_CODES, FINDING_CODES
-from engine.reporting.sr.codes import BIRADS_CODES
+from engine.reporting.sr.codes import BIRADS_CODES, RECOMMENDATION_CODES
 from tests.support.sr import dciodvfy_errors, dsrdump, items
 
 SIGNED_AT = "2024-05-01T12:34:56+00:00"  # what engine.library.store.now_iso() writes
@@ -34,13 +35,14 @@ def sources(small_cohort) -> list[pydicom.Dataset]:
 
 def signed_read() -> Read:
     return Read(
-        birads={"R": 2, "L": 4},
+        birads={"R": "2", "L": "4B"},
         density={"R": "b", "L": "c"},
         findings=[
             Finding("L", "mass", location=LOCATION, size_mm=14.5, note=NOTE),
             Finding("R", "calcifications"),
         ],
         impression=IMPRESSION,
+        recommendation="biopsy",
     )
 
 
@@ -94,8 +96,12 @@ def test_outgoing_copy_is_valid_and_carries_the_coded_assessment(sources, tmp_pa
     assert sr.ContentTemplateSequence[0].TemplateIdentifier == "4200"
     assert per_side(sr, "Assessment Category") == {
         "Right breast": ("397141009", "SCT"),  # BI-RADS 2 - Benign
-        "Left breast": ("397144001", "SCT"),  # BI-RADS 4 - Suspicious
+        "Left breast": ("397144001", "SCT"),  # BI-RADS 4, here 4B
     }
+    meanings = {i.ConceptCodeSequence[0].CodeMeaning for i in by_meaning(sr, "Assessment Category")}
+    assert "4B - Moderate suspicion for malignancy" in meanings
+    (follow_up,) = by_meaning(sr, "Recommended Follow-up")
+    assert value(follow_up) == ("111143", "DCM")  # biopsy should be considered
     assert per_side(sr, "Breast composition") == {
         "Right breast": ("129717001", "SCT"),  # b: scattered fibroglandular densities
         "Left breast": ("129718006", "SCT"),  # c: heterogeneously dense
@@ -203,13 +209,16 @@ def test_every_choice_the_read_offers_has_a_code():
     assert set(BIRADS_CODES) == set(BIRADS)
     assert set(DENSITY_CODES) == set(DENSITY)
     assert set(FINDING_CODES) == set(FINDING_TYPES)
-    assert len({c[0] for c in BIRADS_CODES.values()}) == len(BIRADS)
+    assert set(RECOMMENDATION_CODES) == set(RECOMMENDATIONS)
+    # 4, 4A, 4B and 4C share category 4's code; their meanings tell them apart.
+    assert len({(c.value, c.meaning) for c in BIRADS_CODES.values()}) == len(BIRADS)
+    assert {c.value for k, c in BIRADS_CODES.items() if k.startswith("4")} == {"397144001"}
 
 
 def test_known_malignancy_and_the_other_finding_types_stay_valid(sources, tmp_path):
     kinds = ["asymmetry", "architectural distortion", "other"]
     read = Read(
-        birads={"R": 0, "L": 6},
+        birads={"R": "0", "L": "6"},
         density={"R": "a", "L": "d"},
         findings=[Finding("R", kind, size_mm=3.0) for kind in kinds],
     )
@@ -231,8 +240,8 @@ def test_known_malignancy_and_the_other_finding_types_stay_valid(sources, tmp_pa
 
 
 def test_unsigned_reads_and_foreign_images_are_refused(sources, tmp_path):
-    incomplete = Read(birads={"R": 1, "L": 1}, density={"R": "a", "L": None})
-    with pytest.raises(MammoDeskError, match="density for the left breast"):
+    incomplete = Read(birads={"R": "1", "L": "1"}, density={"R": "a", "L": None})
+    with pytest.raises(MammoDeskError, match=r"\(density\) for the left breast"):
         build_assessment_sr(incomplete, sources, signed_at=SIGNED_AT)
     with pytest.raises(MammoDeskError, match="no images"):
         build_assessment_sr(signed_read(), [], signed_at=SIGNED_AT)
@@ -247,3 +256,47 @@ def test_unsigned_reads_and_foreign_images_are_refused(sources, tmp_path):
     with pytest.raises(MammoDeskError):
         write_assessment_sr(incomplete, sources, signed_at=SIGNED_AT, out_path=out)
     assert not out.exists()
+
+
+def test_a_findings_position_and_point_are_coded(sources, tmp_path):
+    lcc = next(s for s in sources if s.get("ImageLaterality") == "L")
+    placed = Finding("L", "mass", size_mm=9.0, descriptors=["irregular", "spiculated"],
+                     clock="2:00", depth="posterior", nipple_mm=42.0,
+                     point={"sop_uid": lcc.SOPInstanceUID, "x": 120, "y": 340.5})
+    elsewhere = Finding("L", "calcifications", clock="10:30",
+                        point={"sop_uid": generate_uid(), "x": 1, "y": 1})
+    read = Read(birads={"R": "1", "L": "4A"}, density={"R": "b", "L": "b"},
+                findings=[placed, elsewhere], recommendation="biopsy")
+    out = write(tmp_path, sources, include_text=False, read=read)
+    assert dciodvfy_errors(out) == []
+    assert dsrdump(out).returncode == 0
+    sr = pydicom.dcmread(out)
+    mass, calcifications = by_meaning(sr, "Finding")
+    (clock,) = by_meaning(mass, "Clockface or region")
+    assert clock.ConceptCodeSequence[0].CodeMeaning == "2 o'clock position"
+    (depth,) = by_meaning(mass, "Depth")
+    assert value(depth) == ("255551008", "SCT")  # posterior
+    (nipple,) = by_meaning(mass, "Distance from nipple")
+    assert float(nipple.MeasuredValueSequence[0].NumericValue) == 42.0
+    (center,) = by_meaning(mass, "Center")
+    assert (center.ValueType, center.GraphicType) == ("SCOORD", "POINT")
+    assert [float(v) for v in center.GraphicData] == [120.0, 340.5]
+    (image,) = center.ContentSequence
+    assert (image.RelationshipType, image.ValueType) == ("SELECTED FROM", "IMAGE")
+    assert image.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == lcc.SOPInstanceUID
+    assert image.ReferencedSOPSequence[0].ReferencedSOPClassUID == lcc.SOPClassUID
+    # A half hour has no code, and a point on an image outside the study is not written.
+    assert by_meaning(calcifications, "Clockface or region") == []
+    assert by_meaning(calcifications, "Center") == []
+    (four_a,) = [i for i in by_meaning(sr, "Assessment Category")
+                 if value(i) == ("397144001", "SCT")]
+    assert four_a.ConceptCodeSequence[0].CodeMeaning == "4A - Low suspicion for malignancy"
+
+
+def test_a_read_signed_before_recommendations_still_makes_an_sr(sources):
+    legacy = Read.from_json('{"birads": {"R": 1, "L": 4}, "density": {"R": "a", "L": "a"}, '
+                            '"findings": [{"side": "L", "kind": "mass"}], "impression": ""}')
+    sr = build_assessment_sr(legacy, sources, signed_at=SIGNED_AT)
+    assert by_meaning(sr, "Recommended Follow-up") == []
+    assert {value(i)[0] for i in by_meaning(sr, "Assessment Category")} == {"397140005",
+                                                                            "397144001"}

@@ -35,8 +35,9 @@ def study(library, small_cohort):
         "SELECT rel_path FROM instances WHERE study_uid = ? ORDER BY rel_path", (uid,))]
     save_result(library, make_result([pydicom.dcmread(f, stop_before_pixels=True)
                                       for f in files]))
-    save_draft(library, uid, "Dr Reader", Read(birads={"R": 1, "L": 1},
-                                               density={"R": "b", "L": "b"}))
+    save_draft(library, uid, "Dr Reader", Read(birads={"R": "1", "L": "1"},
+                                               density={"R": "b", "L": "b"},
+                                               recommendation="routine"))
     sign(library, uid, "Dr Reader", queue=False)  # the tests queue it themselves
     return library, uid, files
 

@@ -57,9 +57,9 @@ def test_rows_imported_before_the_index_held_hanging_facts_are_read_from_headers
 
 def test_the_study_carries_its_read_and_a_title_without_a_name(imported):
     uid = _with_prior(imported)
-    save_draft(imported, uid, "Dr A", Read(birads={"R": 1, "L": 1}))
+    save_draft(imported, uid, "Dr A", Read(birads={"R": "1", "L": "1"}))
     study = open_library_study(imported, uid)
-    assert study.read is not None and study.read.read.birads == {"R": 1, "L": 1}
+    assert study.read is not None and study.read.read.birads == {"R": "1", "L": "1"}
     row = next(r for r in worklist(imported) if r.study_uid == uid)
     assert study.title.startswith(row.patient_id) and "-" in study.title
     assert row.patient_name not in study.title

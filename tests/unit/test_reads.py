@@ -10,6 +10,7 @@ from engine.library.ai_results import add_result
 from engine.library.reads import (
     Finding,
     Read,
+    SignoffRefused,
     add_addendum,
     current_read,
     reads_for,
@@ -18,6 +19,7 @@ from engine.library.reads import (
 )
 from engine.library.worklist import (
     AI_DONE,
+    DRAFT,
     NEW,
     QUEUED,
     READ,
@@ -40,17 +42,20 @@ def _study(library) -> str:
 
 def complete_read() -> Read:
     return Read(
-        birads={"R": 1, "L": 4},
+        birads={"R": "1", "L": "4B"},
         density={"R": "c", "L": "c"},
-        findings=[Finding("L", "mass", "2 o'clock, middle third", 9.0, "spiculated")],
+        findings=[Finding("L", "mass", "2 o'clock, middle third", 9.0, "spiculated",
+                          descriptors=["irregular", "spiculated"], clock="2:00",
+                          depth="middle", nipple_mm=45.0)],
         impression="Suspicious left breast mass; biopsy recommended.",
+        recommendation="biopsy",
     )
 
 
 def test_draft_is_saved_and_updated_until_signed(imported):
     uid = _study(imported)
-    draft = save_draft(imported, uid, "Dr A", Read(birads={"R": 1, "L": None}))
-    assert not draft.signed and draft.read.birads == {"R": 1, "L": None}
+    draft = save_draft(imported, uid, "Dr A", Read(birads={"R": "1", "L": None}))
+    assert not draft.signed and draft.read.birads == {"R": "1", "L": None}
     again = save_draft(imported, uid, "Dr A", complete_read())
     assert again.id == draft.id and again.read.findings[0].location == "2 o'clock, middle third"
     assert len(reads_for(imported, uid)) == 1
@@ -65,14 +70,23 @@ def test_signing_locks_the_read_and_records_reader_and_time(imported):
         save_draft(imported, uid, "Dr A", Read())
     with pytest.raises(MammoDeskError, match="already signed"):
         sign(imported, uid, "Dr B")
-    assert current_read(imported, uid).read.birads == {"R": 1, "L": 4}
+    assert current_read(imported, uid).read.birads == {"R": "1", "L": "4B"}
+    assert current_read(imported, uid).read == complete_read()
 
 
 def test_cannot_sign_an_incomplete_read(imported):
     uid = _study(imported)
-    save_draft(imported, uid, "Dr A", Read(birads={"R": 1, "L": 2}, density={"R": "b", "L": None}))
-    with pytest.raises(MammoDeskError, match="cannot sign without density for the left breast"):
+    save_draft(imported, uid, "Dr A", Read(birads={"R": "1", "L": "3"},
+                                           density={"R": "b", "L": None}))
+    with pytest.raises(SignoffRefused) as refused:
         sign(imported, uid, "Dr A")
+    assert refused.value.problems == [
+        "no breast composition (density) for the left breast",
+        "no management recommendation",
+        "BI-RADS 3 for the left breast needs at least one finding on that side",
+    ]
+    assert str(refused.value).startswith("cannot sign: no breast composition")
+    assert not current_read(imported, uid).signed  # the draft stays a draft
     with pytest.raises(MammoDeskError, match="no read to sign"):
         sign(imported, worklist(imported)[1].study_uid, "Dr A")
 
@@ -93,7 +107,10 @@ def test_addendum_follows_a_signed_read(imported):
 @pytest.mark.parametrize(
     "read,message",
     [
-        (Read(birads={"R": 7, "L": None}), "BI-RADS for the right breast must be 0 to 6"),
+        (Read(birads={"R": "7", "L": None}), "BI-RADS for the right breast must be one of 0, "),
+        (Read(recommendation="later"), "unknown recommendation 'later'"),
+        (Read(findings=[Finding("R", "mass", clock="25")]), "clock-face position"),
+        (Read(findings=[Finding("R", "mass", descriptors=["fuzzy"])]), "not a BI-RADS descriptor"),
         (Read(density={"R": None, "L": "e"}), "density for the left breast must be a, b, c or d"),
         (Read(findings=[Finding("X", "mass")]), "a finding needs a side"),
         (Read(findings=[Finding("R", "lump")]), "unknown finding type"),
@@ -119,7 +136,7 @@ def test_worklist_status_follows_the_study(imported):
     row = next(r for r in worklist(imported) if r.study_uid == uid)
     assert (row.status, row.exam_score) == (AI_DONE, 42.5)
     save_draft(imported, uid, "Dr A", complete_read())
-    assert next(r for r in worklist(imported) if r.study_uid == uid).status == AI_DONE
+    assert next(r for r in worklist(imported) if r.study_uid == uid).status == DRAFT
     sign(imported, uid, "Dr A", queue=False)
     assert next(r for r in worklist(imported) if r.study_uid == uid).status == READ
     outbox.enqueue(imported, [uid], "signed")
@@ -157,8 +174,9 @@ def test_signing_locks_the_read_and_queues_the_study_in_one_step(imported):
 
 def test_a_read_that_cannot_be_signed_is_neither_signed_nor_queued(imported):
     uid = _study(imported)
-    incomplete = Read(birads={"R": 1, "L": None})
-    with pytest.raises(MammoDeskError, match="cannot sign without"):
+    incomplete = Read(birads={"R": "1", "L": None})
+    with pytest.raises(SignoffRefused,
+                       match=r"cannot sign: no breast composition .*no BI-RADS assessment for"):
         sign(imported, uid, "Dr A", incomplete)
     assert current_read(imported, uid) is None  # the draft of the failed signing is gone too
     assert outbox.open_studies(imported) == []

@@ -9,7 +9,7 @@ import pytest
 
 from engine.ai.store import save_result
 from engine.library import import_paths, outbox
-from engine.library.reads import Read, save_draft, sign
+from engine.library.reads import Finding, Read, save_draft, sign
 from engine.library.worklist import QUEUED, SYNC_FAILED, SYNCED, worklist
 from sync.deid.deidentify import Deidentifier
 from sync.deid.keys import create_site_secret
@@ -32,7 +32,8 @@ def signed(library, small_cohort):
     headers = [pydicom.dcmread(library.file_path(rel), stop_before_pixels=True) for (rel,) in
                library.conn.execute("SELECT rel_path FROM instances WHERE study_uid = ?", (uid,))]
     save_result(library, make_result(headers))
-    read = Read(birads={"R": 1, "L": 4}, density={"R": "c", "L": "c"},
+    read = Read(birads={"R": "1", "L": "4A"}, density={"R": "c", "L": "c"},
+                findings=[Finding("L", "mass")], recommendation="biopsy",
                 impression="Mrs Example should come back; biopsy left.")
     save_draft(library, uid, "Dr Reader", read)
     sign(library, uid, "Dr Reader", queue=False)  # the tests queue it themselves

@@ -24,8 +24,9 @@ class HangingView(QWidget):
         self.on_activate: Callable[[Cell], None] | None = None
         self._syncing = False
 
-    def show_hang(self, hang: Hang) -> None:
-        """Lay out one tile per cell (tiles are reused)."""
+    def show_hang(self, hang: Hang, captions: dict[int, str] | None = None) -> None:
+        """Lay out one tile per cell (tiles are reused).  `captions`: a line
+        under the label of each study slot's tiles (the prior's date)."""
         self.hang = hang
         cells = hang.cells()
         while len(self.tiles) < len(cells):
@@ -40,13 +41,15 @@ class HangingView(QWidget):
         for r, row in enumerate(hang.rows):
             for c, cell in enumerate(row):
                 tile = self.tiles[r * cols + c]
-                tile.set_cell(cell)
+                tile.set_cell(cell, (captions or {}).get(cell.study, ""))
                 self.grid.addWidget(tile, r, c)
                 tile.show()
-        for r in range(len(hang.rows)):
-            self.grid.setRowStretch(r, 1)
-        for c in range(cols):
-            self.grid.setColumnStretch(c, 1)
+        # The grid keeps the rows and columns of a bigger layout shown before:
+        # only those in use may stretch, or the empty ones take their share.
+        for r in range(max(self.grid.rowCount(), len(hang.rows))):
+            self.grid.setRowStretch(r, 1 if r < len(hang.rows) else 0)
+        for c in range(max(self.grid.columnCount(), cols)):
+            self.grid.setColumnStretch(c, 1 if c < cols else 0)
 
     def visible_tiles(self) -> list[ImageTile]:
         return [t for t in self.tiles if t.isVisible() and t.cell is not None]

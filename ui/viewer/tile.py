@@ -44,6 +44,7 @@ class ImageTile(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.cell: Cell | None = None
+        self.caption = ""  # shown under the label: which study, of when
         self.view: ViewImage | None = None
         self.problem: str | None = None  # why the image cannot be shown
         # Shadows QWidget.window(), which MammoDesk never calls on a tile.
@@ -68,8 +69,10 @@ class ImageTile(QWidget):
 
     # -- content ---------------------------------------------------------------
 
-    def set_cell(self, cell: Cell | None) -> None:
+    def set_cell(self, cell: Cell | None, caption: str = "") -> None:
+        """`caption`: a line under the cell's label, e.g. the prior's study date."""
         self.cell = cell
+        self.caption = caption
         self.view, self.problem, self.window, self.measure = None, None, None, None
         self.marks, self.heat = [], None
         self.vp = Viewport(max(self.width(), 1), max(self.height(), 1), 1, 1)
@@ -185,9 +188,9 @@ class ImageTile(QWidget):
     def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(0, 0, 0))
-        label = self.cell.label if self.cell else ""
+        title = self.title_lines()
         if self.problem:
-            draw_corner_text(p, QRectF(self.rect()), [label])
+            draw_corner_text(p, QRectF(self.rect()), title)
             p.setPen(QColor(255, 140, 120))
             p.drawText(QRectF(self.rect()).adjusted(20, 20, -20, -20),
                        Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
@@ -195,8 +198,8 @@ class ImageTile(QWidget):
             p.end()
             return
         if self.view is None:
-            text = [label] + ([] if self.cell is None or self.cell.placement is None
-                              else ["loading..."])
+            text = title + ([] if self.cell is None or self.cell.placement is None
+                            else ["loading..."])
             draw_corner_text(p, QRectF(self.rect()), text)
             p.end()
             return
@@ -217,9 +220,14 @@ class ImageTile(QWidget):
                          right=self.vp.anchor == "left")
         p.end()
 
+    def title_lines(self) -> list[str]:
+        """The cell's label and its caption: the first lines drawn on the tile."""
+        label = self.cell.label if self.cell else self.view.key[-8:] if self.view else ""
+        return [label] + ([self.caption] if self.caption else [])
+
     def _info_lines(self, scale: float, level: int) -> list[str]:
         w = self.window
-        lines = [self.cell.label if self.cell else self.view.key[-8:] if self.view else ""]
+        lines = self.title_lines()
         if w is not None:
             inv = "  inverted" if self.invert else ""
             lines.append(f"W {w.width:.0f}  L {w.center:.0f}{inv}")

@@ -40,26 +40,59 @@ MILLIMETER = _worded(codes.UCUM.Millimeter, "millimeter")
 # CID 6026 / CID 6027 (as above), categories 0 to 5: the dictionary's meanings are SNOMED's
 # fully specified names ("Mammography assessment (Category 2) - Benign finding (finding)"); the
 # SR writes the BI-RADS category as radiologists name it.
-BIRADS_CODES: dict[int, Code] = {
-    0: _worded(
+_BIRADS_4 = codes.SCT.MammographyAssessmentCategory4SuspiciousAbnormalityBiopsyShouldBeConsidered
+BIRADS_CODES: dict[str, Code] = {
+    "0": _worded(
         codes.SCT.MammographyAssessmentCategory0NeedAdditionalImagingEvaluation,
         "0 - Incomplete - Need additional imaging evaluation +/- priors",
     ),
-    1: _worded(codes.SCT.MammographyAssessmentCategory1Negative, "1 - Negative"),
-    2: _worded(codes.SCT.MammographyAssessmentCategory2BenignFinding, "2 - Benign"),
-    3: _worded(
+    "1": _worded(codes.SCT.MammographyAssessmentCategory1Negative, "1 - Negative"),
+    "2": _worded(codes.SCT.MammographyAssessmentCategory2BenignFinding, "2 - Benign"),
+    "3": _worded(
         codes.SCT.MammographyAssessmentCategory3ProbablyBenignFindingShortIntervalFollowUp,
         "3 - Probably Benign",
     ),
-    4: _worded(
-        codes.SCT.MammographyAssessmentCategory4SuspiciousAbnormalityBiopsyShouldBeConsidered,
-        "4 - Suspicious",
-    ),
-    5: _worded(
+    "4": _worded(_BIRADS_4, "4 - Suspicious"),
+    # CID 6026 has no concept for the 5th edition's subdivisions of category 4.  They are
+    # written as category 4's code, which every reader of the SR understands, with the
+    # subdivision in the code meaning.  The meaning rather than a TEXT item: the copy that
+    # leaves the site carries no TEXT at all, and the subdivision must not be lost there.
+    "4A": _worded(_BIRADS_4, "4A - Low suspicion for malignancy"),
+    "4B": _worded(_BIRADS_4, "4B - Moderate suspicion for malignancy"),
+    "4C": _worded(_BIRADS_4, "4C - High suspicion for malignancy"),
+    "5": _worded(
         codes.SCT.MammographyAssessmentCategory5HighlySuggestiveOfMalignancy,
         "5 - Highly suggestive of malignancy",
     ),
-    6: BIRADS_6,
+    "6": BIRADS_6,
+}
+
+# CID 6028 Mammography Recommended Follow-up, for the read's management recommendation
+# (engine.reading.birads.RECOMMENDATIONS).  A recall for additional imaging has no single
+# concept there (only the kinds of work-up: views, ultrasound, ...): the evaluation procedure
+# concept of the same group stands for it.
+RECOMMENDATION_CODES: dict[str, Code] = {
+    "routine": codes.DCM.NormalIntervalFollowUp,
+    "short-interval": codes.DCM.FollowUpAtShortInterval111Months,
+    "recall": codes.SCT.EvaluationProcedure,
+    "biopsy": codes.DCM.BiopsyShouldBeConsidered,
+    "excision": codes.DCM.SurgicalConsult,
+    "known-cancer": codes.DCM.KnownBiopsyProvenMalignancyTakeAppropriateAction,
+}
+
+# CID 6018 Clockface Location or Region: the whole hours and the named regions of a finding's
+# clock-face position (engine.reading.birads.REGIONS); half hours have no concept.
+CLOCK_CODES: dict[str, Code] = {
+    **{f"{h}:00": getattr(codes.SCT, f"_{h}OClockPosition") for h in range(1, 13)},
+    "retroareolar": codes.SCT.SubareolarRegion,
+    "central": codes.SCT.CentralRegionOfBreast,
+    "axillary tail": codes.SCT.AxillaryTailRegion,
+}
+# CID 6024 Depth (the thirds of the breast).
+DEPTH_CODES: dict[str, Code] = {
+    "anterior": codes.SCT.Anterior,
+    "middle": codes.NCIt.Middle,
+    "posterior": codes.SCT.Posterior,
 }
 
 # --- shared tables --------------------------------------------------------------------------------

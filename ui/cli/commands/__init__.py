@@ -9,6 +9,7 @@ from __future__ import annotations
 from ui.cli.commands import (
     analyze,
     anonymize,
+    audit,
     config,
     deid_key,
     demo,
@@ -16,7 +17,9 @@ from ui.cli.commands import (
     gui,
     import_,
     login,
+    outcome,
     phantom,
+    read,
     reidentify,
     screenshot,
     studies,
@@ -24,7 +27,7 @@ from ui.cli.commands import (
     train,
 )
 
-COMMANDS = (import_, studies, phantom, analyze, evaluate, train, screenshot, anonymize,
-            deid_key, reidentify, sync, login, config, demo)
+COMMANDS = (import_, studies, read, outcome, audit, phantom, analyze, evaluate, train,
+            screenshot, anonymize, deid_key, reidentify, sync, login, config, demo)
 
 __all__ = ["COMMANDS", "gui"]
