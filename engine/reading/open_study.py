@@ -11,8 +11,6 @@ on this workstation; they are never written to the log.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,70 +26,14 @@ from engine.display.hanging import HangImage, hang_image
 from engine.display.study_images import ImageFile, folder_files
 from engine.errors import MammoDeskError
 from engine.library.catalog import IndexedImage, study_images
-from engine.library.listing import list_studies, patient_birth_date, shown_name
+from engine.library.listing import list_studies, patient_birth_date
 from engine.library.reads import StoredRead, reads_for
 from engine.library.store import Library
 from engine.library.worklist import prior_study
+from engine.reporting.patient import PatientContext
 
-_AGE = re.compile(r"^(\d{1,3})([DWMY])$")
-_AGE_UNITS = {"D": "days", "W": "weeks", "M": "months", "Y": "y"}
 _PATIENT_TAGS = ["PatientName", "PatientID", "PatientBirthDate", "PatientAge",
                  "AccessionNumber", "StudyDate"]
-
-
-def _date(value: str) -> dt.date | None:
-    try:
-        return dt.datetime.strptime((value or "").strip(), "%Y%m%d").date()
-    except ValueError:
-        return None
-
-
-def age_at(birth_date: str, on: str) -> str:
-    """Whole years between two DA dates ("52 y"); "" when either is unknown."""
-    born, when = _date(birth_date), _date(on)
-    if born is None or when is None or when < born:
-        return ""
-    return f"{when.year - born.year - ((when.month, when.day) < (born.month, born.day))} y"
-
-
-def shown_age(patient_age: str) -> str:
-    """A DICOM age string (AS, "052Y") as people read it ("52 y")."""
-    m = _AGE.match((patient_age or "").strip().upper())
-    return f"{int(m.group(1))} {_AGE_UNITS[m.group(2)]}" if m else ""
-
-
-@dataclass(frozen=True)
-class PatientContext:
-    """Who the study is of and which study it is, as the reading view shows it."""
-
-    name: str = ""  # "Family, Given"
-    birth_date: str = ""  # DA
-    age: str = ""  # at the study date: "52 y"
-    patient_id: str = ""
-    accession_number: str = ""
-    study_date: str = ""  # DA
-
-    @classmethod
-    def of(cls, name: str, patient_id: str, birth_date: str, accession_number: str,
-           study_date: str, patient_age: str = "") -> PatientContext:
-        """From header or index values: the age from the birth and study dates,
-        else from PatientAge."""
-        birth_date, study_date = birth_date.strip(), study_date.strip()
-        return cls(shown_name(name), birth_date,
-                   age_at(birth_date, study_date) or shown_age(patient_age),
-                   patient_id.strip(), accession_number.strip(), study_date)
-
-    def shown(self) -> str:
-        """One line for the header: name, age, birth date, ID, accession, date."""
-        parts = [self.name or "name not recorded"]
-        if self.age:
-            parts.append(f"age {self.age}")
-        if self.birth_date:
-            parts.append(f"born {shown_date(self.birth_date)}")
-        parts.append(f"ID {self.patient_id or '-'}")
-        parts.append(f"Acc {self.accession_number or '-'}")
-        parts.append(f"Study {shown_date(self.study_date) or '-'}")
-        return "   |   ".join(parts)
 
 
 @dataclass

@@ -18,7 +18,8 @@ def report_lines(study: OpenedStudy, draft: Read | None = None,
     edited, used while the study has no saved read."""
     printed = printed or datetime.now().astimezone()
     lines: list[tuple[str, bool]] = [
-        ("MammoDesk reading report", True), (study.title, False),
+        ("MammoDesk reading report", True),
+        *((line, False) for line in study.patient.lines()),
         (f"printed {printed:%Y-%m-%d %H:%M}", False), ("", False), ("Reading", True),
     ]
     main = study.read

@@ -254,6 +254,7 @@ def test_pdf_report_has_the_read_and_the_notice(qtbot, window, tmp_path):
     text = "\n".join(t for t, _b in lines)
     assert "BI-RADS 2 - benign" in text and "DRAFT - not signed" in text
     assert "not for clinical use" in text
+    assert f"ID: {window.reading.study.patient.patient_id}" in text
     out = tmp_path / "report.pdf"
     export_report(window.reading, out)
     data = out.read_bytes()

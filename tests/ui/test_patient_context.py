@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from engine.dates import shown_date
 from engine.library.listing import shown_name
 from engine.library.reads import Read
-from engine.reading.open_study import PatientContext, age_at, shown_age
+from engine.reporting.patient import PatientContext, age_at, shown_age
 from tests.support.reading_window import library_window
 
 CONSISTENT = Read(birads={"R": "1", "L": "1"}, density={"R": "b", "L": "b"},

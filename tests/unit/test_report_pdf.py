@@ -197,12 +197,11 @@ def test_every_page_says_whose_study_it_is(tmp_path):
     from engine.reporting.patient import PatientContext
 
     out = tmp_path / "report.pdf"
-    patient = PatientContext(name="Example, Ann", patient_id="MDP-0042", birth_date="19700315",
-                             accession="ACC-7", study_date="20240501", age=54)
+    patient = PatientContext.of("Example^Ann", "MDP-0042", "19700315", "ACC-7", "20240501")
     write_report_pdf(make_result(), images(), out, patient=patient)
     pages = page_texts(out)
     assert "Patient: Example, Ann    ID: MDP-0042" in pages[0]
-    assert "Born: 1970-03-15, 54 years at the study" in pages[0]
+    assert "Born: 1970-03-15, 54 y at the study" in pages[0]
     assert "Accession: ACC-7    Study date: 2024-05-01" in pages[0]
     for number, page in enumerate(pages, start=1):
         assert f"Patient ID MDP-0042    {NOT_FOR_CLINICAL_USE}    Page {number} of 2" in page

@@ -7,11 +7,14 @@ from types import SimpleNamespace
 
 from engine.library.reads import Read
 from engine.reading.finding_text import parse_finding
+from engine.reporting.patient import PatientContext
 from engine.reporting.report_text import report_lines
 
 
 def _text(read: Read) -> list[str]:
-    study = SimpleNamespace(title="synthetic study", read=None, addenda=[], result=None)
+    patient = PatientContext.of("Synthetic^Anna", "MDP-1", "19700101", "ACC1", "20240304")
+    study = SimpleNamespace(title="synthetic study", read=None, addenda=[], result=None,
+                            patient=patient)
     lines = report_lines(study, read, printed=datetime(2024, 5, 1, 12, 0))  # type: ignore[arg-type]
     return [t for t, _bold in lines]
 
@@ -30,6 +33,8 @@ def test_the_read_in_report_words():
     assert ("Finding: left mass, irregular, spiculated, 12 mm, 2 o'clock, posterior depth, "
             "35 mm from the nipple") in text
     assert "Impression: Left mass." in text and "DRAFT - not signed" in text
+    assert "Patient: Synthetic, Anna    ID: MDP-1" in text  # whose report it is
+    assert "Accession: ACC1    Study date: 2024-03-04" in text
 
 
 def test_an_empty_or_legacy_read_still_reads():
