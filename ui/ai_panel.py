@@ -51,7 +51,7 @@ class AiPanel(QGroupBox):
         self.heat = QCheckBox("Heatmap (H)")
         # A study outside the model's training shows no score and no marks;
         # the marks found anyway can be asked for, labelled as such.
-        self.withheld = QCheckBox("Show marks anyway (outside the training)")
+        self.withheld = QCheckBox("Show marks anyway\n(outside the training)")
         self.withheld.setVisible(False)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
@@ -59,12 +59,15 @@ class AiPanel(QGroupBox):
         for w in (self.marks, self.heat, self.withheld):
             w.toggled.connect(self._emit)
         self.opacity.valueChanged.connect(self._emit)
-        self.first_look = QPushButton("First look done: show the AI (Shift+A)")
+        self.first_look = QPushButton("First look done (Shift+A)")
         self.first_look.clicked.connect(lambda: self.reveal(early=False))
         self.first_look.setVisible(False)
         self.hidden = False  # a result is held back until the first look is done
 
+        for label in (self.score, self.category, self.right, self.left, self.density):
+            label.setWordWrap(True)  # a breast's reason can be long: wrapped, never cut off
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Exam score", self.score)
         form.addRow("Category", self.category)
         form.addRow(SIDE["R"], self.right)

@@ -38,3 +38,25 @@ def test_a_study_outside_the_training_shows_why_instead_of_a_score(qtbot):
         panel.withheld.setChecked(True)
     panel.show_state("no study open")  # the next study starts without them
     assert panel.withheld.isHidden() and not panel.withheld.isChecked()
+
+
+def test_nothing_in_the_panel_is_cut_off_at_the_narrowest_side_panel(qtbot):
+    from PySide6.QtWidgets import QAbstractButton, QLabel
+
+    panel = AiPanel()
+    qtbot.addWidget(panel)
+    result = _result()
+    result.breasts[1] = BreastResult("L", None, None, reason="no breast could be assessed: "
+                                     "the image is outside what the model was trained on")
+    panel.show_result(result)
+    panel.withheld.setVisible(True)
+    panel.hold(True)
+    panel.resize(300, 900)  # the reading view's side panel is at least 300 px wide
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.hold(False)
+    for widget in panel.findChildren(QLabel) + panel.findChildren(QAbstractButton):
+        if not widget.isVisible() or (isinstance(widget, QLabel) and widget.wordWrap()):
+            continue
+        needed = widget.fontMetrics().horizontalAdvance(widget.text().split("\n")[0])
+        assert needed <= widget.width(), f"{widget.text()!r}: {needed} px in {widget.width()}"

@@ -154,3 +154,41 @@ def test_an_unreadable_image_shows_its_reason(qtbot, tile):
     tile.set_problem("corrupt JPEG 2000 codestream: truncated")
     img = tile.grab().toImage()
     assert img.width() > 0 and tile.problem.startswith("corrupt")
+
+
+def _yellow(img, x0: int, y0: int, x1: int, y1: int) -> int:
+    """How many of the mark colour's pixels lie in the rectangle."""
+    n = 0
+    for y in range(max(y0, 0), min(y1, img.height())):
+        for x in range(max(x0, 0), min(x1, img.width())):
+            c = img.pixelColor(x, y)
+            n += c.red() > 200 and c.green() > 150 and c.blue() < 80
+    return n
+
+
+def test_the_magnifier_keeps_the_ai_mark_under_it_in_view(qtbot, tile):
+    from engine.ai.results import Mark
+
+    _show(tile, _view(WindowCenter=2048, WindowWidth=4096))
+    tile.set_ai([Mark(24.0, 32.0, (20.0, 28.0, 28.0, 36.0), 0.9)], None, 16.0, "AI marks")
+    x, y = map(int, tile.vp.to_screen(24, 32, tile.scale()))
+    tile.magnifier = True
+    qtbot.mouseMove(tile, QPoint(x, y))
+    tile._mouse = QPoint(x, y).toPointF()
+    img = tile.grab().toImage()
+    # Inside the lens, around the pointer: the mark's ring, magnified.
+    assert _yellow(img, x - 40, y - 40, x + 40, y + 40) > 20
+
+
+def test_a_marks_score_sits_on_a_dark_plate_over_bright_tissue(qtbot, tile):
+    from engine.ai.results import Mark
+
+    _show(tile, _view(WindowCenter=1000, WindowWidth=200))  # everything white
+    tile.set_ai([Mark(24.0, 32.0, (20.0, 28.0, 28.0, 36.0), 0.9)], None, 16.0, "AI marks")
+    img = tile.grab().toImage()
+    s = tile.scale()
+    right = max(tile.vp.to_screen(28, 28, s)[0], tile.vp.to_screen(20, 28, s)[0])
+    top = tile.vp.to_screen(28, 28, s)[1]
+    plate = [img.pixelColor(int(right) + 6 + dx, int(top) + 3).value() for dx in range(0, 20)]
+    assert min(plate) < 80  # the plate's dark behind the yellow digits
+    assert _yellow(img, int(right) + 4, int(top), int(right) + 50, int(top) + 20) > 5

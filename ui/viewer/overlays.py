@@ -12,6 +12,7 @@ from ui.viewer.qimage import argb_image
 HEAT_FLOOR = 0.1  # heat below this is not drawn at all
 MARK_COLOUR = QColor(255, 200, 0)
 MEASURE_COLOUR = QColor(0, 220, 255)
+LABEL_PLATE = QColor(0, 0, 0, 190)
 
 
 def heat_image(heat: np.ndarray, opacity: float, flip_h: bool, flip_v: bool) -> QImage:
@@ -57,7 +58,20 @@ def draw_marks(p: QPainter, vp: Viewport, scale: float, marks: list) -> None:
         cx, cy = vp.to_screen(m.x, m.y, scale)
         p.setPen(pen)
         p.drawEllipse(QPointF(cx, cy), 9.0, 9.0)
-        p.drawText(QPointF(box.right() + 4, box.top() + 12), f"{m.score:.2f}")
+        draw_label(p, QPointF(box.right() + 4, box.top()), f"{m.score:.2f}")
+
+
+def draw_label(p: QPainter, at: QPointF, text: str) -> None:
+    """A mark's score in its colour on a dark plate: readable on bright tissue too."""
+    metrics = p.fontMetrics()
+    plate = QRectF(at.x(), at.y(), metrics.horizontalAdvance(text) + 8, metrics.height() + 2)
+    p.save()
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(LABEL_PLATE)
+    p.drawRoundedRect(plate, 3.0, 3.0)
+    p.setPen(MARK_COLOUR)
+    p.drawText(plate, Qt.AlignmentFlag.AlignCenter, text)
+    p.restore()
 
 
 def draw_measure(p: QPainter, vp: Viewport, scale: float, a: tuple[float, float],

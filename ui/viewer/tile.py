@@ -298,6 +298,8 @@ class ImageTile(QWidget):
         p.fillPath(clip, QColor(0, 0, 0))
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         p.drawImage(QRectF(min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0)), img)
+        if self.show_marks and self.marks:  # the lens keeps the AI marks under it in view
+            draw_marks(p, lens, zoom, self.marks)
         p.restore()
         p.setPen(QPen(QColor(200, 200, 200), 2))
         p.drawEllipse(m, MAGNIFIER_RADIUS, MAGNIFIER_RADIUS)
