@@ -139,6 +139,7 @@ class MainWindow(QMainWindow):
         self._action(view, "Link zoom and pan across views", "L", self._toggle_link, True)
         self._action(view, "Magnifier", "M", self._tiles(_toggle("magnifier")), True)
         self._action(view, "Distance measurement", "D", self._measure_tool, True)
+        self._action(view, "Place a finding: click on the image", "P", self._finding_tool, True)
         ai = m.addMenu("&AI")
         self._action(ai, "First look done: show the AI", "Shift+A",
                      lambda: self.reading.ai.reveal(early=False), True)
@@ -161,6 +162,13 @@ class MainWindow(QMainWindow):
     def _toggle_link(self) -> None:
         self.reading.hanging.linked = not self.reading.hanging.linked
         self.say("zoom and pan " + ("linked" if self.reading.hanging.linked else "per view"))
+
+    def _finding_tool(self) -> None:
+        tiles = self.reading.hanging.visible_tiles()
+        on = not (tiles and tiles[0].tool == "finding")
+        for t in tiles:
+            t.tool = "finding" if on else "wl"
+        self.say("click where the finding is" if on else "window/level with the left button")
 
     def _measure_tool(self) -> None:
         tiles = self.reading.hanging.visible_tiles()

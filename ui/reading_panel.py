@@ -85,6 +85,7 @@ def confirm(parent: QWidget, title: str, text: str) -> bool:
 class ReadingPanel(QGroupBox):
     save_requested = Signal(object)  # Read
     sign_requested = Signal()  # after the checks passed and the reader confirmed
+    findings_changed = Signal()  # added, removed, or another read shown
     addendum_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -215,6 +216,17 @@ class ReadingPanel(QGroupBox):
         self.findings.clear()
         for f in self._findings:
             self.findings.addItem(describe_finding(f))
+        self.findings_changed.emit()
+
+    def placed_findings(self) -> list[tuple[str, float, float, str]]:
+        """The findings placed on an image: (image UID, column, row, label)."""
+        out = []
+        for i, f in enumerate(self._findings, start=1):
+            p = f.point
+            if p and isinstance(p.get("x"), int | float) and isinstance(p.get("y"), int | float):
+                out.append((str(p.get("sop_uid", "")), float(p["x"]), float(p["y"]),  # type: ignore[arg-type]
+                            f"{i} {f.side} {f.kind}"))
+        return out
 
     def read(self) -> Read:
         return Read(

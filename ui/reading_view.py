@@ -54,6 +54,7 @@ class ReadingView(QWidget):
         self._before_one_up = "2x2"  # where a second double click returns to
         self.hanging = HangingView()
         self.hanging.on_activate = self._one_up
+        self.hanging.on_point = self._place_point
         self.title = QLabel()  # the patient and the study (PatientContext)
         self.title.setObjectName("studyTitle")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -69,6 +70,7 @@ class ReadingView(QWidget):
         self.reading.save_requested.connect(self.save_draft)
         self.reading.sign_requested.connect(self.sign)
         self.reading.addendum_requested.connect(self.addendum)
+        self.reading.findings_changed.connect(self._show_findings)
         side = QWidget()
         side_box = QVBoxLayout(side)
         side_box.setContentsMargins(4, 0, 0, 0)
@@ -176,6 +178,7 @@ class ReadingView(QWidget):
         self.compare = any(c.study for c in h.cells())
         self.hanging.show_hang(h, self._captions(h))
         self.ctx.cache.pin(c.placement.image.key for c in h.cells() if c.placement)
+        self._show_findings()
         for tile in self.hanging.visible_tiles():
             cell = tile.cell
             if cell is None or cell.placement is None:
@@ -218,6 +221,21 @@ class ReadingView(QWidget):
             return
         self._before_one_up = self.layout_name
         self.set_layout(single)
+
+    def _place_point(self, key: str, x: float, y: float) -> None:
+        """The finding tool's click: where the next finding added lies."""
+        self.reading.place_point(key, x, y)
+        self.hanging.for_each(lambda t: setattr(t, "tool", "wl"))
+        if self.study is not None:
+            self.say(self.study, "point placed: describe the finding and press Add finding")
+
+    def _show_findings(self) -> None:
+        """The read's findings placed on images, drawn on the tiles that show them."""
+        placed = self.reading.placed_findings()
+        for tile in self.hanging.visible_tiles():
+            key = tile.cell.placement.image.key if tile.cell and tile.cell.placement else None
+            tile.findings = [(x, y, label) for uid, x, y, label in placed if uid == key]
+            tile.update()
 
     def _image_ready(self, key: str, view) -> None:
         arrived = False

@@ -22,6 +22,7 @@ class HangingView(QWidget):
         self.hang: Hang | None = None
         self.linked = True
         self.on_activate: Callable[[Cell], None] | None = None
+        self.on_point: Callable[[str, float, float], None] | None = None  # finding placed
         self._syncing = False
 
     def show_hang(self, hang: Hang, captions: dict[int, str] | None = None) -> None:
@@ -33,6 +34,7 @@ class HangingView(QWidget):
             tile = ImageTile(self)
             tile.viewport_changed.connect(lambda vp, t=tile: self._linked(t, vp))
             tile.activated.connect(lambda t=tile: self._activated(t))
+            tile.point_placed.connect(self._point)
             self.tiles.append(tile)
         for tile in self.tiles:
             self.grid.removeWidget(tile)
@@ -82,6 +84,10 @@ class HangingView(QWidget):
                     t.apply_viewport(vp)
         finally:
             self._syncing = False
+
+    def _point(self, key: str, x: float, y: float) -> None:
+        if self.on_point:
+            self.on_point(key, x, y)
 
     def _activated(self, tile: ImageTile) -> None:
         if self.on_activate and tile.cell is not None:

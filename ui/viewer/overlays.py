@@ -74,6 +74,23 @@ def draw_label(p: QPainter, at: QPointF, text: str) -> None:
     p.restore()
 
 
+FINDING_COLOUR = QColor(120, 255, 120)
+
+
+def draw_findings(p: QPainter, vp: Viewport, scale: float,
+                  points: list[tuple[float, float, str]]) -> None:
+    """The reader's findings placed on this image: a cross and the finding's label."""
+    p.save()
+    p.setPen(QPen(FINDING_COLOUR, 2))
+    p.setFont(QFont("Sans", 10, QFont.Weight.Bold))
+    for x, y, label in points:
+        sx, sy = vp.to_screen(x, y, scale)
+        p.drawLine(QPointF(sx - 10, sy), QPointF(sx + 10, sy))
+        p.drawLine(QPointF(sx, sy - 10), QPointF(sx, sy + 10))
+        p.drawText(QPointF(sx + 12, sy - 6), label)
+    p.restore()
+
+
 def draw_measure(p: QPainter, vp: Viewport, scale: float, a: tuple[float, float],
                  b: tuple[float, float], text: str) -> None:
     ax, ay = vp.to_screen(*a, scale)

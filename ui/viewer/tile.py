@@ -24,7 +24,13 @@ from engine.display.images import ViewImage
 from engine.display.viewport import FIT, PIXEL, TRUE_SIZE, Viewport, distance_mm
 from engine.display.voi import Window, apply_lut, display_lut, drag
 from engine.imaging.chest_wall_side import tissue_on_left
-from ui.viewer.overlays import draw_corner_text, draw_heat, draw_marks, draw_measure
+from ui.viewer.overlays import (
+    draw_corner_text,
+    draw_findings,
+    draw_heat,
+    draw_marks,
+    draw_measure,
+)
 from ui.viewer.qimage import grey_image
 
 MAGNIFIER_RADIUS = 110
@@ -36,6 +42,7 @@ class ImageTile(QWidget):
 
     viewport_changed = Signal(object)  # the new Viewport
     activated = Signal()  # double click: show this view alone
+    point_placed = Signal(str, float, float)  # finding tool: image UID, stored column, row
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -62,6 +69,7 @@ class ImageTile(QWidget):
         self.heat_opacity = 0.5
         self.ai_note = ""
         self.measure: tuple[tuple[float, float], tuple[float, float]] | None = None
+        self.findings: list[tuple[float, float, str]] = []  # the read's points here: x, y, label
         self.px_per_mm: float | None = None  # screen; None asks the screen
         self._lut: tuple[tuple, np.ndarray] | None = None
         self._press: tuple[QPointF, Qt.MouseButton, Window | None, Viewport] | None = None
@@ -209,6 +217,8 @@ class ImageTile(QWidget):
             draw_heat(p, self.vp, scale, self.heat, self.heat_stride, self.heat_opacity)
         if self.show_marks and self.marks:
             draw_marks(p, self.vp, scale, self.marks)
+        if self.findings:
+            draw_findings(p, self.vp, scale, self.findings)
         if self.measure:
             a, b = self.measure
             mm = distance_mm(a, b, self.view.spacing_mm)
@@ -311,6 +321,11 @@ class ImageTile(QWidget):
         if e.button() == Qt.MouseButton.LeftButton and self.tool == "measure" and self.view:
             a = self.vp.to_stored(e.position().x(), e.position().y(), self.scale())
             self.measure = (a, a)
+        elif e.button() == Qt.MouseButton.LeftButton and self.tool == "finding" and self.view:
+            x, y = self.vp.to_stored(e.position().x(), e.position().y(), self.scale())
+            if 0 <= x < self.view.columns and 0 <= y < self.view.rows:
+                self._press = None  # a placed point, not a window drag
+                self.point_placed.emit(self.view.key, float(x), float(y))
         e.accept()
 
     def mouseMoveEvent(self, e) -> None:
