@@ -30,7 +30,8 @@ from engine.notices import NOT_FOR_CLINICAL_USE, with_notice
 
 # The score column says once, in its header, that the model is not for clinical use.
 SCORE_HEADER = with_notice("AI score")
-COLUMNS = ("Patient ID", "Patient", "Date", "Views", "Prior", "Status", SCORE_HEADER)
+COLUMNS = ("Patient ID", "Patient", "Date", "Accession", "Description", "Views", "Prior",
+           "Status", "Reader", "Reading time", SCORE_HEADER)
 SCORE_COLUMN = COLUMNS.index(SCORE_HEADER)
 STATUS_COLUMN = COLUMNS.index("Status")
 _Index = QModelIndex | QPersistentModelIndex  # what Qt passes to a model
@@ -75,12 +76,23 @@ class WorklistModel(QAbstractTableModel):
             r.patient_id,
             shown_name(r.patient_name),
             shown_date(r.study_date),
+            r.accession,
+            r.description,
             " ".join(r.views) or "-",
             "yes" if r.has_prior else "",
             r.status,
+            r.reader,
+            _minutes(r.reading_time_s),
             "" if r.exam_score is None else f"{r.exam_score:.0f}",
         )
         return values[index.column()]
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    whole = round(seconds)
+    return f"{whole // 60} min {whole % 60:02d} s" if whole >= 60 else f"{whole} s"
 
 
 class _Filter(QSortFilterProxyModel):

@@ -47,6 +47,9 @@ class WorklistRow:
     exam_score: float | None  # latest AI exam score 0..100
     has_prior: bool
     ai_scope: str
+    accession: str = ""
+    reader: str = ""  # who saved or signed the read
+    reading_time_s: float | None = None  # kept with the read
 
     def matches(self, text: str) -> bool:
         """Case-insensitive search over patient, date, description, status and views."""
@@ -55,7 +58,7 @@ class WorklistRow:
             return True
         hay = " ".join(
             [self.patient_id, self.patient_name, self.study_date, self.description,
-             self.status, *self.views]
+             self.status, self.accession, self.reader, *self.views]
         ).lower()
         return all(word in hay for word in text.split())
 
@@ -72,10 +75,21 @@ def _status(read: bool | None, ai: bool, outbox: StudyState | None) -> str:
     return AI_DONE if ai else NEW
 
 
-def _reads(library: Library) -> dict[str, bool]:
-    """Study UID -> whether its read is signed, for studies with a read."""
-    return {uid: signed is not None for uid, signed in library.conn.execute(
-        "SELECT study_uid, signed_at FROM reads WHERE addendum_of IS NULL")}
+@dataclass(frozen=True)
+class _ReadState:
+    signed: bool
+    reader: str
+    reading_time_s: float | None
+
+
+def _reads(library: Library) -> dict[str, _ReadState]:
+    """Study UID -> its read's state, for studies with a read."""
+    rows = library.conn.execute(
+        "SELECT study_uid, signed_at, reader, json_extract(read_json, '$.reading_time_s') "
+        "FROM reads WHERE addendum_of IS NULL")
+    return {uid: _ReadState(signed is not None, reader or "",
+                            float(t) if isinstance(t, int | float) else None)
+            for uid, signed, reader, t in rows}
 
 
 def worklist(library: Library) -> list[WorklistRow]:
@@ -89,6 +103,7 @@ def worklist(library: Library) -> list[WorklistRow]:
         dates.setdefault(s.patient_id, []).append(s.study_date)
     rows = []
     for s in summaries:
+        read = reads.get(s.study_uid)
         mine = dates.get(s.patient_id, [])
         earlier = [d for d in mine if d and s.study_date and d < s.study_date]
         rows.append(
@@ -99,11 +114,14 @@ def worklist(library: Library) -> list[WorklistRow]:
                 study_date=s.study_date,
                 description=s.study_description,
                 views=list(s.views),
-                status=_status(reads.get(s.study_uid), s.study_uid in scores,
+                status=_status(None if read is None else read.signed, s.study_uid in scores,
                                outbox.get(s.study_uid)),
                 exam_score=scores.get(s.study_uid),
                 has_prior=bool(earlier) and bool(s.patient_id),
                 ai_scope=s.ai_scope,
+                accession=s.accession_number,
+                reader=read.reader if read else "",
+                reading_time_s=read.reading_time_s if read else None,
             )
         )
     return rows

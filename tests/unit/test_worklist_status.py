@@ -102,3 +102,21 @@ def test_the_status_can_be_searched_and_filtered(imported):
     rows = worklist(imported)
     assert [r.study_uid for r in rows if r.matches("signed")] == [first]
     assert {r.status for r in rows} == {SIGNED, NEW}
+
+
+def test_the_worklist_row_carries_accession_reader_and_reading_time(library, small_cohort):
+    from engine.library import import_paths
+    from engine.library.listing import list_studies
+    from engine.library.reads import Read, save_draft
+    from engine.library.worklist import worklist
+
+    import_paths(library, small_cohort.files)
+    uid = worklist(library)[0].study_uid
+    save_draft(library, uid, "Dr Reader", Read(birads={"R": "1", "L": "1"},
+                                               reading_time_s=75.5))
+    row = next(r for r in worklist(library) if r.study_uid == uid)
+    assert row.reader == "Dr Reader" and row.reading_time_s == 75.5
+    assert row.accession == list_studies(library, uid)[0].accession_number != ""
+    assert row.matches("dr reader") and row.matches(row.accession.lower())
+    others = [r for r in worklist(library) if r.study_uid != uid]
+    assert all(r.reader == "" and r.reading_time_s is None for r in others)
