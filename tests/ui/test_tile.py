@@ -192,3 +192,24 @@ def test_a_marks_score_sits_on_a_dark_plate_over_bright_tissue(qtbot, tile):
     plate = [img.pixelColor(int(right) + 6 + dx, int(top) + 3).value() for dx in range(0, 20)]
     assert min(plate) < 80  # the plate's dark behind the yellow digits
     assert _yellow(img, int(right) + 4, int(top), int(right) + 50, int(top) + 20) > 5
+
+
+def test_the_value_under_the_pointer_and_a_scale_bar_in_millimetres(qtbot, tile):
+    from ui.viewer.overlays import scale_bar_mm
+
+    view = _view(WindowCenter=2048, WindowWidth=4096)
+    _show(tile, view)
+    x, y = map(int, tile.vp.to_screen(24, 32, tile.scale()))
+    qtbot.mouseMove(tile, QPoint(x, y))
+    tile._mouse = QPoint(x, y).toPointF()
+    stored, grey, preview = tile.value_at(x, y)
+    assert stored == 2300 and grey == _painted(tile) and not preview
+    assert f"value 2300 -> grey {grey}" in tile._info_lines(tile.scale(), 0)
+    assert tile.value_at(-50, -50) is None
+    # 0.1 mm pixels shown at the tile's scale: the bar is a round number of mm
+    # that fits in 160 screen pixels.
+    px_per_mm = tile.scale() / 0.1
+    mm = scale_bar_mm(px_per_mm)
+    assert mm is not None and mm * px_per_mm <= 160 and (mm == 100 or
+                                                        mm * 2.5 * px_per_mm > 160)
+    assert scale_bar_mm(0.5) == 100 and scale_bar_mm(40.0) == 2 and scale_bar_mm(500.0) is None

@@ -101,6 +101,35 @@ def draw_measure(p: QPainter, vp: Viewport, scale: float, a: tuple[float, float]
     p.drawText(QPointF(bx + 6, by - 6), text)
 
 
+SCALE_BAR_MM = (1, 2, 5, 10, 20, 50, 100)
+
+
+def scale_bar_mm(px_per_mm: float, longest_px: float = 160.0) -> int | None:
+    """The longest round length in mm whose bar fits in `longest_px` screen pixels."""
+    fits = [mm for mm in SCALE_BAR_MM if mm * px_per_mm <= longest_px]
+    return fits[-1] if fits and px_per_mm > 0 else None
+
+
+def draw_scale_bar(p: QPainter, rect: QRectF, px_per_mm: float, right: bool = False) -> None:
+    """A bar of a round number of millimetres at the bottom, on the side away from
+    the chest wall, with its length written above it."""
+    mm = scale_bar_mm(px_per_mm)
+    if mm is None:
+        return
+    length = mm * px_per_mm
+    y = rect.bottom() - 14
+    x0 = rect.right() - 16 - length if right else rect.left() + 16
+    p.save()
+    for colour, dy in ((QColor(0, 0, 0), 1), (QColor(230, 230, 230), 0)):
+        p.setPen(QPen(colour, 2))
+        p.drawLine(QPointF(x0, y + dy), QPointF(x0 + length, y + dy))
+        p.drawLine(QPointF(x0, y - 4 + dy), QPointF(x0, y + 4 + dy))
+        p.drawLine(QPointF(x0 + length, y - 4 + dy), QPointF(x0 + length, y + 4 + dy))
+    p.setFont(QFont("Sans", 9))
+    p.drawText(QPointF(x0, y - 6), f"{mm} mm")
+    p.restore()
+
+
 def draw_corner_text(p: QPainter, rect: QRectF, lines: list[str], right: bool = False) -> None:
     p.setFont(QFont("Sans", 10))
     flags = Qt.AlignmentFlag.AlignTop | (

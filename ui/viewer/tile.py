@@ -30,6 +30,7 @@ from ui.viewer.overlays import (
     draw_heat,
     draw_marks,
     draw_measure,
+    draw_scale_bar,
 )
 from ui.viewer.qimage import grey_image
 
@@ -180,16 +181,25 @@ class ImageTile(QWidget):
 
     def grey_at(self, x: float, y: float) -> int | None:
         """The screen grey level the viewer shows for the stored pixel under (x, y)."""
+        value = self.value_at(x, y)
+        return None if value is None else value[1]
+
+    def value_at(self, x: float, y: float) -> tuple[int, int, bool] | None:
+        """(stored value, screen grey level, whether from a reduced preview) of the
+        pixel under (x, y); None off the image."""
         lut = self.lut()
         if lut is None or self.view is None:
             return None
         col, row = self.vp.to_stored(x, y, self.scale())
+        if col < 0 or row < 0:
+            return None
         level = self.view.finest_level()
         arr = self.view.levels[level]
         r, c = int(row) >> level, int(col) >> level
         if not (0 <= r < arr.shape[0] and 0 <= c < arr.shape[1]):
             return None
-        return int(apply_lut(lut, np.asarray(arr[r : r + 1, c : c + 1]))[0, 0])
+        stored = np.asarray(arr[r : r + 1, c : c + 1])
+        return int(stored[0, 0]), int(apply_lut(lut, stored)[0, 0]), level > 0
 
     # -- painting --------------------------------------------------------------
 
@@ -228,6 +238,9 @@ class ImageTile(QWidget):
             self._paint_magnifier(p, scale)
         draw_corner_text(p, QRectF(self.rect()), self._info_lines(scale, level),
                          right=self.vp.anchor == "left")
+        if self.view.spacing_mm:
+            draw_scale_bar(p, QRectF(self.rect()), scale / self.view.spacing_mm[1],
+                           right=self.vp.anchor == "left")
         p.end()
 
     def title_lines(self) -> list[str]:
@@ -247,6 +260,10 @@ class ImageTile(QWidget):
                              (1 << level) > 1.0 + 1e-6 else ""))
         if (self.show_marks and self.marks) or (self.show_heat and self.heat is not None):
             lines.append(self.ai_note)
+        value = self.value_at(self._mouse.x(), self._mouse.y()) if self._mouse else None
+        if value is not None:
+            stored, grey, preview = value
+            lines.append(f"value {stored} -> grey {grey}" + (" (preview)" if preview else ""))
         return lines
 
     def _paint_image(self, p: QPainter, scale: float) -> int:
@@ -331,8 +348,7 @@ class ImageTile(QWidget):
     def mouseMoveEvent(self, e) -> None:
         self._mouse = e.position()
         if self._press is None:
-            if self.magnifier:
-                self.update()
+            self.update()  # the value under the pointer, the magnifier
             return
         start, button, window0, vp0 = self._press
         dx, dy = e.position().x() - start.x(), e.position().y() - start.y()
