@@ -194,12 +194,6 @@ def reads_for(library: Library, study_uid: str) -> list[StoredRead]:
     return [_row(r) for r in rows]
 
 
-def signed_study_uids(library: Library) -> set[str]:
-    """Studies whose read is signed."""
-    return {r[0] for r in library.conn.execute(
-        "SELECT study_uid FROM reads WHERE signed_at IS NOT NULL AND addendum_of IS NULL")}
-
-
 def current_read(library: Library, study_uid: str) -> StoredRead | None:
     """The study's main read (draft or signed), without addenda."""
     for r in reads_for(library, study_uid):
