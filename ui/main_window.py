@@ -164,18 +164,18 @@ class MainWindow(QMainWindow):
         self.say("zoom and pan " + ("linked" if self.reading.hanging.linked else "per view"))
 
     def _finding_tool(self) -> None:
-        tiles = self.reading.hanging.visible_tiles()
-        on = not (tiles and tiles[0].tool == "finding")
-        for t in tiles:
-            t.tool = "finding" if on else "wl"
-        self.say("click where the finding is" if on else "window/level with the left button")
+        self._left_button_tool("finding", "click where the finding is")
 
     def _measure_tool(self) -> None:
+        self._left_button_tool("measure", "distance tool: drag on an image")
+
+    def _left_button_tool(self, tool: str, hint: str) -> None:
+        """Switch the left button to `tool` on every tile, or back to window/level."""
         tiles = self.reading.hanging.visible_tiles()
-        on = not (tiles and tiles[0].tool == "measure")
+        on = not (tiles and tiles[0].tool == tool)
         for t in tiles:
-            t.tool = "measure" if on else "wl"
-        self.say("distance tool: drag on an image" if on else "window/level with the left button")
+            t.tool = tool if on else "wl"
+        self.say(hint if on else "window/level with the left button")
 
     def _enter(self) -> None:
         if self.stack.currentWidget() is self.worklist:
