@@ -21,10 +21,6 @@ NEW, AI_DONE, DRAFT = "new", "AI done", "draft"
 SIGNED, SENT, SYNC_FAILED = "signed", "sent", "sync failed"
 STATUSES = (NEW, AI_DONE, DRAFT, SIGNED, SENT, SYNC_FAILED)
 UNREAD = frozenset({NEW, AI_DONE, DRAFT})  # what "next unread" stops at
-# Earlier names: a signed read is queued as it is signed, so "read" and
-# "queued" are both the signed status, and "synced" is sent.
-READ = QUEUED = SIGNED
-SYNCED = SENT
 STATUS_HELP = {
     NEW: "not read yet; no AI result",
     AI_DONE: "not read yet; the AI has looked at it",

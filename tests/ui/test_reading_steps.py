@@ -103,30 +103,28 @@ def test_a_broken_sequence_in_the_settings_file_falls_back_to_the_default(qtbot,
     assert _labels(w) == ["RCC", "LCC", "RMLO", "LMLO"]
 
 
-def test_next_unread_skips_signed_studies_and_says_when_all_are_read(qtbot, ctx, small_cohort):
+def _sign_negative(qtbot, w, ctx, uids, signed_after: int) -> None:  # type: ignore[no-untyped-def]
+    """Sign a negative read of each study; wait for the worklist to show them."""
     from engine.library.reads import Read, sign
 
-    w = _open(qtbot, ctx, small_cohort, with_prior=True)
-    order = w.worklist.visible_uids()
     with Library(ctx.paths.library) as lib:
-        for uid in order[1:3]:  # the second and third are read
+        for uid in uids:
             sign(lib, uid, "Dr A", Read(birads={"R": "1", "L": "1"},
                                         density={"R": "b", "L": "b"},
                                         recommendation="routine"))
     w.refresh_worklist()
-    qtbot.waitUntil(lambda: [r.status for r in w.worklist.model.rows].count("signed") == 2,
-                    timeout=10000)
+    qtbot.waitUntil(lambda: [r.status for r in w.worklist.model.rows].count("signed")
+                    == signed_after, timeout=10000)
+
+
+def test_next_unread_skips_signed_studies_and_says_when_all_are_read(qtbot, ctx, small_cohort):
+    w = _open(qtbot, ctx, small_cohort, with_prior=True)
+    order = w.worklist.visible_uids()
+    _sign_negative(qtbot, w, ctx, order[1:3], 2)  # the second and third are read
     open_in_window(qtbot, w, order[0])
     qtbot.keyClick(w, Qt.Key.Key_N)
     qtbot.waitUntil(lambda: w.reading.study is not None and w.reading.study.uid == order[3],
                     timeout=20000)
-    with Library(ctx.paths.library) as lib:
-        for uid in (order[0], order[3]):
-            sign(lib, uid, "Dr A", Read(birads={"R": "1", "L": "1"},
-                                        density={"R": "b", "L": "b"},
-                                        recommendation="routine"))
-    w.refresh_worklist()
-    qtbot.waitUntil(lambda: [r.status for r in w.worklist.model.rows].count("signed") == 4,
-                    timeout=10000)
+    _sign_negative(qtbot, w, ctx, (order[0], order[3]), 4)
     qtbot.keyClick(w, Qt.Key.Key_N)
     assert w.status_msg.text() == "every study in the worklist is read"

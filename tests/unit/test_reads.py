@@ -21,10 +21,9 @@ from engine.library.worklist import (
     AI_DONE,
     DRAFT,
     NEW,
-    QUEUED,
-    READ,
+    SENT,
+    SIGNED,
     SYNC_FAILED,
-    SYNCED,
     prior_study,
     worklist,
 )
@@ -138,13 +137,13 @@ def test_worklist_status_follows_the_study(imported):
     save_draft(imported, uid, "Dr A", complete_read())
     assert next(r for r in worklist(imported) if r.study_uid == uid).status == DRAFT
     sign(imported, uid, "Dr A", queue=False)
-    assert next(r for r in worklist(imported) if r.study_uid == uid).status == READ
+    assert next(r for r in worklist(imported) if r.study_uid == uid).status == SIGNED
     outbox.enqueue(imported, [uid], "signed")
-    assert next(r for r in worklist(imported) if r.study_uid == uid).status == QUEUED
+    assert next(r for r in worklist(imported) if r.study_uid == uid).status == SIGNED
     [(box, _)] = outbox.open_studies(imported)
     outbox.set_state(imported, [i.id for i in outbox.items(imported, box)], outbox.CONFIRMED)
     outbox.settle_study(imported, box)
-    assert next(r for r in worklist(imported) if r.study_uid == uid).status == SYNCED
+    assert next(r for r in worklist(imported) if r.study_uid == uid).status == SENT
     outbox.set_state(imported, [outbox.items(imported, box)[0].id], outbox.FAILED)
     outbox.settle_study(imported, box)
     assert next(r for r in worklist(imported) if r.study_uid == uid).status == SYNC_FAILED

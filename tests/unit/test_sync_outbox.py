@@ -10,7 +10,7 @@ import pytest
 from engine.ai.store import save_result
 from engine.library import import_paths, outbox
 from engine.library.reads import Finding, Read, save_draft, sign
-from engine.library.worklist import QUEUED, SYNC_FAILED, SYNCED, worklist
+from engine.library.worklist import SENT, SIGNED, SYNC_FAILED, worklist
 from sync.deid.deidentify import Deidentifier
 from sync.deid.keys import create_site_secret
 from sync.deid.profile import profile_from_settings
@@ -50,7 +50,7 @@ def test_a_signed_read_queues_images_cad_sr_and_assessment_once(signed):
     assert outbox.enqueue(library, [uid], "signed") == 6
     assert _kinds(library, uid) == ["assessment_sr", "cad_sr"] + ["image"] * 4
     assert outbox.enqueue(library, [uid], "signed") == 0  # nothing new: nothing added
-    assert next(r for r in worklist(library) if r.study_uid == uid).status == QUEUED
+    assert next(r for r in worklist(library) if r.study_uid == uid).status == SIGNED
 
 
 def test_unknown_study_is_refused_in_one_line(library):
@@ -114,7 +114,7 @@ def test_crash_mid_upload_recovers_and_study_state_follows(signed):
     assert {i.state for i in outbox.items(library, box)} == {outbox.DEIDENTIFIED}
     outbox.set_state(library, [i.id for i in items], outbox.CONFIRMED)
     assert outbox.settle_study(library, box) == outbox.StudyState.CONFIRMED
-    assert next(r for r in worklist(library) if r.study_uid == uid).status == SYNCED
+    assert next(r for r in worklist(library) if r.study_uid == uid).status == SENT
     assert outbox.open_studies(library) == []
     # Confirmed objects are not queued again; a failed one is, after `sync retry`.
     assert outbox.enqueue(library, [uid], "manual") == 0

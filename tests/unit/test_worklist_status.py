@@ -12,14 +12,11 @@ from engine.library.worklist import (
     AI_DONE,
     DRAFT,
     NEW,
-    QUEUED,
-    READ,
     SENT,
     SIGNED,
     STATUS_HELP,
     STATUSES,
     SYNC_FAILED,
-    SYNCED,
     worklist,
 )
 
@@ -48,8 +45,6 @@ def _settle(library, state) -> None:
 def test_six_statuses_each_with_its_own_name_and_help():
     assert STATUSES == (NEW, AI_DONE, DRAFT, SIGNED, SENT, SYNC_FAILED)
     assert len(set(STATUSES)) == 6 and set(STATUS_HELP) == set(STATUSES)
-    # The earlier names still import and say the same as before.
-    assert (READ, QUEUED, SYNCED) == (SIGNED, SIGNED, SENT)
 
 
 def test_the_status_follows_the_read_then_the_cloud(imported):
