@@ -247,8 +247,24 @@ def _v6(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v7(conn: sqlite3.Connection) -> None:
+    # Double reading: a read's role in the study's reading ('single' where the
+    # site reads once; 'first', 'second' and 'arbitration' where it reads
+    # twice).  Worklist priority: '' (routine) or 'urgent', set by the reader
+    # or a RIS through the command line.
+    run_script(
+        conn,
+        """
+        ALTER TABLE reads ADD COLUMN role TEXT NOT NULL DEFAULT 'single'
+            CHECK (role IN ('single', 'first', 'second', 'arbitration'));
+        ALTER TABLE studies ADD COLUMN priority TEXT NOT NULL DEFAULT ''
+            CHECK (priority IN ('', 'urgent'));
+        """,
+    )
+
+
 # Index i holds the migration to version i + 1.  Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -26,12 +26,12 @@ def test_migration_keeps_data_and_runs_once(tmp_path):
     migrate(conn)
     conn.execute("INSERT INTO studies (study_uid, first_imported_at) VALUES ('1.2.3', 'x')")
 
-    def add_priority(c):
-        c.execute("ALTER TABLE studies ADD COLUMN priority INTEGER NOT NULL DEFAULT 0")
+    def add_flag(c):
+        c.execute("ALTER TABLE studies ADD COLUMN flag INTEGER NOT NULL DEFAULT 0")
 
-    assert migrate(conn, [*MIGRATIONS, add_priority]) == SCHEMA_VERSION + 1
-    assert migrate(conn, [*MIGRATIONS, add_priority]) == SCHEMA_VERSION + 1
-    assert conn.execute("SELECT study_uid, priority FROM studies").fetchall() == [("1.2.3", 0)]
+    assert migrate(conn, [*MIGRATIONS, add_flag]) == SCHEMA_VERSION + 1
+    assert migrate(conn, [*MIGRATIONS, add_flag]) == SCHEMA_VERSION + 1
+    assert conn.execute("SELECT study_uid, flag FROM studies").fetchall() == [("1.2.3", 0)]
 
 
 def test_failed_migration_rolls_back_completely(tmp_path):

@@ -29,7 +29,7 @@ def test_opening_a_v5_library_adds_outcomes_and_keeps_its_rows(tmp_path):
     root = tmp_path / "lib"
     _v5_library(root)
     with Library(root) as lib:
-        assert schema_version(lib.conn) == SCHEMA_VERSION == 6
+        assert schema_version(lib.conn) == SCHEMA_VERSION >= 6
         assert "outcomes" in lib.db.table_names()
         assert lib.conn.execute("SELECT study_uid, reader FROM reads").fetchall() == [
             (STUDY, "Dr A")]
@@ -52,3 +52,13 @@ def test_the_outcomes_table_refuses_what_the_vocabulary_does_not_hold(tmp_path):
             conn.execute(sql, bad)
     assert conn.execute("SELECT nodes, histology, invasive_size_mm FROM outcomes").fetchall() == [
         ("negative", "", None)]
+
+
+def test_schema_7_adds_read_roles_and_priority_to_old_libraries(tmp_path):
+    root = tmp_path / "lib"
+    _v5_library(root)
+    with Library(root) as lib:
+        assert lib.conn.execute("SELECT role FROM reads").fetchall() == [("single",)]
+        assert lib.conn.execute("SELECT priority FROM studies").fetchall() == [("",)]
+        with pytest.raises(sqlite3.IntegrityError):
+            lib.conn.execute("UPDATE reads SET role = 'third'")
