@@ -19,6 +19,8 @@ KEYS: dict[str, str] = {
     "reader.name": "the name that signs reads",
     "hanging.steps": "the reading sequence as JSON (empty: the default; see README)",
     "reading.cad_second_look": "yes: the AI result stays hidden until the first look is done",
+    "display.image_screens": "the screens that show the images, e.g. DP-1,DP-2 (empty: the "
+                             "main window; View > Images on another screen sets it)",
     "library.path": "where the case library lives (takes effect at the next start)",
     "cloud.url": "the DICOMweb root of the cloud service (https://...)",
     "cloud.user": "the cloud account name (its password lives in the system keyring)",
@@ -127,6 +129,10 @@ def check_value(key: str, value: str) -> str:
         raise MammoDeskError(f"no safe private list file at {value}")
     if "\n" in value:
         raise MammoDeskError("a setting is one line")
+    if key == "display.image_screens" and value:
+        from engine.display.screens import parse_names, stored
+
+        value = stored(parse_names(value))
     if key == "hanging.steps" and value:
         from engine.display.protocol import parse_steps
 

@@ -59,9 +59,20 @@ class MainWindow(QMainWindow):
         self.sync = SyncController(ctx, self)
         self.sync.changed.connect(self.sync_label.setText)
         self.shortcuts: list[tuple[str, str]] = []
+        self._all_actions: list[QAction] = []
+        from ui.image_screens import ImageScreens
+
+        self.screens = ImageScreens(
+            self, self.reading, ctx.settings, self.say,
+            reading_shown=lambda: self.stack.currentWidget() is self.reading
+            and self.reading.study is not None,
+            on_activation=self._clock_follows_focus)
         self._build_actions()
+        self.screens.actions_from(self._all_actions)
         self.help = HelpOverlay(self, self.shortcuts)
         self.resize(1600, 1000)
+        self.stack.currentChanged.connect(lambda _i: self.screens.study_shown())
+        self.reading.study_changed.connect(self.screens.study_shown)
 
     # -- actions ---------------------------------------------------------------
 
@@ -83,6 +94,7 @@ class MainWindow(QMainWindow):
         if menu is None:
             self.addAction(act)
         self.shortcuts.append((" / ".join(seqs), text))
+        self._all_actions.append(act)
         return act
 
     def _tiles(self, fn: Callable) -> Callable[[], None]:
@@ -140,6 +152,8 @@ class MainWindow(QMainWindow):
         self._action(view, "Magnifier", "M", self._tiles(_toggle("magnifier")), True)
         self._action(view, "Distance measurement", "D", self._measure_tool, True)
         self._action(view, "Place a finding: click on the image", "P", self._finding_tool, True)
+        self._action(view, "Images on another screen (next layout; remembered)", "Ctrl+Shift+M",
+                     self.screens.cycle)
         ai = m.addMenu("&AI")
         self._action(ai, "First look done: show the AI", "Shift+A",
                      lambda: self.reading.ai.reveal(early=False), True)
@@ -375,13 +389,21 @@ class MainWindow(QMainWindow):
             except OSError as exc:
                 self.say(f"cannot write the report: {exc.strerror or exc}", study.uid)
 
+    def showEvent(self, e) -> None:
+        super().showEvent(e)
+        QTimer.singleShot(0, self.screens.restore)  # the saved monitor layout, once on screen
+
     def changeEvent(self, e) -> None:
         if e.type() == QEvent.Type.ActivationChange:  # reading time stops while away
-            self.reading.reading.clock.set_active(self.isActiveWindow())
+            self._clock_follows_focus()
         super().changeEvent(e)
+
+    def _clock_follows_focus(self) -> None:
+        self.reading.reading.clock.set_active(self.isActiveWindow() or self.screens.active())
 
     def closeEvent(self, e) -> None:
         self.sync.stop()
+        self.screens.close()
         self.reading.leave(wait=True)
         super().closeEvent(e)
 

@@ -36,6 +36,11 @@ class ReadingClock:
             self._before += self._now() - self._since
             self._since = None
 
+    @property
+    def counting(self) -> bool:
+        """The clock is running now (a read open, the window active)."""
+        return self._since is not None
+
     def seconds(self) -> float:
         running = self._now() - self._since if self._since is not None else 0.0
         return round(self._before + running, 1)

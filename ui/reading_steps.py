@@ -47,14 +47,14 @@ class StepWalker:
 
     def _priors(self) -> int:
         study = self.view.study
-        return 1 if study is not None and study.prior else 0
+        return len(study.priors) if study is not None else 0
 
     def show(self, index: int, spot: int = 0) -> None:
         study = self.view.study
         if study is None:
             return
         step = self.steps[index]
-        hung = hang_cells(study.images, step.rows, [study.prior], step.name)
+        hung = hang_cells(study.images, step.rows, study.priors, step.name)
         self.index, self.spot = index, spot
         self.view.show_hang(hung)
         self.apply_zoom()

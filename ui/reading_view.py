@@ -26,6 +26,7 @@ AI_NOTE = with_notice("AI marks")
 WITHHELD_NOTE = with_notice(f"AI marks, {OUTSIDE_TRAINING}")
 # The current-vs-prior layouts, by the view they compare.
 PRIOR_LAYOUTS = {"CC": "prior CC", "MLO": "prior MLO"}
+SIDE_WIDTH = 460  # the widest the AI and reading panels get beside the images
 log = logging.getLogger(__name__)
 
 
@@ -76,8 +77,9 @@ class ReadingView(QWidget):
         side_box.setContentsMargins(4, 0, 0, 0)
         side_box.addWidget(self.ai)
         side_box.addWidget(self.reading, 1)
-        split = QSplitter(Qt.Orientation.Horizontal)
-        left = QWidget()
+        self.split = split = QSplitter(Qt.Orientation.Horizontal)
+        # The patient line and the hanging: here, or on an image screen (ui/image_screens.py).
+        self.image_area = left = QWidget()
         left_box = QVBoxLayout(left)
         left_box.setContentsMargins(0, 0, 0, 0)
         left_box.addWidget(self.title)
@@ -87,8 +89,9 @@ class ReadingView(QWidget):
         split.addWidget(side)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 0)
+        self.side = side
         side.setMinimumWidth(300)
-        side.setMaximumWidth(460)
+        side.setMaximumWidth(SIDE_WIDTH)
         split.setSizes([1500, 380])
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
@@ -104,6 +107,19 @@ class ReadingView(QWidget):
         ctx.images.ready.connect(self._image_ready)
         ctx.images.failed.connect(self._image_failed)
         ctx.model_changed.connect(lambda _s: self._ai_state())
+
+    def detach_images(self) -> None:
+        """The image area leaves for an image screen; the reading panel gets the room."""
+        self.image_area.setParent(None)
+        self.side.setMaximumWidth(16777215)
+
+    def attach_images(self) -> None:
+        """The image area comes back beside the reading panel."""
+        self.split.insertWidget(0, self.image_area)
+        self.split.setStretchFactor(0, 1)
+        self.side.setMaximumWidth(SIDE_WIDTH)
+        self.split.setSizes([1500, 380])
+        self.image_area.show()
 
     def say(self, study: OpenedStudy, text: str) -> None:
         """A status line about `study`: the window shows it only while the study is open."""
@@ -197,8 +213,9 @@ class ReadingView(QWidget):
         study = self.study
         if study is None or not any(c.study for c in h.cells()):
             return {}
-        return {0: f"current {shown_date(study.patient.study_date)}".strip(),
-                1: f"prior {shown_date(study.prior_date)}".strip()}
+        names = {0: "current", 1: "prior", 2: "prior-2"}
+        return {slot: f"{name} {shown_date(study.study_date(slot))}".strip()
+                for slot, name in names.items()}
 
     def toggle_prior(self, view: str = "CC") -> None:
         """Current vs prior of one view (CC or MLO); again: back to the 2x2."""

@@ -91,6 +91,20 @@ class IndexedImage:
     acquisition_order: tuple[str, str, int] | None
 
 
+def earlier_studies(library: Library, study_uid: str, limit: int = 2) -> list[str]:
+    """The same patient's studies before this one, most recent first (none
+    when the study has no patient ID or date to compare by)."""
+    row = library.conn.execute(
+        "SELECT patient_id, study_date FROM studies WHERE study_uid = ?", (study_uid,)
+    ).fetchone()
+    if row is None or not row[0] or not row[1]:
+        return []
+    rows = library.conn.execute(
+        "SELECT study_uid FROM studies WHERE patient_id = ? AND study_date < ? "
+        "ORDER BY study_date DESC, study_time DESC LIMIT ?", (row[0], row[1], limit))
+    return [r[0] for r in rows]
+
+
 def study_images(library: Library, study_uid: str) -> list[IndexedImage]:
     """The study's images (files with pixel data), in the order they were imported."""
     rows = library.conn.execute(

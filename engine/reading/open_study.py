@@ -1,4 +1,4 @@
-"""Opening a study for reading: its images as hung, its prior, the stored AI
+"""Opening a study for reading: its images as hung, its two priors, the stored AI
 result and the read, gathered from the library's index in one go.
 
 The hanging facts come from what import indexed (views, orientation, the
@@ -25,11 +25,10 @@ from engine.dicom.values import header_value
 from engine.display.hanging import HangImage, hang_image
 from engine.display.study_images import ImageFile, folder_files
 from engine.errors import MammoDeskError
-from engine.library.catalog import IndexedImage, study_images
+from engine.library.catalog import IndexedImage, earlier_studies, study_images
 from engine.library.listing import list_studies, patient_birth_date
 from engine.library.reads import StoredRead, reads_for
 from engine.library.store import Library
-from engine.library.worklist import prior_study
 from engine.reporting.patient import PatientContext
 
 _PATIENT_TAGS = ["PatientName", "PatientID", "PatientBirthDate", "PatientAge",
@@ -50,6 +49,19 @@ class OpenedStudy:
     in_library: bool = True
     patient: PatientContext = field(default_factory=PatientContext)
     prior_date: str = ""  # DA of the prior, "" without one
+    prior2: list[HangImage] = field(default_factory=list)  # the study before the prior
+    prior2_date: str = ""
+
+    @property
+    def priors(self) -> list[list[HangImage]]:
+        """The earlier studies, most recent first, as the hanging's study slots 1 and 2."""
+        if not self.prior:
+            return []
+        return [self.prior, self.prior2] if self.prior2 else [self.prior]
+
+    def study_date(self, slot: int) -> str:
+        """The DA of study slot 0 (this one), 1 (the prior) or 2 (the one before)."""
+        return {0: self.patient.study_date, 1: self.prior_date, 2: self.prior2_date}.get(slot, "")
 
 
 def _header_facts(files: Iterable[ImageFile]) -> tuple[list[HangImage], list[str]]:
@@ -99,21 +111,23 @@ def open_library_study(library: Library, uid: str) -> OpenedStudy:
     if not summary:
         raise MammoDeskError("this study is no longer in the library")
     current = study_images(library, uid)
-    prior_uid = prior_study(library, uid)
-    prior_indexed = study_images(library, prior_uid) if prior_uid else []
+    earlier = earlier_studies(library, uid, 2)
+    prior_indexed, prior2_indexed = ([study_images(library, u) for u in earlier] + [[], []])[:2]
     images, bad = _hang_facts(current)
     prior, _ = _hang_facts(prior_indexed)
+    prior2, _ = _hang_facts(prior2_indexed)
     reads = reads_for(library, uid)
     s = summary[0]
     birth, age = patient_birth_date(library, uid), ""
     if not birth and current:  # the index has none: PatientAge may still be there
         header = _header_patient(current[0].file.path)
         birth, age = header.get("PatientBirthDate", ""), header.get("PatientAge", "")
-    prior_summary = list_studies(library, prior_uid) if prior_uid else []
+    dates = [next((e.study_date for e in list_studies(library, u)), "") for u in earlier]
+    dates += ["", ""]
     return OpenedStudy(
         uid=uid,
         title=f"{s.patient_id}  {shown_date(s.study_date)}".strip(),
-        files={f.key: f for f in map(_image_file, current + prior_indexed)},
+        files={f.key: f for f in map(_image_file, current + prior_indexed + prior2_indexed)},
         images=images,
         prior=prior,
         unreadable=bad,
@@ -122,7 +136,9 @@ def open_library_study(library: Library, uid: str) -> OpenedStudy:
         addenda=[r for r in reads if r.addendum_of is not None],
         patient=PatientContext.of(s.patient_name, s.patient_id, birth, s.accession_number,
                                   s.study_date, age),
-        prior_date=prior_summary[0].study_date if prior_summary else "",
+        prior_date=dates[0],
+        prior2=prior2,
+        prior2_date=dates[1],
     )
 
 

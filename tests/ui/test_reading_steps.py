@@ -128,3 +128,32 @@ def test_next_unread_skips_signed_studies_and_says_when_all_are_read(qtbot, ctx,
     _sign_negative(qtbot, w, ctx, (order[0], order[3]), 4)
     qtbot.keyClick(w, Qt.Key.Key_N)
     assert w.status_msg.text() == "every study in the worklist is read"
+
+
+def test_a_step_with_the_study_before_the_prior(qtbot, ctx, small_cohort, tmp_path):
+    from engine.dates import shown_date
+    from engine.display.protocol import Step
+    from engine.library import import_paths
+    from engine.library.catalog import earlier_studies, study_images
+    from tests.support.priors import older_copy
+
+    three = Step("CC over time", (((0, "R", "CC"), (1, "R", "CC"), (2, "R", "CC")),),
+                 "same-size")
+    ctx.settings.update({"hanging.steps": steps_json([three, DEFAULT_STEPS[0]])})
+    w = library_window(qtbot, ctx, small_cohort.files, SIZE)
+    uid = next(r.study_uid for r in w.worklist.model.rows if r.has_prior)
+    with Library(ctx.paths.library) as lib:
+        prior = earlier_studies(lib, uid)[0]
+        import_paths(lib, older_copy([i.file.path for i in study_images(lib, prior)],
+                                     tmp_path / "older"))
+    w.refresh_worklist()
+    qtbot.waitUntil(lambda: w.worklist.model.rowCount() == 5, timeout=10000)
+    open_in_window(qtbot, w, uid)
+    assert _labels(w) == ["RCC", "RCC prior", "RCC prior-2"]
+    _loaded(qtbot, w)
+    study = w.reading.study
+    captions = [t.caption for t in w.reading.hanging.visible_tiles()]
+    assert captions == [f"current {shown_date(study.patient.study_date)}",
+                        f"prior {shown_date(study.prior_date)}",
+                        f"prior-2 {shown_date(study.prior2_date)}"]
+    assert len(set(captions)) == 3

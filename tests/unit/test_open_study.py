@@ -74,3 +74,31 @@ def test_a_folder_opens_from_its_headers(small_cohort):
     folder = small_cohort.files[0].parent
     study = open_folder_study(folder)
     assert not study.in_library and study.images
+
+
+def test_the_study_before_the_prior_opens_as_prior_2(imported, tmp_path):
+    from engine.library.catalog import earlier_studies
+    from tests.support.priors import older_copy
+
+    uid = _with_prior(imported)
+    first = open_library_study(imported, uid)
+    assert first.prior2 == [] and first.priors == [first.prior]
+    prior_uid = earlier_studies(imported, uid)[0]
+    prior_files = [f.path for f in study_files_of(imported, prior_uid)]
+    import_paths(imported, older_copy(prior_files, tmp_path / "older"))
+    study = open_library_study(imported, uid)
+    earlier = earlier_studies(imported, uid)
+    assert len(earlier) == 2 and earlier[0] == prior_uid
+    assert sorted(i.label for i in study.prior2) == ["LCC", "LMLO", "RCC", "RMLO"]
+    assert study.priors == [study.prior, study.prior2]
+    assert int(study.prior2_date[:4]) == int(study.prior_date[:4]) - 1
+    assert study.study_date(2) == study.prior2_date and study.study_date(1) == study.prior_date
+    assert all(i.key in study.files for i in study.prior2)
+    # The prior itself sees only the older study as its prior.
+    assert open_library_study(imported, prior_uid).prior2 == []
+
+
+def study_files_of(library, uid):
+    from engine.library.catalog import study_images
+
+    return [i.file for i in study_images(library, uid)]
