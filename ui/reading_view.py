@@ -15,6 +15,7 @@ from engine.dates import shown_date
 from engine.display.hanging import Cell, Hang, hang
 from engine.library.reads import Read, StoredRead
 from engine.notices import with_notice
+from engine.reading.double_reading import ReaderView
 from engine.reading.open_study import OpenedStudy, open_folder_study, open_library_study
 from ui.ai_panel import AiPanel
 from ui.context import LOADING, NO_MODEL, READY, AppContext
@@ -34,7 +35,30 @@ def load_library_study(library_root: Path, uid: str) -> OpenedStudy:
     from engine.library.store import Library
 
     with Library(library_root) as lib:
-        return open_library_study(lib, uid)
+        study = open_library_study(lib, uid)
+    if study.read is not None and study.read.role != "single":
+        # Double reading: no reader sees another's read by default; the
+        # view loads the one this reader may see (ReadingView._load_reads).
+        study.read, study.addenda = None, []
+    return study
+
+
+def reads_view(lib, uid: str, reader: str, double: bool) -> tuple[
+        StoredRead | None, list[StoredRead], ReaderView | None]:
+    """The read `reader` sees of a study, its addenda, and under double
+    reading what else they may see (engine.reading.double_reading)."""
+    from engine.library.reads import reads_for
+    from engine.reading.double_reading import is_double, reader_view
+
+    reads = reads_for(lib, uid)
+    mains = [r for r in reads if r.addendum_of is None]
+    if not is_double(mains, double):
+        return (mains[0] if mains else None,
+                [r for r in reads if r.addendum_of is not None], None)
+    view = reader_view(mains, reader)
+    shown = view.read
+    addenda = [r for r in reads if shown is not None and r.addendum_of == shown.id]
+    return shown, addenda, view
 
 
 def load_folder_study(path: Path) -> OpenedStudy:
@@ -174,7 +198,7 @@ class ReadingView(QWidget):
         if not self.walker.start():
             self.set_layout("2x2")
         self.reading.setEnabled(study.in_library)
-        self.reading.show_read(study.read, study.addenda)
+        self._show_reads(study)
         self._hold_ai(study)
         self._ai_state()
         self.study_changed.emit()
@@ -225,7 +249,10 @@ class ReadingView(QWidget):
             self.say(self.study, "this patient has no earlier study in the library")
             return
         layout = PRIOR_LAYOUTS[view]
-        self.set_layout("2x2" if self.layout_name == layout else layout)
+        # A sequence step comparing this view counts as its comparison too.
+        shown = {t.cell.view for t in self.hanging.visible_tiles() if t.cell is not None}
+        showing = self.layout_name == layout or (self.compare and shown == {view})
+        self.set_layout("2x2" if showing else layout)
 
     def _one_up(self, cell: Cell) -> None:
         if cell.study and self.study is not None:  # the single-view layouts hang the current
@@ -385,27 +412,45 @@ class ReadingView(QWidget):
                 name = ""
         return name
 
+    def _double(self) -> bool:
+        """The site reads each study twice (reading.double_reading)."""
+        try:
+            return self.ctx.settings.get("reading.double_reading", "no") == "yes"
+        except Exception:  # an unreadable settings file: read once, as by default
+            return False
+
+    def _show_reads(self, study: OpenedStudy) -> None:
+        """The read as loaded at once, then the one this reader may see."""
+        self.reading.show_read(study.read, study.addenda)
+        if study.in_library:
+            self._write(None, "")
+
     def _write(self, fn, what: str) -> None:
+        """Run `fn` (a save, sign or addendum; None: only load), then show the
+        read this reader may see."""
         study = self.study
         if study is None or not study.in_library:
             return
-        root = self.ctx.paths.library
+        root, reader, double = self.ctx.paths.library, self._reader(), self._double()
 
         def work():
-            from engine.library.reads import reads_for
             from engine.library.store import Library
 
             with Library(root) as lib:
-                fn(lib, study.uid)
-                return reads_for(lib, study.uid)
+                if fn is not None:
+                    fn(lib, study.uid)
+                return reads_view(lib, study.uid, reader, double)
 
-        def done(reads: list[StoredRead]) -> None:
+        def done(loaded: tuple[StoredRead | None, list[StoredRead], ReaderView | None]) -> None:
             if self.study is not study:
                 return
-            study.read = next((r for r in reads if r.addendum_of is None), None)
-            study.addenda = [r for r in reads if r.addendum_of is not None]
+            study.read, study.addenda, view = loaded
             self.reading.show_read(study.read, study.addenda)
-            self.say(study, what)
+            if view is not None:
+                self.reading.show_double(view.line, view.others, view.refused)
+                self._hold_ai(study)
+            if what:
+                self.say(study, what)
             self.study_changed.emit()
 
         self.ctx.ops.run(work, done, lambda m: self.say(study, m))
@@ -420,17 +465,27 @@ class ReadingView(QWidget):
         from engine.library.reads import save_draft
 
         read = self._stamped(read)
-        reader = self._reader()
-        self._write(lambda lib, uid: save_draft(lib, uid, reader, read), "draft saved")
+        reader, double = self._reader(), self._double()
+        self._write(lambda lib, uid: save_draft(lib, uid, reader, read, double=double),
+                    "draft saved")
 
     def sign(self) -> None:
-        from engine.library.reads import sign
+        from engine.library.reads import sign, stage
 
-        read, reader = self._stamped(), self._reader()
-        # Signing locks the read and queues the study for the cloud in one
-        # transaction; the sync process does the network work.
-        self._write(lambda lib, uid: sign(lib, uid, reader, read),
-                    "read signed and locked; queued for the cloud")
+        read, reader, double = self._stamped(), self._reader(), self._double()
+
+        # Signing locks the read and, once the study's reading is decided,
+        # queues the study for the cloud in the same transaction; the sync
+        # process does the network work.
+        def work(lib, uid: str) -> None:
+            sign(lib, uid, reader, read, double=double)
+            now = stage(lib, uid)
+            said.append("read signed and locked" + ("; queued for the cloud" if now.decided
+                                                    else f"; {now.name}"))
+
+        said: list[str] = []
+        self._write(work, "read signed and locked")
+        self._said = said
 
     def addendum(self, text: str) -> None:
         from engine.library.reads import add_addendum

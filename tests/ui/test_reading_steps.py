@@ -157,3 +157,15 @@ def test_a_step_with_the_study_before_the_prior(qtbot, ctx, small_cohort, tmp_pa
                         f"prior {shown_date(study.prior_date)}",
                         f"prior-2 {shown_date(study.prior2_date)}"]
     assert len(set(captions)) == 3
+
+
+def test_c_on_the_comparison_step_goes_back_to_the_2x2(qtbot, ctx, small_cohort):
+    w = _open(qtbot, ctx, small_cohort, with_prior=True)
+    qtbot.keyClick(w, RIGHT)
+    assert _labels(w) == ["RCC", "LCC", "RCC prior", "LCC prior"]
+    qtbot.keyClick(w, Qt.Key.Key_C)
+    assert _labels(w) == ["RCC", "LCC", "RMLO", "LMLO"]
+    w.reading.walker.show(2)
+    assert _labels(w) == ["RMLO", "LMLO", "RMLO prior", "LMLO prior"]
+    qtbot.keyClick(w, Qt.Key.Key_C)  # the CC comparison, from the MLO one
+    assert _labels(w) == ["RCC", "LCC", "RCC prior", "LCC prior"]
