@@ -117,6 +117,9 @@ class MainWindow(QMainWindow):
         self._action(nav, "Save the read as a draft", "Ctrl+S", self.reading.save_draft, True)
         self._action(nav, "Sign the read (locks it)", "Ctrl+Return",
                      self.reading.reading.request_sign, True)
+        self._action(nav, "Record pathology outcomes...", "Ctrl+Shift+O", self.outcome_form)
+        audit = m.addMenu("A&udit")
+        self._action(audit, "Screening audit...", "Ctrl+Shift+A", self.audit_window)
         cloud = m.addMenu("&Cloud")
         self._action(cloud, "Send this study to the cloud (de-identified)", "Ctrl+Shift+U",
                      self.enqueue_current, True)
@@ -374,6 +377,25 @@ class MainWindow(QMainWindow):
 
         if SettingsDialog(self.ctx.settings, self).exec():
             self.refresh_worklist()
+
+    def outcome_form(self) -> None:
+        """Pathology outcomes of the open study, else of the worklist's selection."""
+        from ui.outcome_form import open_outcome_form
+
+        study = self.reading.study
+        if self.stack.currentWidget() is self.reading and study is not None and study.in_library:
+            uid: str | None = study.uid
+        else:
+            uid = self.worklist.current_uid()
+        if uid is None:
+            self.say("select a study first")
+            return
+        open_outcome_form(self.ctx, uid, self)
+
+    def audit_window(self) -> None:
+        from ui.audit_window import open_audit_window
+
+        open_audit_window(self.ctx, self)
 
     def export_pdf(self) -> None:
         from ui.report import export_report

@@ -281,3 +281,34 @@ def test_leaving_a_study_keeps_unsaved_edits_as_a_draft(qtbot, window):
     read = saved()
     assert not read.signed and read.read.birads["L"] == "3"
     assert read.read.impression.startswith("Probably benign")
+
+
+def test_outcomes_and_the_audit_open_from_their_keys(qtbot, window):
+    from PySide6.QtWidgets import QApplication
+
+    from ui.audit_window import AuditWindow
+    from ui.outcome_form import OutcomeForm
+
+    def shown(kind):
+        return [w for w in QApplication.topLevelWidgets() if isinstance(w, kind) and w.isVisible()]
+
+    uid = window.worklist.current_uid()
+    qtbot.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)  # from the worklist: its selection
+    forms = shown(OutcomeForm)
+    assert [f.study_uid for f in forms] == [uid]
+    forms[0].close()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    _open_first(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)  # from the reading view: the open study
+    assert [f.study_uid for f in shown(OutcomeForm)] == [window.reading.study.uid]
+    shown(OutcomeForm)[0].close()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    qtbot.keyClick(window, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)
+    audits = shown(AuditWindow)
+    assert len(audits) == 1
+    audits[0].close()
