@@ -1,7 +1,9 @@
 """`main.py screenshot`: the reading view of a study rendered to a PNG or JPEG
 file without a screen (Qt's offscreen platform), once every image is shown at
 full resolution or has its reason.  A study without a screening view to hang
-(a CT, say) is refused rather than drawn as empty cells."""
+(a CT, say) is refused rather than drawn as empty cells.  By default the view
+is as the study opens (the reading sequence's first step it can fill); a step
+number shows that step of the site's reading sequence instead."""
 
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ from engine.errors import MammoDeskError
 from engine.paths import AppPaths
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QImage
+
+    from engine.display.protocol import Step
     from engine.reading.open_study import OpenedStudy
     from ui.reading_view import ReadingView
 
@@ -65,49 +70,97 @@ def _load_study(paths: AppPaths, target: str) -> OpenedStudy:
     return study
 
 
+def site_steps(paths: AppPaths) -> list[Step]:
+    """The reading sequence as the window walks it: the site's ``hanging.steps``
+    setting, or the default when it is unset or unusable."""
+    from engine.display.protocol import DEFAULT_STEPS, parse_steps
+    from engine.settings import Settings
+
+    try:
+        return parse_steps(Settings(paths.config).get("hanging.steps"))
+    except Exception:  # the window falls back the same way, and says why in its log
+        return list(DEFAULT_STEPS)
+
+
+def check_step(steps: list[Step], number: int, priors: int) -> None:
+    """MammoDeskError when the sequence has no step `number` (1 = the first)
+    or it needs more earlier studies than the patient has (`priors`)."""
+    if not 1 <= number <= len(steps):
+        raise MammoDeskError(f"there is no step {number}: the reading sequence has steps 1 to "
+                             f"{len(steps)}")
+    step = steps[number - 1]
+    if step.needs_prior > priors:
+        raise MammoDeskError(f"step {number} ({step.name}) compares with an earlier study, and "
+                             "the library holds none for this patient")
+
+
+def show_step(view: ReadingView, number: int) -> None:
+    """Hang step `number` (1 = the first) of the view's reading sequence."""
+    priors = 1 if view.study is not None and view.study.prior else 0
+    check_step(view.walker.steps, number, priors)
+    view.walker.show(number - 1)
+
+
 def render_screenshot(paths: AppPaths, target: str, out: Path, timeout_s: float = 120.0,
-                      size: tuple[int, int] = SIZE) -> list[dict]:
-    """Render and save; returns each cell's label, state and rectangle in the image."""
+                      size: tuple[int, int] = SIZE, step: int | None = None) -> list[dict]:
+    """Render and save; returns each cell's label, caption (the study's date
+    where a hang mixes two studies), state and rectangle in the image.
+    `step`: the reading sequence's step to show (1 = the first)."""
     from ui.app import make_app
     from ui.context import AppContext
     from ui.reading_view import ReadingView
 
     fmt = image_format(out)
     study = _load_study(paths, target)
+    if step is not None:  # refused before any window opens
+        check_step(site_steps(paths), step, 1 if study.prior else 0)
     app = make_app()
     ctx = AppContext(paths, ai_enabled=False)  # stored AI results are shown; no model is run
     view = ReadingView(ctx)
-    view.resize(*size)
-    view.show()
-    view.show_study(study)
-    deadline = time.monotonic() + timeout_s
-    while not _settled(view) and time.monotonic() < deadline:
+    try:
+        view.resize(*size)
+        view.show()
+        view.show_study(study)
+        if step is not None:
+            show_step(view, step)
+        deadline = time.monotonic() + timeout_s
+        while not _settled(view) and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
         app.processEvents()
-        time.sleep(0.01)
-    app.processEvents()
-    if not _settled(view):
-        raise MammoDeskError("the images did not load in time for the screenshot")
-    image = view.grab().toImage()
-    out = Path(out)
+        if not _settled(view):
+            raise MammoDeskError("the images did not load in time for the screenshot")
+        image = view.grab().toImage()
+        _save(image, Path(out), fmt)
+        return _cells(view, image.width() / max(view.width(), 1))
+    finally:
+        ctx.close()
+        from ui.app import finish
+
+        finish(app, view)
+
+
+def _save(image: QImage, out: Path, fmt: str) -> None:
+    """The file appears complete or not at all."""
     tmp = out.with_name(out.name + ".part" + out.suffix)
     # PySide6 takes the format as a str, which its stubs do not allow.
     if not image.save(str(tmp), fmt):  # type: ignore[call-overload]
         tmp.unlink(missing_ok=True)
         raise MammoDeskError(f"cannot write {out}")
     tmp.replace(out)
-    ratio = image.width() / max(view.width(), 1)
+
+
+def _cells(view: ReadingView, ratio: float) -> list[dict]:
+    """Each visible cell: label, caption, problem, rectangle in the image, anchor."""
     cells = []
     for t in view.hanging.visible_tiles():
         top_left = t.mapTo(view, t.rect().topLeft())
         cells.append({
             "label": t.cell.label if t.cell else "",
+            "caption": t.caption,
             "problem": t.problem,
             "rect": [round(v * ratio) for v in (top_left.x(), top_left.y(), t.width(),
                                                   t.height())],
             "anchor": t.vp.anchor,
         })
-    ctx.close()
-    from ui.app import finish
-
-    finish(app, view)
     return cells

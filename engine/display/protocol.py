@@ -148,15 +148,17 @@ def tour_positions(columns: int, rows: int, view_w: float, view_h: float,
     """The stored-pixel top-left corners of the screenfuls (view_w x view_h
     stored pixels each) that cover an image at 1:1, overlapping by `overlap`,
     starting at the top of the chest wall and working down each column strip
-    before moving towards the nipple."""
-    def starts(size: int, window: float) -> list[float]:
+    before moving towards the nipple.  An image narrower than the screen
+    keeps its chest wall against the screen's edge; one shorter than the
+    screen is centred top to bottom."""
+    def starts(size: int, window: float, fits: float) -> list[float]:
         if window >= size:
-            return [0.0]
+            return [fits]
         step = window * (1.0 - overlap)
         n = math.ceil((size - window) / step) + 1
         return [min(i * step, size - window) for i in range(n)]
 
-    xs = starts(columns, view_w)
+    xs = starts(columns, view_w, 0.0 if chest_wall != "right" else columns - view_w)
     if chest_wall == "right":
         xs = list(reversed(xs))
-    return [(x, y) for x in xs for y in starts(rows, view_h)]
+    return [(x, y) for x in xs for y in starts(rows, view_h, (rows - view_h) / 2)]

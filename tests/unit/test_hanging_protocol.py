@@ -101,4 +101,6 @@ def test_the_tour_covers_every_pixel_starting_at_the_chest_wall(chest_wall) -> N
     assert all(all(row) for row in covered)
     first_x = spots[0][0]
     assert first_x == (0.0 if chest_wall == "left" else columns - w) and spots[0][1] == 0.0
-    assert tour_positions(100, 100, 200.0, 200.0) == [(0.0, 0.0)]
+    # An image smaller than the screen: its chest wall on the screen's edge, centred vertically.
+    assert tour_positions(100, 100, 200.0, 300.0, chest_wall) == [
+        (0.0 if chest_wall == "left" else -100.0, -100.0)]
