@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.display.viewport import FIT, PIXEL, TRUE_SIZE
+from engine.errors import MammoDeskError
 from ui.context import AppContext
 from ui.help_overlay import HelpOverlay
 from ui.reading_view import ReadingView
@@ -39,6 +40,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.reading)
         self.setCentralWidget(self.stack)
         self.worklist.open_requested.connect(self.open_study)
+        self.worklist.priority_requested.connect(self.set_priority)
         self.reading.message.connect(self.say)
         self.reading.study_message.connect(lambda uid, text: self.say(text, uid))
         self.reading.study_changed.connect(self.refresh_worklist)
@@ -166,6 +168,7 @@ class MainWindow(QMainWindow):
                      True)
         self._action(ai, "Heatmap more transparent", "[",
                      lambda: self.reading.ai.step_opacity(-10), True)
+        self.shortcuts.append(("U", "Mark the selected study urgent or routine (worklist)"))
         helpm = m.addMenu("&Help")
         self._action(helpm, "Keyboard shortcuts", ["F1", "?"], lambda: self.help.toggle())
 
@@ -284,6 +287,23 @@ class MainWindow(QMainWindow):
             self.sync.refresh()
 
         self.ctx.ops.run(load, show, self.say, channel="worklist")
+
+    def set_priority(self, uid: str, urgent: bool) -> None:
+        """Mark a study urgent or routine in the library at once, then show it."""
+        root = self.ctx.paths.library
+
+        def work() -> str:
+            from engine.library.priority import set_priority
+            from engine.library.store import Library
+
+            with Library(root) as lib:
+                return set_priority(lib, uid, urgent)
+
+        def done(_value: str) -> None:
+            self.say("marked urgent" if urgent else "marked routine")
+            self.refresh_worklist()
+
+        self.ctx.ops.run(work, done, self.say)
 
     # -- cloud -----------------------------------------------------------------
 
@@ -410,6 +430,8 @@ class MainWindow(QMainWindow):
                 self.say(f"report written to {out}", study.uid)
             except OSError as exc:
                 self.say(f"cannot write the report: {exc.strerror or exc}", study.uid)
+            except MammoDeskError as exc:
+                self.say(f"cannot write the report: {exc}", study.uid)
 
     def showEvent(self, e) -> None:
         super().showEvent(e)

@@ -1,6 +1,6 @@
 """The reading worklist: every study with what a radiologist sorts by —
-patient, date, views present, whether a prior exists, and where the study
-stands.
+patient, age at the study, date, views present, whether a prior exists, its
+priority (urgent or routine), and where the study stands.
 
 The status follows the read first: new, AI done, draft (a saved unsigned
 read), signed (locked; signing queues it for the cloud), sent (signed, and
@@ -10,12 +10,16 @@ study for the cloud does not change its status: it still needs reading."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
+from engine.dates import dicom_date
 from engine.library.ai_results import latest_exam_scores
 from engine.library.listing import list_studies
 from engine.library.outbox import StudyState, latest_study_states
+from engine.library.priority import PRIORITY_NAMES, URGENT
 from engine.library.store import Library
+from engine.reporting.patient import age_at
 
 NEW, AI_DONE, DRAFT = "new", "AI done", "draft"
 SIGNED, SENT, SYNC_FAILED = "signed", "sent", "sync failed"
@@ -46,17 +50,83 @@ class WorklistRow:
     accession: str = ""
     reader: str = ""  # who saved or signed the read
     reading_time_s: float | None = None  # kept with the read
+    age: int | None = None  # whole years at the study; None when a date is unknown
+    priority: str = ""  # "urgent", or "" for routine
+
+    @property
+    def urgent(self) -> bool:
+        return self.priority == URGENT
 
     def matches(self, text: str) -> bool:
-        """Case-insensitive search over patient, date, description, status and views."""
+        """Case-insensitive search over patient, date, description, status, views
+        and priority ("urgent")."""
         text = text.strip().lower()
         if not text:
             return True
         hay = " ".join(
             [self.patient_id, self.patient_name, self.study_date, self.description,
-             self.status, self.accession, self.reader, *self.views]
+             self.status, self.accession, self.reader, self.priority, *self.views]
         ).lower()
         return all(word in hay for word in text.split())
+
+
+@dataclass(frozen=True)
+class WorklistFilter:
+    """Which rows the worklist shows: all of these must hold."""
+
+    text: str = ""  # the search words (WorklistRow.matches)
+    statuses: frozenset[str] | None = None  # None: any status
+    urgent_only: bool = False
+    since: str = ""  # study date range, DA, both ends included; "" for open
+    until: str = ""
+
+    def accepts(self, row: WorklistRow) -> bool:
+        if self.statuses is not None and row.status not in self.statuses:
+            return False
+        if self.urgent_only and not row.urgent:
+            return False
+        if (self.since or self.until) and not _dated_within(row.study_date, self.since,
+                                                               self.until):
+            return False
+        return row.matches(self.text)
+
+
+# The worklist's study-date choices: (label, days up to today; None for any date).
+DATE_CHOICES = (("any date", None), ("today", 1), ("last 7 days", 7), ("last 30 days", 30))
+
+
+def status_choices() -> list[tuple[str, frozenset[str] | None, str]]:
+    """The worklist's status filter: (label, the statuses it shows, help) for
+    every study, the unread ones, then each status alone."""
+    unread = [s for s in STATUSES if s in UNREAD]
+    return [("all", None, "every study"),
+            ("unread", frozenset(UNREAD), "still to be read: " + ", ".join(unread)),
+            *((s, frozenset({s}), STATUS_HELP.get(s, "")) for s in STATUSES)]
+
+
+def last_days(days: int, today: dt.date) -> tuple[str, str]:
+    """The DA range (since, until) of the last `days` days up to `today`
+    (1: today only)."""
+    return dicom_date(today - dt.timedelta(days=max(days, 1) - 1)), dicom_date(today)
+
+
+def _dated_within(study_date: str, since: str, until: str) -> bool:
+    """Whether a DA study date lies in the range; an unknown date never does."""
+    date = (study_date or "").strip()
+    if len(date) != 8 or not date.isdigit():
+        return False
+    return (not since or date >= since) and (not until or date <= until)
+
+
+def age_years(birth_date: str, study_date: str) -> int | None:
+    """Whole years between two DA dates; None when either is missing or malformed."""
+    shown = age_at(birth_date, study_date)  # "52 y", or "" when unknown
+    return int(shown.split()[0]) if shown else None
+
+
+def priority_name(row: WorklistRow) -> str:
+    """"urgent" or "routine", as the command line writes it."""
+    return PRIORITY_NAMES.get(row.priority, row.priority)
 
 
 def _status(read: bool | None, ai: bool, outbox: StudyState | None) -> str:
@@ -88,9 +158,16 @@ def _reads(library: Library) -> dict[str, _ReadState]:
             for uid, signed, reader, t in rows}
 
 
+def _births_and_priorities(library: Library) -> dict[str, tuple[str, str]]:
+    """Study UID -> (patient birth date, priority)."""
+    rows = library.conn.execute("SELECT study_uid, patient_birth_date, priority FROM studies")
+    return {uid: (birth or "", priority or "") for uid, birth, priority in rows}
+
+
 def worklist(library: Library) -> list[WorklistRow]:
     """All studies, newest first; a handful of queries whatever the size."""
     reads = _reads(library)
+    facts = _births_and_priorities(library)
     scores = latest_exam_scores(library)
     outbox = latest_study_states(library)
     dates: dict[str, list[str]] = {}
@@ -102,6 +179,7 @@ def worklist(library: Library) -> list[WorklistRow]:
         read = reads.get(s.study_uid)
         mine = dates.get(s.patient_id, [])
         earlier = [d for d in mine if d and s.study_date and d < s.study_date]
+        birth, priority = facts.get(s.study_uid, ("", ""))
         rows.append(
             WorklistRow(
                 study_uid=s.study_uid,
@@ -118,6 +196,8 @@ def worklist(library: Library) -> list[WorklistRow]:
                 accession=s.accession_number,
                 reader=read.reader if read else "",
                 reading_time_s=read.reading_time_s if read else None,
+                age=age_years(birth, s.study_date),
+                priority=priority,
             )
         )
     return rows

@@ -312,3 +312,24 @@ def test_outcomes_and_the_audit_open_from_their_keys(qtbot, window):
     audits = shown(AuditWindow)
     assert len(audits) == 1
     audits[0].close()
+
+
+def test_u_marks_the_selected_study_urgent_in_the_library(qtbot, window, ctx):
+    from engine.library.worklist import worklist
+
+    uid = window.worklist.current_uid()
+    window.worklist.table.setFocus()
+    qtbot.keyClick(window.worklist.table, Qt.Key.Key_U)
+
+    def urgent_in_library() -> bool:
+        with Library(ctx.paths.library) as lib:
+            return next(r for r in worklist(lib) if r.study_uid == uid).urgent
+
+    qtbot.waitUntil(urgent_in_library, timeout=10000)
+    qtbot.waitUntil(lambda: window.status_msg.text() == "marked urgent", timeout=10000)
+    qtbot.waitUntil(lambda: next(r for r in window.worklist.model.rows
+                                 if r.study_uid == uid).urgent, timeout=10000)
+    window.worklist.select(uid)
+    window.worklist.table.setFocus()
+    qtbot.keyClick(window.worklist.table, Qt.Key.Key_U)
+    qtbot.waitUntil(lambda: not urgent_in_library(), timeout=10000)

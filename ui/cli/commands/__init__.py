@@ -19,6 +19,7 @@ from ui.cli.commands import (
     login,
     outcome,
     phantom,
+    priority,
     read,
     reidentify,
     screenshot,
@@ -27,7 +28,7 @@ from ui.cli.commands import (
     train,
 )
 
-COMMANDS = (import_, studies, read, outcome, audit, phantom, analyze, evaluate, train,
+COMMANDS = (import_, studies, priority, read, outcome, audit, phantom, analyze, evaluate, train,
             screenshot, anonymize, deid_key, reidentify, sync, login, config, demo)
 
 __all__ = ["COMMANDS", "gui"]

@@ -1,6 +1,7 @@
 """``studies``: what the library holds, with each study's UID (what
-``analyze``, ``screenshot`` and ``sync enqueue`` take), whether it has a
-result of the active AI model, and whether the AI looks at it."""
+``analyze``, ``screenshot``, ``priority`` and ``sync enqueue`` take), the
+patient's age at the study, its priority (urgent or routine), whether it has
+a result of the active AI model, and whether the AI looks at it."""
 
 from __future__ import annotations
 
@@ -81,15 +82,19 @@ def _active_results(library: Library, models_root: Path) -> tuple[dict[str, obje
 
 def run(args: argparse.Namespace, paths: AppPaths) -> int:
     from engine.library import Library, list_studies
+    from engine.library.worklist import priority_name, worklist
 
     with Library(paths.library) as library:
         studies = list_studies(library)
+        rows = {r.study_uid: r for r in worklist(library)}
         model, summaries, problem = _active_results(library, paths.models)
     results = {s.study_uid: ai_result(s, summaries.get(s.study_uid), problem) for s in studies}
+    worklist_facts = {uid: {"age": r.age, "priority": priority_name(r)}
+                      for uid, r in rows.items()}
     if args.json:
         print_json({"library": str(paths.library), "ai_model": model,
-                    "studies": [s.as_dict() | {"ai_result": results[s.study_uid]}
-                                for s in studies]})
+                    "studies": [s.as_dict() | worklist_facts.get(s.study_uid, {})
+                                | {"ai_result": results[s.study_uid]} for s in studies]})
         return ExitCode.OK
     if not studies:
         print("the library is empty; add studies with: main.py import PATH")
@@ -97,10 +102,14 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
     uid_width = max(len("study UID"), *(len(s.study_uid) for s in studies))
     texts = {uid: ai_result_text(shown) for uid, shown in results.items()}
     ai_width = max(len("AI result"), *(len(t) for t in texts.values()))
-    print(f"{'date':<10} {'patient':<24} {'id':<16} {'images':>6}  {'views':<20} "
-          f"{'study UID':<{uid_width}}  {'AI result':<{ai_width}}  AI scope")
+    print(f"{'date':<10} {'priority':<8} {'patient':<24} {'id':<16} {'age':>3} {'images':>6}  "
+          f"{'views':<20} {'study UID':<{uid_width}}  {'AI result':<{ai_width}}  AI scope")
     for s in studies:
-        print(f"{shown_date(s.study_date):<10} {s.patient_name[:24]:<24} {s.patient_id[:16]:<16} "
+        row = rows.get(s.study_uid)
+        flag = "URGENT" if row is not None and row.urgent else ""
+        age = "" if row is None or row.age is None else str(row.age)
+        print(f"{shown_date(s.study_date):<10} {flag:<8} {s.patient_name[:24]:<24} "
+              f"{s.patient_id[:16]:<16} {age:>3} "
               f"{s.instances:>6}  {' '.join(s.views)[:20]:<20} "
               f"{s.study_uid:<{uid_width}}  {texts[s.study_uid]:<{ai_width}}  {ai_scope(s)}")
     if model is not None and any(r["status"] == "done" for r in results.values()):
