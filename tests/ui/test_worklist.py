@@ -40,7 +40,7 @@ def test_the_ai_score_column_header_and_its_tooltip_carry_the_notice(qtbot):
 
 
 def test_reading_time_is_shown_in_minutes_and_seconds():
-    from ui.worklist import _minutes
+    from ui.worklist_model import _minutes
 
     assert [_minutes(None), _minutes(42.4), _minutes(75.5), _minutes(3600)] == \
         ["", "42 s", "1 min 16 s", "60 min 00 s"]
