@@ -19,6 +19,8 @@ KEYS: dict[str, str] = {
     "reader.name": "the name that signs reads",
     "hanging.steps": "the reading sequence as JSON (empty: the default; see README)",
     "reading.cad_second_look": "yes: the AI result stays hidden until the first look is done",
+    "reading.double_reading": "yes: two readers read each study blind to each other; "
+                              "a third settles a disagreement on recall",
     "display.image_screens": "the screens that show the images, e.g. DP-1,DP-2 (empty: the "
                              "main window; View > Images on another screen sets it)",
     "library.path": "where the case library lives (takes effect at the next start)",
@@ -49,6 +51,7 @@ KEYS: dict[str, str] = {
 _FIXED_DEFAULTS: dict[str, str] = {
     "cloud.auth": "basic",
     "reading.cad_second_look": "yes",
+    "reading.double_reading": "no",
     "cloud.dev_plain_http": "no",
     "sync.auto_enqueue": "no",
     "sync.paused": "no",
@@ -74,7 +77,8 @@ AUTH_MODES = ("basic", "oauth2-client", "oauth2-device")
 # Keys renamed since they were introduced: old name -> new name (same value).
 RENAMED = {"sync.bandwidth_kbps": "sync.bandwidth_kib_s"}
 _URL_KEYS = ("cloud.url", "cloud.token_url", "cloud.device_url")
-_YES_NO = ("cloud.dev_plain_http", "sync.auto_enqueue", "sync.paused", "reading.cad_second_look")
+_YES_NO = ("cloud.dev_plain_http", "sync.auto_enqueue", "sync.paused", "reading.cad_second_look",
+           "reading.double_reading")
 _POSITIVE = ("sync.bandwidth_kib_s", "sync.batch_mb", "limits.frame_megapixels",
              "limits.file_mb", "limits.zip_ratio")
 

@@ -27,7 +27,7 @@ from engine.ai.store import result_by_id
 from engine.errors import MammoDeskError
 from engine.library import outbox
 from engine.library.catalog import stored_file, study_files
-from engine.library.reads import reads_for
+from engine.library.reads import current_read
 from engine.library.store import Library
 from engine.reporting.assessment_sr import build_assessment_sr
 from sync.deid.deidentify import Deidentifier
@@ -150,8 +150,10 @@ class Stager:
                 return None
             return build_cad_sr(result, headers)
         if item.kind == outbox.ASSESSMENT_SR:
-            read = next((r for r in reads_for(self.library, item.study_uid)
-                         if r.id == int(ident)), None)
+            # The study's decisive read: its single read, or under double
+            # reading the final one (agreed or arbitrated), whichever read
+            # the queued item names (the last one signed).
+            read = current_read(self.library, item.study_uid)
             if read is None or read.read is None or not read.signed:
                 return None
             return build_assessment_sr(read.read, headers, signed_at=str(read.signed_at),

@@ -218,7 +218,7 @@ class MainWindow(QMainWindow):
     def next_unread(self) -> None:
         """Open the next study without a signed read (from the worklist or a study)."""
         study = self.reading.study if self.stack.currentWidget() is self.reading else None
-        uid = self.worklist.next_unread(study.uid if study else None)
+        uid = self.worklist.next_unread(study.uid if study else None, self.reading.reader())
         if uid is None:
             self.say("every study in the worklist is read")
             return

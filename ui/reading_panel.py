@@ -1,12 +1,15 @@
 """The radiologist's read: BI-RADS (5th edition) assessment and density per
 breast, the management recommendation, findings with their lexicon
-descriptors, clock-face position, depth and size, an impression; save a
-draft, sign (after the sign-off checks and a confirmation; it locks the
-read), add addenda."""
+descriptors, clock-face position, depth and size, an impression, and
+whether the exam is a screening or a diagnostic one; save a draft, sign
+(after the sign-off checks and a confirmation; it locks the read), add
+addenda.  Under double reading it shows the reader's own read only, a line
+saying where the study's reading stands and, once both reads are signed (the
+arbitrating reader's case), the other reads, read-only."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -23,7 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.library.reads import BIRADS, DENSITY, FINDING_TYPES, Finding, Read, StoredRead
+from engine.library.reads import (
+    BIRADS,
+    DENSITY,
+    EXAM_PURPOSES,
+    FINDING_TYPES,
+    SCREENING,
+    Finding,
+    Read,
+    StoredRead,
+)
 from engine.reading.birads import (
     ASSESSMENTS,
     DEPTHS,
@@ -93,7 +105,22 @@ class ReadingPanel(QGroupBox):
         self.birads = {s: _combo(ASSESSMENTS) for s in ("R", "L")}
         self.density = {s: _combo(DENSITY) for s in ("R", "L")}
         self.recommendation = _combo(RECOMMENDATIONS)
+        self.exam = QComboBox()
+        for purpose in EXAM_PURPOSES:
+            self.exam.addItem(purpose.capitalize(), purpose)
+        self.exam.setToolTip("a screening exam, or a diagnostic one (left out of the "
+                             "screening audit's rates)")
+        # Double reading: where the study's reading stands, and the other reads
+        # this reader may see (read-only).
+        self.double = QLabel()
+        self.double.setObjectName("doubleReading")
+        self.double.setWordWrap(True)
+        self.others = QLabel()
+        self.others.setObjectName("otherReads")
+        self.others.setWordWrap(True)
+        self.others.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form = QFormLayout()
+        form.addRow("Exam", self.exam)
         for side, name in (("R", "Right"), ("L", "Left")):
             form.addRow(f"{name} BI-RADS", self.birads[side])
             form.addRow(f"{name} density", self.density[side])
@@ -118,6 +145,8 @@ class ReadingPanel(QGroupBox):
             lambda: self.addendum_requested.emit(self.addendum_text.toPlainText()))
 
         box = QVBoxLayout(self)
+        box.addWidget(self.double)
+        box.addWidget(self.others)
         box.addLayout(form)
         box.addWidget(QLabel("Findings"))
         box.addWidget(self.findings)
@@ -139,7 +168,8 @@ class ReadingPanel(QGroupBox):
         self._point: dict[str, object] | None = None  # see place_point
         self.clock = ReadingClock()  # the reading time, paused while the window is inactive
         self.dirty = False  # edited since the read was shown or saved
-        for combo in (*self.birads.values(), *self.density.values(), self.recommendation):
+        for combo in (*self.birads.values(), *self.density.values(), self.recommendation,
+                      self.exam):
             combo.currentIndexChanged.connect(self._edited)
         self.impression.textChanged.connect(self._edited)
         self.show_read(None, [])
@@ -236,6 +266,7 @@ class ReadingPanel(QGroupBox):
             impression=self.impression.toPlainText().strip(),
             recommendation=self.recommendation.currentData(),
             reading_time_s=self.clock.seconds(),
+            exam=self.exam.currentData() or SCREENING,
         )
 
     def request_sign(self) -> None:
@@ -257,17 +288,14 @@ class ReadingPanel(QGroupBox):
             self.density[s].setCurrentIndex(max(0, self.density[s].findData(read.density.get(s))))
         self.recommendation.setCurrentIndex(
             max(0, self.recommendation.findData(read.recommendation)))
+        self.exam.setCurrentIndex(max(0, self.exam.findData(read.exam)))
         self._findings = list(read.findings)
         self._point = None
         self._list_findings()
         self.impression.setPlainText(read.impression)
         locked = bool(main and main.signed)
         self.clock.start(read.reading_time_s or 0.0, running=not locked)
-        editors = [*self.birads.values(), *self.density.values(), self.recommendation,
-                   self.findings, self.finding_side, self.finding_kind, self.finding_words,
-                   self.finding_size, self.finding_clock, self.finding_depth,
-                   self.finding_nipple, self.impression, self.save, self.sign]
-        for w in editors:
+        for w in self._editors():
             w.setEnabled(not locked)
         self.addendum.setEnabled(locked)
         self.addendum_text.setEnabled(locked)
@@ -280,7 +308,28 @@ class ReadingPanel(QGroupBox):
         self.history.setText("\n".join(
             f"Addendum by {a.reader} at {a.signed_at}: {a.text}" for a in addenda))
         self.addendum_text.clear()
+        self.show_double(None, [])
         self.dirty = False
+
+    def show_double(self, line: str | None, others: list[str],
+                    refused: str | None = None) -> None:
+        """Double reading: `line` says where the study stands (None: read once),
+        `others` the other reads this reader may see; `refused`, why this
+        reader cannot read the study now (the form is then read-only)."""
+        self.double.setText(line or "")
+        self.double.setVisible(bool(line))
+        self.others.setText("\n".join(others))
+        self.others.setVisible(bool(others))
+        if refused:
+            for w in self._editors():
+                w.setEnabled(False)
+            self.state.setText(f"Not yours to read: {refused}.")
+
+    def _editors(self) -> list[QWidget]:
+        return [*self.birads.values(), *self.density.values(), self.recommendation,
+                self.findings, self.finding_side, self.finding_kind, self.finding_words,
+                self.finding_size, self.finding_clock, self.finding_depth,
+                self.finding_nipple, self.impression, self.exam, self.save, self.sign]
 
     @property
     def locked(self) -> bool:

@@ -14,6 +14,7 @@ from engine.ai.results import HEATMAP_STRIDE_PX, OUTSIDE_TRAINING, ExamResult
 from engine.dates import shown_date
 from engine.display.hanging import Cell, Hang, hang
 from engine.library.reads import Read, StoredRead
+from engine.library.store import Library
 from engine.notices import with_notice
 from engine.reading.double_reading import ReaderView
 from engine.reading.open_study import OpenedStudy, open_folder_study, open_library_study
@@ -32,18 +33,11 @@ log = logging.getLogger(__name__)
 
 
 def load_library_study(library_root: Path, uid: str) -> OpenedStudy:
-    from engine.library.store import Library
-
     with Library(library_root) as lib:
-        study = open_library_study(lib, uid)
-    if study.read is not None and study.read.role != "single":
-        # Double reading: no reader sees another's read by default; the
-        # view loads the one this reader may see (ReadingView._load_reads).
-        study.read, study.addenda = None, []
-    return study
+        return open_library_study(lib, uid)
 
 
-def reads_view(lib, uid: str, reader: str, double: bool) -> tuple[
+def reads_view(lib: Library, uid: str, reader: str, double: bool) -> tuple[
         StoredRead | None, list[StoredRead], ReaderView | None]:
     """The read `reader` sees of a study, its addenda, and under double
     reading what else they may see (engine.reading.double_reading)."""
@@ -159,14 +153,14 @@ class ReadingView(QWidget):
                 or self.reading.locked:
             return
         from engine.library.reads import save_draft
-        from engine.library.store import Library
 
-        read, reader, root = self._stamped(), self._reader(), self.ctx.paths.library
+        read, reader, root = self._stamped(), self.reader(), self.ctx.paths.library
+        double = self._double()
         self.reading.dirty = False
 
         def work() -> None:
             with Library(root) as lib:
-                save_draft(lib, study.uid, reader, read)
+                save_draft(lib, study.uid, reader, read, double=double)
 
         if wait:
             try:
@@ -397,7 +391,7 @@ class ReadingView(QWidget):
 
     # -- reading ---------------------------------------------------------------
 
-    def _reader(self) -> str:
+    def reader(self) -> str:
         """The configured reader name, else the login name of this session."""
         import getpass
 
@@ -420,37 +414,44 @@ class ReadingView(QWidget):
             return False
 
     def _show_reads(self, study: OpenedStudy) -> None:
-        """The read as loaded at once, then the one this reader may see."""
+        """The study's read; under double reading none at first (no reader sees
+        another's), then the one this reader may see, the form waiting for it."""
+        double_read = study.read is not None and study.read.role != "single"
+        if double_read:
+            study.read, study.addenda = None, []
         self.reading.show_read(study.read, study.addenda)
-        if study.in_library:
+        if study.in_library and (double_read or self._double()):
+            self.reading.setEnabled(False)
             self._write(None, "")
 
     def _write(self, fn, what: str) -> None:
         """Run `fn` (a save, sign or addendum; None: only load), then show the
-        read this reader may see."""
+        read this reader may see, and `what` (or the line `fn` returns)."""
         study = self.study
         if study is None or not study.in_library:
             return
-        root, reader, double = self.ctx.paths.library, self._reader(), self._double()
+        root, reader, double = self.ctx.paths.library, self.reader(), self._double()
 
         def work():
             from engine.library.store import Library
 
             with Library(root) as lib:
-                if fn is not None:
-                    fn(lib, study.uid)
-                return reads_view(lib, study.uid, reader, double)
+                said = fn(lib, study.uid) if fn is not None else None
+                return (reads_view(lib, study.uid, reader, double),
+                        said if isinstance(said, str) else what)
 
-        def done(loaded: tuple[StoredRead | None, list[StoredRead], ReaderView | None]) -> None:
+        def done(result: tuple[tuple[StoredRead | None, list[StoredRead], ReaderView | None],
+                               str]) -> None:
             if self.study is not study:
                 return
-            study.read, study.addenda, view = loaded
+            (study.read, study.addenda, view), said = result
             self.reading.show_read(study.read, study.addenda)
             if view is not None:
                 self.reading.show_double(view.line, view.others, view.refused)
+                self.reading.setEnabled(True)
                 self._hold_ai(study)
-            if what:
-                self.say(study, what)
+            if said:
+                self.say(study, said)
             self.study_changed.emit()
 
         self.ctx.ops.run(work, done, lambda m: self.say(study, m))
@@ -465,30 +466,28 @@ class ReadingView(QWidget):
         from engine.library.reads import save_draft
 
         read = self._stamped(read)
-        reader, double = self._reader(), self._double()
+        reader, double = self.reader(), self._double()
         self._write(lambda lib, uid: save_draft(lib, uid, reader, read, double=double),
                     "draft saved")
 
     def sign(self) -> None:
         from engine.library.reads import sign, stage
 
-        read, reader, double = self._stamped(), self._reader(), self._double()
+        read, reader, double = self._stamped(), self.reader(), self._double()
 
         # Signing locks the read and, once the study's reading is decided,
         # queues the study for the cloud in the same transaction; the sync
         # process does the network work.
-        def work(lib, uid: str) -> None:
+        def work(lib, uid: str) -> str:
             sign(lib, uid, reader, read, double=double)
             now = stage(lib, uid)
-            said.append("read signed and locked" + ("; queued for the cloud" if now.decided
-                                                    else f"; {now.name}"))
+            return "read signed and locked; " + ("queued for the cloud" if now.decided
+                                                 else f"double reading: {now.name}")
 
-        said: list[str] = []
         self._write(work, "read signed and locked")
-        self._said = said
 
     def addendum(self, text: str) -> None:
         from engine.library.reads import add_addendum
 
-        reader = self._reader()
+        reader = self.reader()
         self._write(lambda lib, uid: add_addendum(lib, uid, reader, text), "addendum added")

@@ -170,15 +170,18 @@ class WorklistWidget(QWidget):
         i = uids.index(uid) + step
         return uids[i] if 0 <= i < len(uids) else None
 
-    def next_unread(self, after: str | None) -> str | None:
-        """The next study shown that still needs reading (no read, or a draft):
-        an urgent one first, else the first below `after` (from the top when
-        None or not shown), from the top again when none follows."""
+    def next_unread(self, after: str | None, reader: str = "") -> str | None:
+        """The next study shown that still needs reading (no read, a draft, or
+        under double reading a second read or arbitration due) and that
+        `reader` has not signed: an urgent one first, else the first below
+        `after` (from the top when None or not shown), from the top again
+        when none follows."""
         rows = self.visible_rows()
         uids = [r.study_uid for r in rows]
         start = uids.index(after) + 1 if after in uids else 0
         unread = [r for r in rows[start:] + rows[:start]
-                  if r.status in UNREAD and r.study_uid != after]
+                  if r.status in UNREAD and r.study_uid != after
+                  and not (reader and r.signed_by(reader))]
         first = next((r for r in unread if r.urgent), unread[0] if unread else None)
         return first.study_uid if first else None
 

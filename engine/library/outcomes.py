@@ -21,8 +21,9 @@ from pathlib import Path
 
 from engine.errors import MammoDeskError
 from engine.library.ai_results import result_summaries
-from engine.library.reads import Read
+from engine.library.reads import Read, standings
 from engine.library.store import Library, now_iso
+from engine.reading.double_reading import Standing, reader_key
 
 SIDES = ("R", "L")
 RESULTS = ("malignant", "benign", "high-risk")
@@ -242,6 +243,11 @@ class AuditExam:
     overall: str | None  # the exam's overall BI-RADS assessment
     recommendation: str | None
     reading_time_s: float | None
+    # Its place in the study's reading (engine.reading.double_reading): the
+    # read's role, the exam's purpose, and whether it is the study's final read.
+    role: str = "single"
+    exam: str = "screening"
+    final: bool = True
 
 
 @dataclass(frozen=True)
@@ -259,12 +265,14 @@ class AuditData:
     ai_scores: dict[str, float | None]
 
 
-def _audit_exam(row: tuple) -> AuditExam:
+def _audit_exam(row: tuple, standing: Standing | None) -> AuditExam:
     uid, reader, payload, patient_id, study_date = row
     read = Read.from_json(payload)
     time_s = read.reading_time_s
+    role, final = (standing.role, standing.final) if standing else ("single", True)
     return AuditExam(uid, patient_id or "", dicom_date(study_date), reader, read.overall,
-                     read.recommendation, None if time_s is None else float(time_s))
+                     read.recommendation, None if time_s is None else float(time_s),
+                     role, read.exam, final)
 
 
 def audit_data(library: Library, model: tuple[str, str] | None) -> AuditData:
@@ -274,7 +282,8 @@ def audit_data(library: Library, model: tuple[str, str] | None) -> AuditData:
         "SELECT r.study_uid, r.reader, r.read_json, s.patient_id, s.study_date FROM reads r "
         "JOIN studies s ON s.study_uid = r.study_uid "
         "WHERE r.signed_at IS NOT NULL AND r.addendum_of IS NULL ORDER BY r.id")
-    exams = [_audit_exam(row) for row in rows]
+    known = standings(library)
+    exams = [_audit_exam(row, known.get((row[0], reader_key(row[1])))) for row in rows]
     patients = dict(library.conn.execute(
         "SELECT study_uid, patient_id FROM studies WHERE study_uid IN "
         "(SELECT study_uid FROM outcomes)").fetchall())

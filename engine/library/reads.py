@@ -5,7 +5,12 @@ then signed once it passes the sign-off checks (engine.reading.birads).
 
 A signed read is locked: it can no longer be changed, only followed by
 addenda (each signed when it is added, with its reader and time).  Reads live
-in the library's `reads` table; the read itself is JSON in `read_json`.
+in the library's `reads` table; the read itself is JSON in `read_json`, and
+its `role` says what it is in the study's reading: ``single`` where the site
+reads once, ``first``, ``second`` or ``arbitration`` under double reading
+(the rules: engine/reading/double_reading.py; callers pass the site setting
+as ``double``).  A read also says whether its exam was a screening (the
+default, and what reads saved before the field hold) or a diagnostic one.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from engine.errors import MammoDeskError
 from engine.library import outbox
 from engine.library.catalog import study_exists
 from engine.library.store import Library, now_iso
+from engine.reading import double_reading as dr
 from engine.reading.birads import (
     ALL_ASSESSMENTS,
     ASSESSMENTS,
@@ -33,6 +39,8 @@ from engine.reading.birads import (
 )
 
 BIRADS = ALL_ASSESSMENTS  # category -> wording (engine.reading.birads)
+SCREENING, DIAGNOSTIC = "screening", "diagnostic"
+EXAM_PURPOSES = (SCREENING, DIAGNOSTIC)
 
 
 @dataclass
@@ -83,6 +91,7 @@ class Read:
     # into the read), and whether the AI was shown before that, on request.
     ai_first_look_s: float | None = None
     ai_shown_early: bool = False
+    exam: str = SCREENING  # the exam's purpose: screening or diagnostic
 
     def problems(self) -> list[str]:
         """What stops this read from being saved at all."""
@@ -98,6 +107,8 @@ class Read:
         if self.recommendation is not None and self.recommendation not in RECOMMENDATIONS:
             out.append(f"unknown recommendation {self.recommendation!r} (one of "
                        f"{', '.join(RECOMMENDATIONS)})")
+        if self.exam not in EXAM_PURPOSES:
+            out.append(f"the exam is screening or diagnostic, not {self.exam!r}")
         for f in self.findings:
             out += f.problems()
         return out
@@ -129,6 +140,7 @@ class Read:
             reading_time_s=data.get("reading_time_s"),
             ai_first_look_s=data.get("ai_first_look_s"),
             ai_shown_early=bool(data.get("ai_shown_early", False)),
+            exam=data.get("exam") or SCREENING,
         )
 
 
@@ -150,6 +162,7 @@ class StoredRead:
     addendum_of: int | None
     read: Read | None  # None for an addendum
     text: str  # an addendum's text; the impression for a read
+    role: str = dr.SINGLE  # in the study's reading (engine.reading.double_reading)
 
     @property
     def signed(self) -> bool:
@@ -175,15 +188,15 @@ def _reader(reader: str) -> str:
 
 
 def _row(row: tuple) -> StoredRead:
-    rid, study, reader, created, signed, addendum_of, payload = row
-    data = json.loads(payload)
+    rid, study, reader, created, signed, addendum_of, payload, role = row
     if addendum_of is None:
         read = Read.from_json(payload)
-        return StoredRead(rid, study, reader, created, signed, None, read, read.impression)
-    return StoredRead(rid, study, reader, created, signed, addendum_of, None, data.get("text", ""))
+        return StoredRead(rid, study, reader, created, signed, None, read, read.impression, role)
+    text = json.loads(payload).get("text", "")
+    return StoredRead(rid, study, reader, created, signed, addendum_of, None, text, role)
 
 
-_COLUMNS = "id, study_uid, reader, created_at, signed_at, addendum_of, read_json"
+_COLUMNS = "id, study_uid, reader, created_at, signed_at, addendum_of, read_json, role"
 
 
 def reads_for(library: Library, study_uid: str) -> list[StoredRead]:
@@ -194,12 +207,63 @@ def reads_for(library: Library, study_uid: str) -> list[StoredRead]:
     return [_row(r) for r in rows]
 
 
+def main_reads(library: Library, study_uid: str) -> list[StoredRead]:
+    """The study's reads without addenda, oldest first."""
+    return [r for r in reads_for(library, study_uid) if r.addendum_of is None]
+
+
 def current_read(library: Library, study_uid: str) -> StoredRead | None:
-    """The study's main read (draft or signed), without addenda."""
-    for r in reads_for(library, study_uid):
-        if r.addendum_of is None:
-            return r
-    return None
+    """The study's main read: its single read (draft or signed), or under
+    double reading its final read once decided (None before)."""
+    mains = main_reads(library, study_uid)
+    if dr.is_double(mains, False):
+        return dr.stage_of(mains).final
+    return mains[0] if mains else None
+
+
+def read_of(library: Library, study_uid: str, reader: str, *,
+            double: bool = False) -> StoredRead | None:
+    """The read `reader` sees and edits: under double reading their own (the
+    other readers' stay hidden, engine.reading.double_reading), else the
+    study's read."""
+    mains = main_reads(library, study_uid)
+    if dr.is_double(mains, double):
+        return dr.own_read(mains, reader)
+    return mains[0] if mains else None
+
+
+def others_visible(library: Library, study_uid: str, reader: str) -> list[StoredRead]:
+    """The other readers' signed reads of a double-read study `reader` may see."""
+    mains = main_reads(library, study_uid)
+    return dr.visible_to(mains, reader) if dr.is_double(mains, False) else []
+
+
+def stage(library: Library, study_uid: str) -> dr.Stage:
+    """Where the study's reading stands (engine.reading.double_reading)."""
+    return dr.stage_of(main_reads(library, study_uid))
+
+
+def stages(library: Library) -> dict[str, dr.Stage]:
+    """The stage of every study in the library, in two queries."""
+    by_study: dict[str, list[StoredRead]] = {uid: [] for (uid,) in library.conn.execute(
+        "SELECT study_uid FROM studies")}
+    for row in library.conn.execute(
+            f"SELECT {_COLUMNS} FROM reads WHERE addendum_of IS NULL ORDER BY id"):
+        read = _row(row)
+        by_study.setdefault(read.study_uid, []).append(read)
+    return {uid: dr.stage_of(mains) for uid, mains in by_study.items()}
+
+
+def standings(library: Library) -> dict[tuple[str, str], dr.Standing]:
+    """(study UID, reader key) -> the role, exam purpose and finality of each
+    signed read (what the screening audit needs beside its facts)."""
+    out: dict[tuple[str, str], dr.Standing] = {}
+    for st in stages(library).values():
+        for r in (st.final, st.first, st.second, st.arbitration):
+            if r is not None and r.signed and r.read is not None:
+                out.setdefault((r.study_uid, dr.reader_key(r.reader)),
+                               dr.Standing(r.role, r.read.exam, r is st.final))
+    return out
 
 
 def _check_study(library: Library, study_uid: str) -> None:
@@ -207,29 +271,32 @@ def _check_study(library: Library, study_uid: str) -> None:
         raise MammoDeskError("no such study in the library")
 
 
-def save_draft(library: Library, study_uid: str, reader: str, read: Read) -> StoredRead:
-    """Create or update the study's unsigned read."""
+def save_draft(library: Library, study_uid: str, reader: str, read: Read, *,
+               double: bool = False) -> StoredRead:
+    """Create or update the reader's unsigned read (`double`: the site reads twice)."""
     reader = _reader(reader)
     _check_saveable(library, study_uid, read)
     with library.transaction() as conn:
-        rid = _write_draft(conn, library, study_uid, reader, read)
+        rid = _write_draft(conn, library, study_uid, reader, read, double)
     return _by_id(library, rid)
 
 
 def sign(library: Library, study_uid: str, reader: str, read: Read | None = None, *,
-         queue: bool = True) -> StoredRead:
-    """Sign the study's read (`read` replaces the draft first, when given): it is
-    locked from now on.  The study is queued for the cloud in the same
+         queue: bool = True, double: bool = False) -> StoredRead:
+    """Sign the reader's read (`read` replaces the draft first, when given): it
+    is locked from now on.  Once the study's reading is decided (at once under
+    single reading; under double reading when the second read agrees or the
+    arbitration is signed) the study is queued for the cloud in the same
     transaction (a few rows; the sync process does the network work), so a
-    signed read is never left unqueued, whatever stops the process."""
+    decided read is never left unqueued, whatever stops the process."""
     reader = _reader(reader)
     if read is not None:
         _check_saveable(library, study_uid, read)
     with library.transaction() as conn:
         if read is not None:
-            rid = _write_draft(conn, library, study_uid, reader, read)
+            rid = _write_draft(conn, library, study_uid, reader, read, double)
         else:
-            existing = current_read(library, study_uid)
+            existing = read_of(library, study_uid, reader, double=double)
             if existing is None:
                 raise MammoDeskError("there is no read to sign for this study")
             if existing.signed:
@@ -245,7 +312,7 @@ def sign(library: Library, study_uid: str, reader: str, read: Read | None = None
         ).rowcount
         if not done:
             raise MammoDeskError("this read is already signed")
-        if queue:
+        if queue and stage(library, study_uid).decided:
             outbox.enqueue_in(conn, library, study_uid, "signed")
     return _by_id(library, rid)
 
@@ -258,16 +325,20 @@ def _check_saveable(library: Library, study_uid: str, read: Read) -> None:
 
 
 def _write_draft(conn: sqlite3.Connection, library: Library, study_uid: str, reader: str,
-                 read: Read) -> int:
-    """Insert or update the unsigned read inside the caller's transaction; its id."""
-    existing = current_read(library, study_uid)
+                 read: Read, double: bool) -> int:
+    """Insert or update the reader's unsigned read inside the caller's
+    transaction; its id.  DoubleReadingRefused where the rules forbid it."""
+    mains = main_reads(library, study_uid)
+    if dr.is_double(mains, double):
+        role, existing = dr.role_for(mains, reader)
+    else:
+        role, existing = dr.SINGLE, (mains[0] if mains else None)
     if existing is not None and existing.signed:
         raise MammoDeskError("this read is signed and locked; add an addendum instead")
     if existing is None:
         cur = conn.execute(
-            "INSERT INTO reads (study_uid, reader, created_at, read_json) VALUES (?, ?, ?, ?)",
-            (study_uid, reader, now_iso(), read.to_json()),
-        )
+            "INSERT INTO reads (study_uid, reader, created_at, read_json, role) "
+            "VALUES (?, ?, ?, ?, ?)", (study_uid, reader, now_iso(), read.to_json(), role))
         return int(cur.lastrowid or 0)
     conn.execute("UPDATE reads SET reader = ?, read_json = ? WHERE id = ?",
                  (reader, read.to_json(), existing.id))
@@ -275,20 +346,24 @@ def _write_draft(conn: sqlite3.Connection, library: Library, study_uid: str, rea
 
 
 def add_addendum(library: Library, study_uid: str, reader: str, text: str) -> StoredRead:
-    """An addendum to the signed read; signed as it is added."""
+    """An addendum to the study's signed final read; signed as it is added."""
     reader = _reader(reader)
     text = (text or "").strip()
     if not text:
         raise MammoDeskError("an addendum needs some text")
     existing = current_read(library, study_uid)
+    if existing is None and dr.is_double(main_reads(library, study_uid), False):
+        raise MammoDeskError("an addendum follows the final read; this study's double "
+                             "reading is not decided yet")
     if existing is None or not existing.signed:
         raise MammoDeskError("an addendum follows a signed read; sign the read first")
     stamp = now_iso()
     with library.transaction() as conn:
         cur = conn.execute(
-            "INSERT INTO reads (study_uid, reader, created_at, signed_at, addendum_of, read_json) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (study_uid, reader, stamp, stamp, existing.id, json.dumps({"text": text})),
+            "INSERT INTO reads (study_uid, reader, created_at, signed_at, addendum_of, read_json, "
+            "role) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (study_uid, reader, stamp, stamp, existing.id, json.dumps({"text": text}),
+             existing.role),
         )
     return _by_id(library, int(cur.lastrowid or 0))
 

@@ -4,7 +4,10 @@ priority (urgent or routine), and where the study stands.
 
 The status follows the read first: new, AI done, draft (a saved unsigned
 read), signed (locked; signing queues it for the cloud), sent (signed, and
-the cloud confirmed everything queued).  A failed sync shows as sync failed
+the cloud confirmed everything queued).  Under double reading
+(engine.reading.double_reading) a study whose first read is signed is
+"2nd read due", one whose two readers disagree on recall "arbitration due",
+and it is signed only once decided.  A failed sync shows as sync failed
 whatever the read, since it needs someone's attention.  Queueing an unread
 study for the cloud does not change its status: it still needs reading."""
 
@@ -18,17 +21,28 @@ from engine.library.ai_results import latest_exam_scores
 from engine.library.listing import list_studies
 from engine.library.outbox import StudyState, latest_study_states
 from engine.library.priority import PRIORITY_NAMES, URGENT
+from engine.library.reads import main_reads, stages
 from engine.library.store import Library
+from engine.reading.double_reading import (
+    ARBITRATION_NEEDED,
+    AWAITING_SECOND,
+    READ_ONCE,
+    reader_key,
+)
 from engine.reporting.patient import age_at
 
 NEW, AI_DONE, DRAFT = "new", "AI done", "draft"
+SECOND_READ, ARBITRATION = "2nd read due", "arbitration due"
 SIGNED, SENT, SYNC_FAILED = "signed", "sent", "sync failed"
-STATUSES = (NEW, AI_DONE, DRAFT, SIGNED, SENT, SYNC_FAILED)
-UNREAD = frozenset({NEW, AI_DONE, DRAFT})  # what "next unread" stops at
+STATUSES = (NEW, AI_DONE, DRAFT, SECOND_READ, ARBITRATION, SIGNED, SENT, SYNC_FAILED)
+# What "next unread" stops at (a reader's own signed reads aside: WorklistRow.read_by).
+UNREAD = frozenset({NEW, AI_DONE, DRAFT, SECOND_READ, ARBITRATION})
 STATUS_HELP = {
     NEW: "not read yet; no AI result",
     AI_DONE: "not read yet; the AI has looked at it",
     DRAFT: "a read is saved but not signed",
+    SECOND_READ: "double reading: the first read is signed; a second reader reads it blind",
+    ARBITRATION: "double reading: the two readers disagree on recall; a third reader decides",
     SIGNED: "the read is signed and locked; waiting to be sent to the cloud",
     SENT: "the read is signed and the cloud has everything",
     SYNC_FAILED: "sending to the cloud failed; see the sync status",
@@ -52,6 +66,11 @@ class WorklistRow:
     reading_time_s: float | None = None  # kept with the read
     age: int | None = None  # whole years at the study; None when a date is unknown
     priority: str = ""  # "urgent", or "" for routine
+    read_by: tuple[str, ...] = ()  # every reader who signed a read of it
+
+    def signed_by(self, reader: str) -> bool:
+        key = reader_key(reader)
+        return any(reader_key(r) == key for r in self.read_by)
 
     @property
     def urgent(self) -> bool:
@@ -143,19 +162,33 @@ def _status(read: bool | None, ai: bool, outbox: StudyState | None) -> str:
 
 @dataclass(frozen=True)
 class _ReadState:
-    signed: bool
+    signed: bool  # the study's reading is decided (its read, or its final read, signed)
     reader: str
     reading_time_s: float | None
+    read_by: tuple[str, ...] = ()
+    pending: str = ""  # SECOND_READ or ARBITRATION while a double reading waits
+
+
+_WAITING = {AWAITING_SECOND: SECOND_READ, ARBITRATION_NEEDED: ARBITRATION}
 
 
 def _reads(library: Library) -> dict[str, _ReadState]:
-    """Study UID -> its read's state, for studies with a read."""
-    rows = library.conn.execute(
-        "SELECT study_uid, signed_at, reader, json_extract(read_json, '$.reading_time_s') "
-        "FROM reads WHERE addendum_of IS NULL")
-    return {uid: _ReadState(signed is not None, reader or "",
-                            float(t) if isinstance(t, int | float) else None)
-            for uid, signed, reader, t in rows}
+    """Study UID -> where its reading stands, for studies with a read."""
+    out = {}
+    for uid, st in stages(library).items():
+        mains = sorted({r.id: r for r in (st.first, st.second, st.arbitration, st.final)
+                        if r is not None}.values(), key=lambda r: r.id)
+        if st.name == READ_ONCE and st.final is None:  # a single read's draft
+            mains = main_reads(library, uid)
+        if not mains:
+            continue
+        shown = st.final or mains[0]
+        signed = tuple(dict.fromkeys(r.reader for r in mains if r.signed))
+        time_s = shown.read.reading_time_s if shown.read else None
+        out[uid] = _ReadState(st.decided, " + ".join(signed) or shown.reader,
+                              float(time_s) if isinstance(time_s, int | float) else None,
+                              signed, _WAITING.get(st.name, ""))
+    return out
 
 
 def _births_and_priorities(library: Library) -> dict[str, tuple[str, str]]:
@@ -188,8 +221,10 @@ def worklist(library: Library) -> list[WorklistRow]:
                 study_date=s.study_date,
                 description=s.study_description,
                 views=list(s.views),
-                status=_status(None if read is None else read.signed, s.study_uid in scores,
-                               outbox.get(s.study_uid)),
+                status=(read.pending if read and read.pending and outbox.get(s.study_uid)
+                        != StudyState.FAILED else
+                        _status(None if read is None else read.signed, s.study_uid in scores,
+                                outbox.get(s.study_uid))),
                 exam_score=scores.get(s.study_uid),
                 has_prior=bool(earlier) and bool(s.patient_id),
                 ai_scope=s.ai_scope,
@@ -198,6 +233,7 @@ def worklist(library: Library) -> list[WorklistRow]:
                 reading_time_s=read.reading_time_s if read else None,
                 age=age_years(birth, s.study_date),
                 priority=priority,
+                read_by=read.read_by if read else (),
             )
         )
     return rows

@@ -2,7 +2,21 @@
 monitoring; the MQSA medical outcomes audit): pure functions over the facts
 engine/library/outcomes.py reads, per reader and for the site.
 
-Definitions (every signed read is taken as the read of a screening exam):
+Definitions (the screening audit counts screening exams only):
+
+- Exams: the signed reads of screening exams.  A read marked diagnostic
+  (engine.library.reads: ``Read.exam``) is left out of every figure, recall
+  rate, cancer detection rate and PPV1 included, and counted under
+  ``diagnostic_exams``.
+- Readers and site.  Each reader's figures count their own signed reads,
+  whatever their role under double reading (first, second, arbitration).
+  The site's count each study once, by its final decision: its single read,
+  or under double reading the final read (agreed or arbitrated); a
+  double-read study not yet decided is in no site figure.
+- ``double_reading``: among the studies of the period with a first and a
+  second read signed (``exams``): ``disagreements`` on recall (one read
+  positive, the other not), ``arbitrated`` (arbitration signed),
+  ``awaiting_arbitration``, and ``arbitration_rate`` = disagreements / exams.
 
 - Period: exams whose study date lies in [start, end], both included.
   Exams without a study date, and exams assessed BI-RADS 6 (a known cancer
@@ -55,6 +69,7 @@ from typing import Any
 from engine.library.outcomes import AuditData, AuditExam, Outcome
 from engine.notices import NOT_FOR_CLINICAL_USE
 from engine.reading.birads import BIOPSY_RECOMMENDED, POSITIVE_AT_SCREENING
+from engine.reading.double_reading import audit_figures
 
 KNOWN_CANCER = "6"
 MINIMAL_MM = 10.0
@@ -180,9 +195,11 @@ class FollowedExam:
         return "positive" not in nodes
 
 
-def follow_up(data: AuditData, as_of: dt.date) -> tuple[list[FollowedExam], int]:
-    """Every auditable exam with its outcomes; and how many outcomes belong to none."""
-    auditable = [e for e in data.exams
+def follow_up(data: AuditData, as_of: dt.date,
+              reads: list[AuditExam] | None = None) -> tuple[list[FollowedExam], int]:
+    """Every auditable read (of `reads`, else of `data`) with the outcomes of
+    its study; and how many outcomes belong to no study."""
+    auditable = [e for e in (data.exams if reads is None else reads)
                  if e.study_date is not None and e.overall != KNOWN_CANCER]
     by_study: dict[str, AuditExam] = {}
     for e in auditable:
@@ -206,7 +223,7 @@ def follow_up(data: AuditData, as_of: dt.date) -> tuple[list[FollowedExam], int]
         else:
             unattributed += 1
     exams = [FollowedExam(e, tuple(found[e.study_uid]), as_of > follow_up_end(e.study_date))
-             for e in by_study.values() if e.study_date is not None]
+             for e in auditable if e.study_date is not None]
     return exams, unattributed
 
 
@@ -341,6 +358,8 @@ class AuditReport:
     excluded: dict[str, int]
     model: tuple[str, str] | None = None
     benchmarks: dict[str, Any] = field(default_factory=lambda: BENCHMARKS)
+    diagnostic_exams: int = 0  # in the period, left out of every figure
+    double_reading: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -354,6 +373,9 @@ class AuditReport:
                 "name": self.model[0], "version": self.model[1],
                 "notice": NOT_FOR_CLINICAL_USE},
             "benchmarks": self.benchmarks,
+            "exams_counted": "screening",
+            "diagnostic_exams": self.diagnostic_exams,
+            "double_reading": self.double_reading,
         }
 
 
@@ -365,19 +387,25 @@ def audit(data: AuditData, *, start: dt.date | None = None, end: dt.date | None 
           reader: str | None = None, as_of: dt.date | None = None,
           point: OperatingPoint | None = None, model: tuple[str, str] | None = None,
           ai_reason: str | None = None) -> AuditReport:
-    """The audit of the exams of [start, end]: the site's figures, and each
-    reader's (only `reader`'s when given); the AI's at `point` beside each."""
+    """The audit of the screening exams of [start, end]: the site's figures
+    (each study's final read), and each reader's (only `reader`'s when given;
+    their own reads); the AI's at `point` beside each.  Each exam carries its
+    read's role, exam purpose and finality (engine.library.outcomes.audit_data)."""
     as_of = as_of or dt.date.today()
-    exams, unattributed = follow_up(data, as_of)
 
     def in_period(date: dt.date | None) -> bool:
         return date is not None and (start is None or date >= start) and (
             end is None or date <= end)
 
+    screening = [e for e in data.exams if e.exam != "diagnostic"]
+    diagnostic = sum(in_period(e.study_date) for e in data.exams
+                     if e.exam == "diagnostic" and e.final)
+    exams, unattributed = follow_up(data, as_of, screening)
     exams = [e for e in exams if in_period(e.date)]
-    excluded = {"undated": sum(e.study_date is None for e in data.exams),
+    final = [e for e in screening if e.final]
+    excluded = {"undated": sum(e.study_date is None for e in final),
                 "known_cancer": sum(e.overall == KNOWN_CANCER and in_period(e.study_date)
-                                    for e in data.exams),
+                                    for e in final),
                 "outcomes_unattributed": unattributed}
 
     def group(items: list[FollowedExam]) -> GroupAudit:
@@ -388,4 +416,9 @@ def audit(data: AuditData, *, start: dt.date | None = None, end: dt.date | None 
     if reader is not None:
         names = [n for n in names if same_reader(n, reader)] or [reader]
     readers = {n: group([e for e in exams if same_reader(e.exam.reader, n)]) for n in names}
-    return AuditReport(start, end, as_of, group(exams), readers, excluded, model)
+    site = group([e for e in exams if e.exam.final])
+    return AuditReport(start, end, as_of, site, readers, excluded, model,
+                       diagnostic_exams=diagnostic,
+                       double_reading=audit_figures(
+                           (e.exam.study_uid, e.exam.role, reader_positive(e))
+                           for e in exams))

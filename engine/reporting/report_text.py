@@ -25,6 +25,8 @@ def report_lines(study: OpenedStudy, draft: Read | None = None,
     main = study.read
     read = (main.read if main is not None else draft) or Read()
     lines += _read_lines(read)
+    if main is not None and main.role != "single":
+        lines.append((f"Double reading: the {main.role} read", False))
     if main is not None and main.signed:
         lines.append((f"Signed by {main.reader} at {main.signed_at}", True))
     else:
@@ -36,10 +38,11 @@ def report_lines(study: OpenedStudy, draft: Read | None = None,
 
 
 def _read_lines(read: Read) -> list[tuple[str, bool]]:
-    """Per breast its BI-RADS (5th edition) assessment and composition, the
+    """Whether the exam was a screening or a diagnostic one; per breast its
+    BI-RADS (5th edition) assessment and composition, the
     overall assessment (the more abnormal breast's), the recommendation, the
     findings and the impression."""
-    lines = []
+    lines = [(f"{read.exam.capitalize()} exam", False)]
     for side, name in (("R", "Right"), ("L", "Left")):
         b = read.birads.get(side)
         d = read.density.get(side)

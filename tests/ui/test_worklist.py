@@ -211,3 +211,16 @@ def test_urgent_set_from_the_command_line_shows_and_is_read_first(qtbot, ctx, sm
     qtbot.keyClick(w, Qt.Key.Key_N)  # next unread: the urgent one, though it is last
     qtbot.waitUntil(lambda: w.reading.study is not None and w.reading.study.uid == last,
                     timeout=20000)
+
+
+def test_next_unread_passes_over_double_readings_the_reader_signed(qtbot):
+    from engine.library.worklist import ARBITRATION, SECOND_READ
+
+    mine = dataclasses.replace(_study("a", status=SECOND_READ), read_by=("Dr A",))
+    theirs = dataclasses.replace(_study("b", status=SECOND_READ), read_by=("Dr B",))
+    disputed = dataclasses.replace(_study("c", status=ARBITRATION), read_by=("Dr A", "Dr B"))
+    widget = _widget(qtbot, [mine, theirs, disputed])
+    assert widget.next_unread(None, "dr a") == "b"  # names compare without case
+    assert widget.next_unread("b", "Dr A") is None  # nothing else is due for Dr A
+    assert widget.next_unread("b", "Dr C") == "c"  # a third reader arbitrates
+    assert widget.next_unread(None) == "a"  # no reader given: every study still due

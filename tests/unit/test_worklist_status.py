@@ -10,8 +10,10 @@ from engine.library.ai_results import add_result
 from engine.library.reads import Read, save_draft, sign
 from engine.library.worklist import (
     AI_DONE,
+    ARBITRATION,
     DRAFT,
     NEW,
+    SECOND_READ,
     SENT,
     SIGNED,
     STATUS_HELP,
@@ -42,9 +44,9 @@ def _settle(library, state) -> None:
         outbox.settle_study(library, box)
 
 
-def test_six_statuses_each_with_its_own_name_and_help():
-    assert STATUSES == (NEW, AI_DONE, DRAFT, SIGNED, SENT, SYNC_FAILED)
-    assert len(set(STATUSES)) == 6 and set(STATUS_HELP) == set(STATUSES)
+def test_each_status_has_its_own_name_and_help():
+    assert STATUSES == (NEW, AI_DONE, DRAFT, SECOND_READ, ARBITRATION, SIGNED, SENT, SYNC_FAILED)
+    assert len(set(STATUSES)) == 8 and set(STATUS_HELP) == set(STATUSES)
 
 
 def test_the_status_follows_the_read_then_the_cloud(imported):

@@ -1,8 +1,10 @@
 """``audit``: the screening audit of signed reads against recorded outcomes
 (recall rate, cancer detection rate, PPV1-3, sensitivity, specificity, ...),
 per reader and for the site, with the AI's standalone figures beside them
-and the published benchmarks; as a table, JSON, or a PDF.  The definitions
-are in engine/reading/audit.py."""
+and the published benchmarks; as a table, JSON, or a PDF.  Screening exams
+only (diagnostic ones are counted apart); under double reading each reader's
+own reads, the site's final decisions, and the arbitration figures.  The
+definitions are in engine/reading/audit.py."""
 
 from __future__ import annotations
 
@@ -73,6 +75,15 @@ def _table(report: AuditReport) -> None:
         print(label.ljust(width) + "  "
               + "  ".join(c.rjust(s) for c, s in zip(row, sizes, strict=True)))
     print(ai_text(report) + f" ({NOT_CLINICAL})")
+    double = report.double_reading
+    if double.get("exams"):
+        rate = double["arbitration_rate"]
+        print(f"Double reading: {double['exams']} exam(s) read twice, "
+              f"{double['disagreements']} disagreement(s) on recall "
+              f"({'-' if rate is None else f'{100 * rate:.1f}%'}), "
+              f"{double['arbitrated']} arbitrated")
+    print("Screening exams only" + (f"; {report.diagnostic_exams} diagnostic exam(s) left out"
+                                    if report.diagnostic_exams else ""))
     left = {k: v for k, v in report.excluded.items() if v}
     if left:
         print("Left out: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in left.items()))

@@ -2,7 +2,10 @@
 command line: save a draft, or sign it with the same checks as the window.
 
 Options left out keep the draft's current values, so a read can be built up
-over several calls.  A signed read is locked."""
+over several calls.  A signed read is locked.  Under double reading (setting
+``reading.double_reading``) each reader builds and signs their own read, blind
+to the other's; the output names the read's role and the study's stage
+(engine/reading/double_reading.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from ui.cli.output import print_json
 
 if TYPE_CHECKING:
     from engine.library.reads import Read, StoredRead
+    from engine.reading.double_reading import Stage
 
 FINDING_HELP = f"""\
 a finding (repeat for several; the findings given replace the draft's):
@@ -47,7 +51,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "signed read is locked).  Options left out keep the draft's values.  Signing "
             "needs both breasts' assessment and density, a recommendation that agrees with "
             "the overall (most abnormal) assessment, a finding on each side assessed 3, "
-            "4A-4C or 5, and none on a side assessed 1.", 78),
+            "4A-4C or 5, and none on a side assessed 1.  Under double reading (config set "
+            "reading.double_reading yes) each reader saves and signs their own read, blind "
+            "to the other's; a third reader arbitrates a disagreement on recall.", 78),
         epilog=FINDING_HELP)
     p.add_argument("uid", metavar="UID", help="the study instance UID (see: studies)")
     categories = ", ".join(ASSESSMENTS)
@@ -64,6 +70,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--no-findings", action="store_true",
                    help="remove the draft's findings")
     p.add_argument("--impression", metavar="TEXT", help="the impression, free text")
+    purpose = p.add_mutually_exclusive_group()
+    purpose.add_argument("--screening", dest="exam", action="store_const", const="screening",
+                         help="the exam is a screening one (the default for a new read)")
+    purpose.add_argument("--diagnostic", dest="exam", action="store_const", const="diagnostic",
+                         help="the exam is a diagnostic one (left out of the screening "
+                              "audit's rates)")
     p.add_argument("--reader", metavar="NAME",
                    help="who reads and signs (default: the reader.name setting)")
     p.add_argument("--sign", action="store_true", help="sign the read (it is locked after)")
@@ -95,27 +107,31 @@ def _updated(read: Read, args: argparse.Namespace) -> Read:
     if args.no_findings or args.finding:
         findings = [parse_finding(text) for text in args.finding or []]
     return replace(
-        read, birads=birads, density=density, findings=findings,
+        read, birads=birads, density=density, findings=findings, exam=args.exam or read.exam,
         recommendation=args.recommendation or read.recommendation,
         impression=read.impression if args.impression is None else args.impression.strip(),
     )
 
 
-def as_dict(stored: StoredRead) -> dict[str, object]:
-    """The stored read as --json prints it."""
+def as_dict(stored: StoredRead, stage: Stage | None = None) -> dict[str, object]:
+    """The stored read as --json prints it (with the study's double-reading
+    stage where it is read twice)."""
     from engine.reading.finding_text import format_finding
 
     read = stored.read
     assert read is not None  # a main read, never an addendum
     return {
         "id": stored.id, "study_uid": stored.study_uid, "reader": stored.reader,
-        "created_at": stored.created_at, "signed_at": stored.signed_at,
+        "created_at": stored.created_at, "signed_at": stored.signed_at, "role": stored.role,
+        "exam": read.exam,
         "birads": read.birads, "density": read.density, "overall": read.overall,
         "recommendation": read.recommendation,
         "findings": [asdict(f) | {"text": format_finding(f)} for f in read.findings],
         "impression": read.impression, "reading_time_s": read.reading_time_s,
         # What still stops a draft from being signed (empty once signed).
         "signoff_problems": [] if stored.signed else read.signoff_problems(),
+        "double_reading": None if stage is None or stored.role == "single"
+        else stage.as_dict(),
     }
 
 
@@ -125,36 +141,67 @@ def _summary(stored: StoredRead) -> str:
     state = (f"signed by {stored.reader} at {stored.signed_at} (locked)" if stored.signed
              else f"draft saved by {stored.reader}")
     rec = read.recommendation or "-"
-    return (f"{state}: right {read.birads['R'] or '-'}, left {read.birads['L'] or '-'}, "
-            f"overall {read.overall or '-'}; density {read.density['R'] or '-'}/"
-            f"{read.density['L'] or '-'}; recommendation {rec}; {len(read.findings)} finding(s)")
+    if stored.role != "single":
+        state = f"{stored.role} read {state}"
+    return (f"{state}: {read.exam} exam; right {read.birads['R'] or '-'}, "
+            f"left {read.birads['L'] or '-'}, overall {read.overall or '-'}; "
+            f"density {read.density['R'] or '-'}/{read.density['L'] or '-'}; "
+            f"recommendation {rec}; {len(read.findings)} finding(s)")
+
+
+def _double(paths: AppPaths) -> bool:
+    from engine.settings import Settings
+
+    return Settings(paths.config).effective("reading.double_reading").value == "yes"
 
 
 def run(args: argparse.Namespace, paths: AppPaths) -> int:
     from engine.library import Library
     from engine.library.catalog import study_exists
-    from engine.library.reads import Read, SignoffRefused, current_read, save_draft, sign
+    from engine.library.reads import (
+        Read,
+        SignoffRefused,
+        others_visible,
+        read_of,
+        save_draft,
+        sign,
+        stage,
+    )
+    from engine.reading.double_reading import summary
 
+    double = _double(paths)
     with Library(paths.library) as lib:
         if not study_exists(lib, args.uid):
             raise MammoDeskError("no such study in the library (see: studies)")
-        existing = current_read(lib, args.uid)
-        if existing is not None and existing.signed:
-            raise MammoDeskError("this study's read is signed and locked; it cannot be changed")
         reader = _reader(args, paths)
+        existing = read_of(lib, args.uid, reader, double=double)
+        # Under double reading the engine says why (one reader cannot read twice).
+        if existing is not None and existing.signed and existing.role == "single":
+            raise MammoDeskError("this study's read is signed and locked; it cannot be changed")
         read = _updated(existing.read if existing and existing.read else Read(), args)
-        stored = save_draft(lib, args.uid, reader, read)
+        stored = save_draft(lib, args.uid, reader, read, double=double)
         if args.sign:
             try:
-                stored = sign(lib, args.uid, reader)
+                stored = sign(lib, args.uid, reader, double=double)
             except SignoffRefused as refused:
                 raise MammoDeskError(
                     f"cannot sign ({len(refused.problems)} problem(s); the draft is saved): "
                     + "; ".join(refused.problems)) from None
+        now = stage(lib, args.uid)
+        others = [summary(r) for r in others_visible(lib, args.uid, reader)]
     if args.json:
-        print_json(as_dict(stored))
+        shown = as_dict(stored, now)
+        if shown["double_reading"] is not None:
+            shown["double_reading"] |= {"other_reads": others}  # type: ignore[operator]
+        print_json(shown)
     else:
         print(_summary(stored))
+        if stored.role != "single":
+            print(f"double reading: {now.name}"
+                  + ("" if now.recall is None else
+                     f"; decided: {'recall' if now.recall else 'no recall'}"))
+            for line in others:
+                print(line)
         if not stored.signed and (problems := read.signoff_problems()):
             print("to sign: " + "; ".join(problems))
     return ExitCode.OK
