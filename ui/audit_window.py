@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from engine.library.outcomes import AuditData
 from engine.notices import NOT_FOR_CLINICAL_USE
 from engine.reading.audit import BCSC_2017, MIGLIORETTI_2015, AuditReport, Measures, acceptable
-from engine.reporting.audit_pdf import ROWS, ai_text, shown
+from engine.reporting.audit_pdf import ROWS, ai_text, scope_notes, shown
 from ui.context import AppContext
 
 ALL_READERS = "All readers"
@@ -228,8 +228,8 @@ class AuditWindow(QWidget):
         reader = self.reader.currentText()
         self.report = audit(data, start=start, end=end, point=point, model=model, ai_reason=why,
                             reader=None if reader == ALL_READERS else reader)
-        self.about.setText(f"{ai_text(self.report)}  Recall: BI-RADS 0, 3, 4 or 5 at "
-                           "screening.  A cancer: a malignant outcome within a year.")
+        self.about.setText("  ".join([ai_text(self.report), *scope_notes(self.report),
+                                      "A cancer: a malignant outcome within a year."]))
         self.export_button.setEnabled(True)
         self.show_table(self.report)
         self.replot.start()

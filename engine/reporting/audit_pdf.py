@@ -101,6 +101,23 @@ def _table(fig: Figure, rect: tuple[float, float, float, float], header: list[st
             cell.set_text_props(weight="bold")
 
 
+def scope_notes(report: AuditReport) -> list[str]:
+    """Which exams the figures count: screening only, and under double
+    reading each study's final decision for the site."""
+    notes = ["Screening exams only (recall: BI-RADS 0, 3, 4, 5 at screening)"
+             + (f"; {report.diagnostic_exams} diagnostic exam(s) left out."
+                if report.diagnostic_exams else ".")]
+    double = report.double_reading
+    if double.get("exams"):
+        rate = double["arbitration_rate"]
+        notes.append(f"Double reading: {double['exams']} exam(s) read twice; "
+                     f"{double['disagreements']} disagreement(s) on recall "
+                     f"(arbitration rate {'-' if rate is None else f'{100 * rate:.1f}%'}), "
+                     f"{double['arbitrated']} arbitrated.  The site's figures use each "
+                     "study's final decision; each reader's, their own reads.")
+    return notes
+
+
 def _site_page(report: AuditReport) -> Figure:
     from matplotlib.figure import Figure
 
@@ -125,17 +142,7 @@ def _site_page(report: AuditReport) -> Figure:
         "A cancer is a malignant outcome within a year of the exam.  Specificity counts an exam "
         "without cancer once its year of follow-up is over.",
     ]
-    notes.append("Screening exams only (recall: BI-RADS 0, 3, 4, 5 at screening)"
-                 + (f"; {report.diagnostic_exams} diagnostic exam(s) left out."
-                    if report.diagnostic_exams else "."))
-    double = report.double_reading
-    if double.get("exams"):
-        rate = double["arbitration_rate"]
-        notes.append(f"Double reading: {double['exams']} exam(s) read twice; "
-                     f"{double['disagreements']} disagreement(s) on recall "
-                     f"(arbitration rate {'-' if rate is None else f'{100 * rate:.1f}%'}), "
-                     f"{double['arbitrated']} arbitrated.  The site's figures use each "
-                     "study's final decision; each reader's, their own reads.")
+    notes += scope_notes(report)
     excluded = [f"{k.replace('_', ' ')}: {v}" for k, v in report.excluded.items() if v]
     if excluded:
         notes.append("Left out: " + ", ".join(excluded) + ".")

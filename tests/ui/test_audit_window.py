@@ -230,3 +230,29 @@ def test_an_empty_library_shows_dashes(qtbot, ctx):
     w = opened(qtbot, ctx)
     assert shown(w, "exams", "Site").text() == "0"
     assert shown(w, "recall_rate", "Site").text() == "—"
+
+
+def test_double_reading_counts_each_study_once_for_the_site(qtbot, ctx, tmp_path):
+    folder = tmp_path / "double"
+    folder.mkdir()
+    for n, name in enumerate(("D1", "D2")):
+        mg_dataset(StudyInstanceUID=uid(name), PatientID=f"SYN-DBL-{n}",
+                   StudyDate=(TODAY - dt.timedelta(days=30 + n)).strftime("%Y%m%d")).save_as(
+            folder / f"{name}.dcm", enforce_file_format=True)
+
+    def read(kind: Kind) -> Read:
+        birads, recommendation, findings = kind
+        return Read(birads=dict(birads), density={"R": "b", "L": "b"},
+                    findings=list(findings), recommendation=recommendation)
+
+    with Library(ctx.paths.library) as lib:
+        assert not import_paths(lib, [folder]).rejected
+        for name, first, second in (("D1", RECALL, NEGATIVE), ("D2", NEGATIVE, NEGATIVE)):
+            sign(lib, uid(name), "Dr A", read(first), double=True)
+            sign(lib, uid(name), "Dr B", read(second), double=True)
+    w = opened(qtbot, ctx)
+    # D1 waits for arbitration: in each reader's figures, not yet in the site's.
+    assert shown(w, "exams", "Site").text() == "1"
+    assert shown(w, "exams", "Dr A").text() == shown(w, "exams", "Dr B").text() == "2"
+    assert "2 exam(s) read twice; 1 disagreement(s) on recall" in w.about.text()
+    assert "Screening exams only" in w.about.text()
