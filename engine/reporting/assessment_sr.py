@@ -16,6 +16,8 @@ marked [text] only with ``include_text=True``):
         CONTAINS CONTAINER Findings, when there are findings             [TID 4206]
           CONTAINS CODE Finding (CID 6054), one per finding
             HAS CONCEPT MOD CODE Laterality; HAS PROPERTIES NUM Diameter (mm) when sized,
+            CODE Shape, Margins, Lesion Density, Calcification Type, Calcification
+              Distribution or Associated finding, one per lexicon descriptor,
             CODE Clockface or region (CID 6018) at a whole hour or a region,
             CODE Depth (CID 6024), NUM Distance from nipple (mm),
             SCOORD POINT Center where the reader placed it on an image of the study
@@ -31,8 +33,9 @@ study is listed in the Current Requested Procedure Evidence Sequence; an IMAGE i
 only under a finding's point, for the image it was placed on.
 
 BI-RADS 4A, 4B and 4C are written as category 4's code with the subdivision in the code
-meaning (see engine.reporting.sr.codes).  The lexicon's descriptors of a finding are not
-written: the SR carries the finding's type, side, size and position.
+meaning (see engine.reporting.sr.codes).  A finding's lexicon descriptors are coded from the
+BI-RADS context groups (engine.reporting.sr.codes.DESCRIPTOR_CODES); an asymmetry's kind and
+an "other" finding's kind have no concept there and are not written.
 
 With ``include_text=False`` (the copy that leaves the site) no TEXT or PNAME item is written
 at any depth: the impression, the notes, the location text and the reader's name stay home,
@@ -64,6 +67,7 @@ from engine.reporting.sr.codes import (
     LATERALITY_CODES,
     MILLIMETER,
     RECOMMENDATION_CODES,
+    descriptor_code,
 )
 from engine.reporting.sr.document import Header, evidence, language, sr_document, write_sr
 from engine.reporting.sr.identity import OPTIONAL_KEYS
@@ -130,6 +134,9 @@ def _finding(f: Finding, include_text: bool, images: dict[str, str]) -> Dataset:
         kids.append(code_item("HAS PROPERTIES", codes.DCM.Depth, DEPTH_CODES[f.depth]))
     if (nipple := _millimetres(f.nipple_mm)) is not None:
         kids.append(num("HAS PROPERTIES", codes.DCM.DistanceFromNipple, nipple, MILLIMETER))
+    for word in f.descriptors:
+        if (coded := descriptor_code(f.kind, word)) is not None:
+            kids.append(code_item("HAS PROPERTIES", *coded))
     if (point := _point(f, images)) is not None:
         kids.append(point)
     if include_text and f.location.strip():

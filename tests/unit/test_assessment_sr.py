@@ -300,3 +300,47 @@ def test_a_read_signed_before_recommendations_still_makes_an_sr(sources):
     assert by_meaning(sr, "Recommended Follow-up") == []
     assert {value(i)[0] for i in by_meaning(sr, "Assessment Category")} == {"397140005",
                                                                             "397144001"}
+
+
+def test_lexicon_descriptors_are_coded_from_the_birads_context_groups(sources, tmp_path):
+    mass = Finding("R", "mass", size_mm=12.0,
+                   descriptors=["irregular", "spiculated", "high-density", "skin-retraction"])
+    calcs = Finding("R", "calcifications", descriptors=["fine-pleomorphic", "segmental", "round"])
+    asymmetry = Finding("L", "asymmetry", descriptors=["focal"])
+    read = Read(birads={"R": "5", "L": "3"}, density={"R": "c", "L": "c"},
+                findings=[mass, calcs, asymmetry], recommendation="biopsy")
+    out = write(tmp_path, sources, include_text=False, read=read)
+    assert dciodvfy_errors(out) == []
+    assert dsrdump(out).returncode == 0
+    sr = pydicom.dcmread(out)
+    coded_mass, coded_calcs, coded_asymmetry = by_meaning(sr, "Finding")
+
+    def described(finding) -> dict[str, list[tuple[str, str]]]:
+        out: dict[str, list[tuple[str, str]]] = {}
+        for item in finding.ContentSequence:
+            if item.ValueType == "CODE" and item.RelationshipType == "HAS PROPERTIES":
+                name = item.ConceptNameCodeSequence[0].CodeMeaning
+                out.setdefault(name, []).append(value(item))
+        return out
+
+    assert described(coded_mass) == {
+        "Shape": [("49608001", "SCT")],  # irregular (CID 6005)
+        "Margins": [("129742005", "SCT")],  # spiculated (CID 6007)
+        "Lesion Density": [("129744006", "SCT")],  # high density (CID 6009)
+        "Associated finding (attribute)": [("129796009", "SCT")],  # skin retraction (CID 6056)
+    }
+    assert described(coded_calcs) == {
+        "Calcification Type": [("111344", "DCM"), ("129756007", "SCT")],  # fine pleomorphic, round
+        "Calcification Distribution": [("129768003", "SCT")],  # segmental (CID 6013)
+    }
+    assert described(coded_asymmetry) == {}  # no concept for an asymmetry's kind
+
+
+def test_every_lexicon_word_has_a_descriptor_code():
+    from engine.reading.birads import ASSOCIATED_FEATURES, LEXICON
+    from engine.reporting.sr.codes import descriptor_code
+
+    for kind in ("mass", "calcifications"):
+        for word in {w for group in LEXICON[kind].values() for w in group} | set(
+                ASSOCIATED_FEATURES):
+            assert descriptor_code(kind, word) is not None, (kind, word)

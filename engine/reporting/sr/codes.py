@@ -95,6 +95,66 @@ DEPTH_CODES: dict[str, Code] = {
     "posterior": codes.SCT.Posterior,
 }
 
+# The BI-RADS lexicon's descriptors of a finding (engine.reading.birads.LEXICON and
+# ASSOCIATED_FEATURES): word -> (concept name, value).  Values are from the BI-RADS context
+# groups: CID 6005 shape, CID 6007 margin, CID 6009 density, CID 6011 calcification type,
+# CID 6013 calcification distribution, CID 6056 associated findings; the concept names are
+# those of the mammography finding descriptors (Margins, Lesion Density, Calcification Type,
+# Calcification Distribution).  The 5th edition's "rim" calcifications (once eggshell or
+# lucent-centred) take the eggshell concept.  Asymmetry kinds and the "other" finding kinds
+# have no concept in these groups and stay in the finding's text.
+_SHAPE, _MARGIN, _DENSITY = codes.SCT.Shape, codes.DCM.Margins, codes.DCM.LesionDensity
+_CALC, _SPREAD = codes.DCM.CalcificationType, codes.DCM.CalcificationDistribution
+_ASSOCIATED = codes.SCT.AssociatedFinding
+DESCRIPTOR_CODES: dict[str, tuple[Code, Code]] = {
+    "oval": (_SHAPE, codes.cid6005.OvoidShapeOval),
+    "round": (_SHAPE, codes.cid6005.RoundShape),
+    "irregular": (_SHAPE, codes.cid6005.Irregular),
+    "circumscribed": (_MARGIN, codes.cid6007.CircumscribedLesion),
+    "obscured": (_MARGIN, codes.cid6007.ObscuredLesion),
+    "microlobulated": (_MARGIN, codes.cid6007.MicrolobulatedLesion),
+    "indistinct": (_MARGIN, codes.cid6007.IndistinctLesion),
+    "spiculated": (_MARGIN, codes.cid6007.SpiculatedLesion),
+    "high-density": (_DENSITY, codes.cid6009.HighDensityLesion),
+    "equal-density": (_DENSITY, codes.cid6009.EqualDensityIsodenseLesion),
+    "low-density": (_DENSITY, codes.cid6009.LowDensityNotContainingFatLesion),
+    "fat-containing": (_DENSITY, codes.cid6009.FatContainingRadiolucentLesion),
+    "skin": (_CALC, codes.cid6011.CalcifiedSkinOfBreast),
+    "vascular": (_CALC, codes.cid6011.VascularCalcificationRadiographicFinding),
+    "coarse": (_CALC, codes.cid6011.CoarsePopcornLikeCalcification),
+    "popcorn": (_CALC, codes.cid6011.CoarsePopcornLikeCalcification),
+    "rod-like": (_CALC, codes.cid6011.LargeRodLikeCalcification),
+    "round-calcification": (_CALC, codes.cid6011.RoundShapedCalcification),
+    "rim": (_CALC, codes.cid6011.EggshellCalcification),
+    "dystrophic": (_CALC, codes.cid6011.DystrophicCalcification),
+    "milk-of-calcium": (_CALC, codes.cid6011.MilkOfCalciumCalcification),
+    "suture": (_CALC, codes.cid6011.CalcifiedSutureMaterial),
+    "amorphous": (_CALC, codes.cid6011.AmorphousCalcification),
+    "coarse-heterogeneous": (_CALC, codes.cid6011.HeterogeneousCalcification),
+    "fine-pleomorphic": (_CALC, codes.cid6011.FinePleomorphicCalcification),
+    "fine-linear": (_CALC, codes.cid6011.FineLinearCastingCalcification),
+    "fine-linear-branching": (_CALC, codes.cid6011.FineLinearBranchingCastingCalcification),
+    "diffuse": (_SPREAD, codes.cid6013.DiffuseCalcificationDistribution),
+    "regional": (_SPREAD, codes.cid6013.RegionalCalcificationDistribution),
+    "grouped": (_SPREAD, codes.cid6013.GroupedCalcificationDistribution),
+    "linear": (_SPREAD, codes.cid6013.LinearCalcificationDistribution),
+    "segmental": (_SPREAD, codes.cid6013.SegmentalCalcificationDistribution),
+    "skin-retraction": (_ASSOCIATED, codes.cid6056.SkinRetractionOfBreast),
+    "nipple-retraction": (_ASSOCIATED, codes.cid6056.NippleRetraction),
+    "skin-thickening": (_ASSOCIATED, codes.cid6056.SkinThickeningOfBreast),
+    "trabecular-thickening": (_ASSOCIATED, codes.cid6056.TrabecularThickeningOfBreast),
+    "axillary-adenopathy": (_ASSOCIATED, codes.cid6056.AxillaryAdenopathy),
+}
+
+
+def descriptor_code(kind: str, word: str) -> tuple[Code, Code] | None:
+    """The (concept name, value) of a finding's lexicon word; None where it has none.
+    "round" is a mass's shape, or a round calcification."""
+    if kind == "calcifications" and word == "round":
+        word = "round-calcification"
+    return DESCRIPTOR_CODES.get(word)
+
+
 # --- shared tables --------------------------------------------------------------------------------
 LATERALITY_CODES: dict[str, Code] = {  # CID 6022 Side
     "R": codes.SCT.RightBreast,
