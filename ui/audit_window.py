@@ -2,7 +2,8 @@
 reader and for the site, the AI's standalone figures beside them, the BCSC
 2017 benchmark and the acceptable range (Miglioretti et al. 2015), with bar
 charts per reader; "Export PDF" writes the same audit as the command line's
-``audit --pdf``.  The figures are engine/reading/audit.py's.
+``audit --pdf``.  The figures are engine/reading/audit.py's, the ranges and
+verdicts engine/reading/audit_ranges.py's.
 
 The library is read once, off the GUI thread (about 20 ms per 400 signed
 reads, 100 ms per 3,000); a new period or reader recomputes the table from
@@ -38,20 +39,28 @@ from PySide6.QtWidgets import (
 
 from engine.library.outcomes import AuditData
 from engine.notices import NOT_FOR_CLINICAL_USE
-from engine.reading.audit import BCSC_2017, MIGLIORETTI_2015, AuditReport, Measures, acceptable
-from engine.reporting.audit_pdf import ROWS, ai_text, scope_notes, shown
+from engine.reading.audit import AuditReport
+from engine.reading.audit_benchmarks import BCSC_2017
+from engine.reading.audit_measures import Measures
+from engine.reading.audit_ranges import (
+    NONE,
+    acceptable_range,
+    cell,
+    range_text,
+    range_tip,
+    value_text,
+    verdict_cell,
+)
+from engine.reporting.audit_pdf import KINDS, ROWS, ai_text, scope_notes
 from ui.context import AppContext
 
 ALL_READERS = "All readers"
-NONE = "—"
 AI_NOTICE = f"AI output: {NOT_FOR_CLINICAL_USE}"
 OUTSIDE_TEXT, OUTSIDE_BACK = QColor("#ffd0cc"), QColor("#7a1f1f")
-KINDS = {key: kind for key, _, kind in ROWS}
 PLOTTED = ("recall_rate", "cancer_detection_rate_per_1000", "ppv1", "ppv2", "sensitivity",
            "specificity")
 VERDICTS = (("sensitivity_specificity", "Acceptable: sensitivity and specificity"),
             ("cdr_recall_ppv1", "Acceptable: cancer detection, recall and PPV1"))
-Range = tuple[float | None, float | None]
 PLOT_DELAY_MS = 300  # the plots wait until the period stops changing
 
 
@@ -61,57 +70,13 @@ def ask_save_path(parent: QWidget | None) -> Path | None:
     return Path(out) if out else None
 
 
-def value_text(value: object, kind: str) -> str:
-    return NONE if value is None else shown(value, kind)
-
-
-def _within(value: float, bounds: Any) -> bool:
-    lo, hi = bounds
-    return (lo is None or value >= lo) and (hi is None or value <= hi)
-
-
-def _options(key: str) -> list[dict[str, Any]]:
-    """The Miglioretti 2015 options that give `key` a range."""
-    return [o for opts in MIGLIORETTI_2015["criteria"].values() for o in opts if key in o]
-
-
-def acceptable_range(key: str, values: dict[str, Any] | None = None) -> Range | None:
-    """The acceptable range of a measure: over the options whose other measures
-    `values` meets (all options when none does, or without values)."""
-    options = _options(key)
-    if not options:
-        return None
-    fitting = [o for o in options if values is not None and all(
-        values.get(k) is not None and _within(values[k], r) for k, r in o.items() if k != key)]
-    lows, highs = zip(*(o[key] for o in fitting or options), strict=True)
-    return (None if None in lows else min(lows), None if None in highs else max(highs))
-
-
-def range_text(bounds: Range, kind: str) -> str:
-    scale, unit = (100.0, "%") if kind == "f" else (1.0, "")
-    lo, hi = (None if b is None else f"{b * scale:g}" for b in bounds)
-    if lo is not None and hi is not None:
-        return f"{lo}-{hi}{unit}"
-    return f"≥ {lo}{unit}" if lo is not None else f"≤ {hi}{unit}"
-
-
-def cell(m: Measures | None, key: str) -> tuple[str, bool]:
-    """A measure's text, and whether it lies outside its acceptable range."""
-    value = None if m is None else getattr(m, key)
-    text = value_text(value, KINDS[key])
-    bounds = acceptable_range(key, vars(m)) if m is not None else None
-    if value is None or bounds is None or _within(float(value), bounds):
-        return text, False
-    return f"{text}  (outside {range_text(bounds, KINDS[key])})", True
-
-
 def load(root: Path, models: Path) -> tuple[AuditData, Any, Any, str | None]:
     """What the audit reads: the library's facts, the AI model and its operating point."""
     from engine.ai.service import current_package
     from engine.errors import MammoDeskError
     from engine.library.outcomes import audit_data
     from engine.library.store import Library
-    from engine.reading.audit import operating_point
+    from engine.reading.audit_benchmarks import operating_point
 
     model = point = why = None
     try:
@@ -255,19 +220,13 @@ class AuditWindow(QWidget):
                 head.setToolTip(AI_NOTICE)
         for r, (key, _label) in enumerate(rows):
             for c, (_name, m) in enumerate(columns):
-                if key in KINDS:
-                    text, outside = cell(m, key)
-                else:
-                    verdict = None if m is None else acceptable(m).get(key)
-                    text, outside = {True: "met", False: "not met", None: NONE}[verdict], \
-                        verdict is False
-                self._put(r, c, text, outside)
+                self._put(r, c, *(cell(m, key) if key in KINDS else verdict_cell(m, key)))
             kind = KINDS.get(key, "")
             bounds = acceptable_range(key) if kind else None
             self._put(r, len(columns), value_text(BCSC_2017["values"].get(key), kind)
                       if kind else NONE)
             self._put(r, len(columns) + 1, NONE if bounds is None else range_text(bounds, kind),
-                      tip=self._range_tip(key))
+                      tip=range_tip(key))
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
     def _put(self, row: int, col: int, text: str, outside: bool = False, tip: str = "") -> None:
@@ -279,14 +238,6 @@ class AuditWindow(QWidget):
         if tip:
             item.setToolTip(tip)
         self.table.setItem(row, col, item)
-
-    @staticmethod
-    def _range_tip(key: str) -> str:
-        """Each option of the combined criteria that gives `key` a range."""
-        lines = [", ".join(f"{k.replace('_', ' ')} {range_text(tuple(r), KINDS[k])}"
-                           for k, r in option.items()) for option in _options(key)]
-        return "\n".join(["Acceptable when any one of these holds (Miglioretti 2015):", *lines]
-                         ) if lines else ""
 
     def plot(self, report: AuditReport) -> None:
         self.figure.clear()

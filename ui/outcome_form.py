@@ -196,7 +196,7 @@ class OutcomeForm(QDialog):
             self.nodes_box.setCurrentText("unknown")
 
     def _date_note(self) -> None:
-        from engine.reading.audit import follow_up_end
+        from engine.reading.audit_measures import follow_up_end
 
         when = self.date_edit.date().toPython()
         late = (self.study_date is not None and isinstance(when, dt.date)

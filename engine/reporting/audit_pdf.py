@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from engine.atomic import atomic_output
 from engine.notices import NOT_FOR_CLINICAL_USE
-from engine.reading.audit import BCSC_2017, MIGLIORETTI_2015, AuditReport, Measures, acceptable
+from engine.reading.audit import AuditReport
+from engine.reading.audit_benchmarks import BCSC_2017, MIGLIORETTI_2015, acceptable
+from engine.reading.audit_measures import Measures
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -16,7 +16,8 @@ from engine.library.ai_results import add_result
 from engine.library.outcomes import add_outcomes, audit_data, make_outcome
 from engine.library.reads import Finding, Read, sign
 from engine.notices import NOT_FOR_CLINICAL_USE
-from engine.reading.audit import audit, operating_point
+from engine.reading.audit import audit
+from engine.reading.audit_benchmarks import operating_point
 from engine.reporting.audit_pdf import ROWS
 from tests.support.dicom_factory import mg_dataset
 

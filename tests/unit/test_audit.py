@@ -15,15 +15,14 @@ from engine.library import import_paths
 from engine.library.ai_results import add_result
 from engine.library.outcomes import add_outcomes, audit_data, make_outcome
 from engine.library.reads import Finding, Read, sign
-from engine.reading.audit import (
+from engine.reading.audit import audit
+from engine.reading.audit_benchmarks import (
     BCSC_2017,
-    Measures,
     OperatingPoint,
     acceptable,
-    audit,
-    follow_up_end,
     operating_point,
 )
+from engine.reading.audit_measures import Measures, follow_up_end
 from tests.support.dicom_factory import mg_dataset
 
 AS_OF = dt.date(2025, 6, 30)

@@ -4,7 +4,7 @@ per reader and for the site, with the AI's standalone figures beside them
 and the published benchmarks; as a table, JSON, or a PDF.  Screening exams
 only (diagnostic ones are counted apart); under double reading each reader's
 own reads, the site's final decisions, and the arbitration figures.  The
-definitions are in engine/reading/audit.py."""
+definitions are in engine/reading/audit_measures.py."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from ui.cli.exit_codes import ExitCode
 from ui.cli.output import NOT_CLINICAL, print_json
 
 if TYPE_CHECKING:
-    from engine.reading.audit import AuditReport, OperatingPoint
+    from engine.reading.audit import AuditReport
+    from engine.reading.audit_benchmarks import OperatingPoint
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,7 +49,7 @@ def _date(text: str | None, what: str) -> dt.date | None:
 def _model(paths: AppPaths) -> tuple[tuple[str, str] | None, OperatingPoint | None, str | None]:
     """The model in use (name, version), its recall operating point, or why there is none."""
     from engine.ai.service import current_package
-    from engine.reading.audit import operating_point
+    from engine.reading.audit_benchmarks import operating_point
 
     try:
         package = current_package(paths.models)
@@ -59,7 +60,7 @@ def _model(paths: AppPaths) -> tuple[tuple[str, str] | None, OperatingPoint | No
 
 
 def _table(report: AuditReport) -> None:
-    from engine.reading.audit import BCSC_2017
+    from engine.reading.audit_benchmarks import BCSC_2017
     from engine.reporting.audit_pdf import ROWS, ai_text, figure, period_text, shown
 
     cols = [("Site", report.site.measures), ("AI (site)", report.site.ai.measures)]
