@@ -1,6 +1,7 @@
 """The reading view: the hanging, the AI panel and the reading panel for
 one study.  Everything slow (headers, pixels, the AI, the database) runs
-through the operations layer; this widget only arranges results."""
+through the operations layer; this widget only arranges results.  The
+study's reads are loaded, saved and signed by ui/read_keeper.py."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 from engine.ai.results import HEATMAP_STRIDE_PX, OUTSIDE_TRAINING, ExamResult
 from engine.dates import shown_date
 from engine.display.hanging import Cell, Hang, hang
-from engine.library.reads import Read, StoredRead
+from engine.library.reads import Read
 from engine.library.store import Library
 from engine.notices import with_notice
-from engine.reading.double_reading import ReaderView
 from engine.reading.open_study import OpenedStudy, open_folder_study, open_library_study
 from ui.ai_panel import AiPanel
 from ui.context import LOADING, NO_MODEL, READY, AppContext
+from ui.read_keeper import ReadKeeper
 from ui.reading_panel import ReadingPanel
 from ui.reading_steps import StepWalker
 from ui.viewer.hanging_view import HangingView
@@ -35,24 +36,6 @@ log = logging.getLogger(__name__)
 def load_library_study(library_root: Path, uid: str) -> OpenedStudy:
     with Library(library_root) as lib:
         return open_library_study(lib, uid)
-
-
-def reads_view(lib: Library, uid: str, reader: str, double: bool) -> tuple[
-        StoredRead | None, list[StoredRead], ReaderView | None]:
-    """The read `reader` sees of a study, its addenda, and under double
-    reading what else they may see (engine.reading.double_reading)."""
-    from engine.library.reads import reads_for
-    from engine.reading.double_reading import is_double, reader_view
-
-    reads = reads_for(lib, uid)
-    mains = [r for r in reads if r.addendum_of is None]
-    if not is_double(mains, double):
-        return (mains[0] if mains else None,
-                [r for r in reads if r.addendum_of is not None], None)
-    view = reader_view(mains, reader)
-    shown = view.read
-    addenda = [r for r in reads if shown is not None and r.addendum_of == shown.id]
-    return shown, addenda, view
 
 
 def load_folder_study(path: Path) -> OpenedStudy:
@@ -83,8 +66,7 @@ class ReadingView(QWidget):
         self.ai = AiPanel()
         self.ai.overlays_changed.connect(self._overlays)
         self.ai.revealed.connect(self._ai_revealed)
-        # CAD as a second look: when the first look was done (s), whether the AI came earlier.
-        self._look: tuple[float | None, bool] = (None, False)
+        self.reads = ReadKeeper(self)  # loads, saves and signs the reads
         self.reading = ReadingPanel()
         self.reading.save_requested.connect(self.save_draft)
         self.reading.sign_requested.connect(self.sign)
@@ -148,32 +130,7 @@ class ReadingView(QWidget):
     def leave(self, wait: bool = False) -> None:
         """Keep unsaved edits of the read as a draft before the study goes
         away (another study, the worklist, closing the window)."""
-        study = self.study
-        if study is None or not study.in_library or not self.reading.dirty \
-                or self.reading.locked:
-            return
-        from engine.library.reads import save_draft
-
-        read, reader, root = self._stamped(), self.reader(), self.ctx.paths.library
-        double = self._double()
-        self.reading.dirty = False
-
-        def work() -> None:
-            with Library(root) as lib:
-                save_draft(lib, study.uid, reader, read, double=double)
-
-        if wait:
-            try:
-                work()
-            except Exception as exc:  # closing: say it in the log, never lose silently
-                from ui.operations import user_message
-
-                log.error("the draft read could not be saved: %s", user_message(exc))
-            return
-        # Saved: a line about that study.  Not saved: said whatever is open by then.
-        self.ctx.ops.run(work, lambda _r: self.say(study, "unsaved read kept as a draft"),
-                         lambda m: self.message.emit(
-                             f"the unsaved read could not be kept as a draft: {m}"))
+        self.reads.keep_draft(wait)
 
     def open_study(self, uid: str) -> None:
         self.leave()
@@ -192,8 +149,8 @@ class ReadingView(QWidget):
         if not self.walker.start():
             self.set_layout("2x2")
         self.reading.setEnabled(study.in_library)
-        self._show_reads(study)
-        self._hold_ai(study)
+        self.reads.show_reads(study)
+        self.reads.hold_ai(study)
         self._ai_state()
         self.study_changed.emit()
 
@@ -290,20 +247,8 @@ class ReadingView(QWidget):
 
     # -- AI -------------------------------------------------------------------
 
-    def _hold_ai(self, study: OpenedStudy) -> None:
-        """Second look: an unread study's AI result waits for the first look."""
-        read = study.read.read if study.read is not None else None
-        self._look = (read.ai_first_look_s, read.ai_shown_early) if read else (None, False)
-        try:
-            second_look = self.ctx.settings.get("reading.cad_second_look", "yes") != "no"
-        except Exception:  # an unreadable settings file: the default, second look
-            second_look = True
-        signed = study.read is not None and study.read.signed
-        looked = self._look[0] is not None or self._look[1]
-        self.ai.hold(second_look and study.in_library and not signed and not looked)
-
     def _ai_revealed(self, early: bool) -> None:
-        self._look = (self.reading.clock.seconds(), early)
+        self.reads.look = (self.reading.clock.seconds(), early)
         if self.study is not None:
             self.say(self.study, "AI shown before the first look was done (recorded)" if early
                      else "first look done: AI shown")
@@ -389,105 +334,17 @@ class ReadingView(QWidget):
             else:
                 tile.set_ai(v.marks, v.heatmap, v.heatmap_stride, AI_NOTE)
 
-    # -- reading ---------------------------------------------------------------
+    # -- reading (ui/read_keeper.py) --------------------------------------------
 
     def reader(self) -> str:
         """The configured reader name, else the login name of this session."""
-        import getpass
-
-        try:
-            name = self.ctx.settings.get("reader.name")
-        except Exception:  # an unreadable settings file must not block reading
-            name = ""
-        if not name:
-            try:
-                name = getpass.getuser()
-            except Exception:
-                name = ""
-        return name
-
-    def _double(self) -> bool:
-        """The site reads each study twice (reading.double_reading)."""
-        try:
-            return self.ctx.settings.get("reading.double_reading", "no") == "yes"
-        except Exception:  # an unreadable settings file: read once, as by default
-            return False
-
-    def _show_reads(self, study: OpenedStudy) -> None:
-        """The study's read; under double reading none at first (no reader sees
-        another's), then the one this reader may see, the form waiting for it."""
-        double_read = study.read is not None and study.read.role != "single"
-        if double_read:
-            study.read, study.addenda = None, []
-        self.reading.show_read(study.read, study.addenda)
-        if study.in_library and (double_read or self._double()):
-            self.reading.setEnabled(False)
-            self._write(None, "")
-
-    def _write(self, fn, what: str) -> None:
-        """Run `fn` (a save, sign or addendum; None: only load), then show the
-        read this reader may see, and `what` (or the line `fn` returns)."""
-        study = self.study
-        if study is None or not study.in_library:
-            return
-        root, reader, double = self.ctx.paths.library, self.reader(), self._double()
-
-        def work():
-            from engine.library.store import Library
-
-            with Library(root) as lib:
-                said = fn(lib, study.uid) if fn is not None else None
-                return (reads_view(lib, study.uid, reader, double),
-                        said if isinstance(said, str) else what)
-
-        def done(result: tuple[tuple[StoredRead | None, list[StoredRead], ReaderView | None],
-                               str]) -> None:
-            if self.study is not study:
-                return
-            (study.read, study.addenda, view), said = result
-            self.reading.show_read(study.read, study.addenda)
-            if view is not None:
-                self.reading.show_double(view.line, view.others, view.refused)
-                self.reading.setEnabled(True)
-                self._hold_ai(study)
-            if said:
-                self.say(study, said)
-            self.study_changed.emit()
-
-        self.ctx.ops.run(work, done, lambda m: self.say(study, m))
-
-    def _stamped(self, read: Read | None = None) -> Read:
-        """The read in the form, with what the second look recorded."""
-        read = read or self.reading.read()
-        read.ai_first_look_s, read.ai_shown_early = self._look
-        return read
+        return self.reads.reader()
 
     def save_draft(self, read: Read | None = None) -> None:
-        from engine.library.reads import save_draft
-
-        read = self._stamped(read)
-        reader, double = self.reader(), self._double()
-        self._write(lambda lib, uid: save_draft(lib, uid, reader, read, double=double),
-                    "draft saved")
+        self.reads.save_draft(read)
 
     def sign(self) -> None:
-        from engine.library.reads import sign, stage
-
-        read, reader, double = self._stamped(), self.reader(), self._double()
-
-        # Signing locks the read and, once the study's reading is decided,
-        # queues the study for the cloud in the same transaction; the sync
-        # process does the network work.
-        def work(lib, uid: str) -> str:
-            sign(lib, uid, reader, read, double=double)
-            now = stage(lib, uid)
-            return "read signed and locked; " + ("queued for the cloud" if now.decided
-                                                 else f"double reading: {now.name}")
-
-        self._write(work, "read signed and locked")
+        self.reads.sign()
 
     def addendum(self, text: str) -> None:
-        from engine.library.reads import add_addendum
-
-        reader = self.reader()
-        self._write(lambda lib, uid: add_addendum(lib, uid, reader, text), "addendum added")
+        self.reads.addendum(text)

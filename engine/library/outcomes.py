@@ -21,7 +21,8 @@ from pathlib import Path
 
 from engine.errors import MammoDeskError
 from engine.library.ai_results import result_summaries
-from engine.library.reads import Read, standings
+from engine.library.double_reads import standings
+from engine.library.reads import Read
 from engine.library.store import Library, now_iso
 from engine.reading.double_reading import Standing, reader_key
 

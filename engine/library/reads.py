@@ -8,8 +8,9 @@ addenda (each signed when it is added, with its reader and time).  Reads live
 in the library's `reads` table; the read itself is JSON in `read_json`, and
 its `role` says what it is in the study's reading: ``single`` where the site
 reads once, ``first``, ``second`` or ``arbitration`` under double reading
-(the rules: engine/reading/double_reading.py; callers pass the site setting
-as ``double``).  A read also says whether its exam was a screening (the
+(the rules: engine/reading/double_reading.py; the queries that apply them:
+engine/library/double_reads.py; callers pass the site setting as
+``double``).  A read also says whether its exam was a screening (the
 default, and what reads saved before the field hold) or a diagnostic one.
 """
 
@@ -221,49 +222,16 @@ def current_read(library: Library, study_uid: str) -> StoredRead | None:
     return mains[0] if mains else None
 
 
-def read_of(library: Library, study_uid: str, reader: str, *,
-            double: bool = False) -> StoredRead | None:
-    """The read `reader` sees and edits: under double reading their own (the
-    other readers' stay hidden, engine.reading.double_reading), else the
-    study's read."""
-    mains = main_reads(library, study_uid)
-    if dr.is_double(mains, double):
-        return dr.own_read(mains, reader)
-    return mains[0] if mains else None
-
-
-def others_visible(library: Library, study_uid: str, reader: str) -> list[StoredRead]:
-    """The other readers' signed reads of a double-read study `reader` may see."""
-    mains = main_reads(library, study_uid)
-    return dr.visible_to(mains, reader) if dr.is_double(mains, False) else []
-
-
-def stage(library: Library, study_uid: str) -> dr.Stage:
-    """Where the study's reading stands (engine.reading.double_reading)."""
-    return dr.stage_of(main_reads(library, study_uid))
-
-
-def stages(library: Library) -> dict[str, dr.Stage]:
-    """The stage of every study in the library, in two queries."""
+def main_reads_by_study(library: Library) -> dict[str, list[StoredRead]]:
+    """Every study's reads without addenda, oldest first (an empty list for a
+    study not read yet), in two queries."""
     by_study: dict[str, list[StoredRead]] = {uid: [] for (uid,) in library.conn.execute(
         "SELECT study_uid FROM studies")}
     for row in library.conn.execute(
             f"SELECT {_COLUMNS} FROM reads WHERE addendum_of IS NULL ORDER BY id"):
         read = _row(row)
         by_study.setdefault(read.study_uid, []).append(read)
-    return {uid: dr.stage_of(mains) for uid, mains in by_study.items()}
-
-
-def standings(library: Library) -> dict[tuple[str, str], dr.Standing]:
-    """(study UID, reader key) -> the role, exam purpose and finality of each
-    signed read (what the screening audit needs beside its facts)."""
-    out: dict[tuple[str, str], dr.Standing] = {}
-    for st in stages(library).values():
-        for r in (st.final, st.first, st.second, st.arbitration):
-            if r is not None and r.signed and r.read is not None:
-                out.setdefault((r.study_uid, dr.reader_key(r.reader)),
-                               dr.Standing(r.role, r.read.exam, r is st.final))
-    return out
+    return by_study
 
 
 def _check_study(library: Library, study_uid: str) -> None:
@@ -296,7 +264,10 @@ def sign(library: Library, study_uid: str, reader: str, read: Read | None = None
         if read is not None:
             rid = _write_draft(conn, library, study_uid, reader, read, double)
         else:
-            existing = read_of(library, study_uid, reader, double=double)
+            # The read this reader edits (engine.library.double_reads.read_of).
+            mains = main_reads(library, study_uid)
+            existing = (dr.own_read(mains, reader) if dr.is_double(mains, double)
+                        else mains[0] if mains else None)
             if existing is None:
                 raise MammoDeskError("there is no read to sign for this study")
             if existing.signed:
@@ -312,7 +283,7 @@ def sign(library: Library, study_uid: str, reader: str, read: Read | None = None
         ).rowcount
         if not done:
             raise MammoDeskError("this read is already signed")
-        if queue and stage(library, study_uid).decided:
+        if queue and dr.stage_of(main_reads(library, study_uid)).decided:
             outbox.enqueue_in(conn, library, study_uid, "signed")
     return _by_id(library, rid)
 

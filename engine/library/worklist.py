@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 from engine.dates import dicom_date
 from engine.library.ai_results import latest_exam_scores
+from engine.library.double_reads import stages
 from engine.library.listing import list_studies
 from engine.library.outbox import StudyState, latest_study_states
 from engine.library.priority import PRIORITY_NAMES, URGENT
-from engine.library.reads import main_reads, stages
+from engine.library.reads import main_reads
 from engine.library.store import Library
 from engine.reading.double_reading import (
     ARBITRATION_NEEDED,

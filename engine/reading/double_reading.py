@@ -1,7 +1,8 @@
 """Double reading (site setting ``reading.double_reading``): two radiologists
 read a screening study independently, each blind to the other, and a third
 settles a disagreement on recall.  The rules live here, free of storage;
-engine/library/reads.py applies them when it saves, signs and shows reads.
+engine/library/reads.py applies them when it saves and signs reads, and
+engine/library/double_reads.py when it shows them.
 
 - Roles.  The first reader to save a read of the study reads it ``first``;
   another reader then reads it ``second``.  One reader cannot be both: once

@@ -8,7 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from engine.library import Library
-from engine.library.reads import Read, sign, stage
+from engine.library.double_reads import stage
+from engine.library.reads import Read, sign
 from engine.reading import double_reading as dr
 from tests.support.reading_window import library_window, open_in_window
 

@@ -12,20 +12,16 @@ import pytest
 
 from engine.errors import MammoDeskError
 from engine.library import Library, import_paths, list_studies, outbox
+from engine.library.double_reads import others_visible, read_of, stage, stages, standings
 from engine.library.outcomes import add_outcomes, audit_data, make_outcome
 from engine.library.reads import (
     Finding,
     Read,
     add_addendum,
     current_read,
-    others_visible,
-    read_of,
     reads_for,
     save_draft,
     sign,
-    stage,
-    stages,
-    standings,
 )
 from engine.library.worklist import worklist
 from engine.reading import double_reading as dr

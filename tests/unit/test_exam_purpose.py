@@ -12,8 +12,9 @@ import pytest
 
 from engine.errors import MammoDeskError
 from engine.library import Library, import_paths, list_studies
+from engine.library.double_reads import read_of
 from engine.library.outcomes import add_outcomes, audit_data, make_outcome
-from engine.library.reads import Finding, Read, read_of, save_draft, sign
+from engine.library.reads import Finding, Read, save_draft, sign
 from engine.reading.audit import audit
 from engine.reporting.patient import PatientContext
 from engine.reporting.report_text import report_lines

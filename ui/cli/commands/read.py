@@ -158,15 +158,8 @@ def _double(paths: AppPaths) -> bool:
 def run(args: argparse.Namespace, paths: AppPaths) -> int:
     from engine.library import Library
     from engine.library.catalog import study_exists
-    from engine.library.reads import (
-        Read,
-        SignoffRefused,
-        others_visible,
-        read_of,
-        save_draft,
-        sign,
-        stage,
-    )
+    from engine.library.double_reads import others_visible, read_of, stage
+    from engine.library.reads import Read, SignoffRefused, save_draft, sign
     from engine.reading.double_reading import summary
 
     double = _double(paths)
