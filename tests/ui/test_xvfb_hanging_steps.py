@@ -7,11 +7,8 @@ prior's tiles, and a different picture at every step."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -21,18 +18,12 @@ from scipy import ndimage
 from engine.dates import shown_date
 from engine.display.protocol import DEFAULT_STEPS, cell_name
 from tests.support.cli import ROOT, run_cli
+from tests.support.xvfb import xvfb_env
 
 pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
 
 TISSUE = 60  # grey level above which a screen pixel is taken for breast tissue
 TEXT = 150  # the corner text is drawn near white
-
-
-def _free_display() -> int:
-    for n in range(90, 200):
-        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
-            return n
-    raise RuntimeError("no free X display number")
 
 
 def _import_study_with_prior(small_cohort, home) -> tuple[str, str]:
@@ -89,21 +80,10 @@ def _text_height(img: np.ndarray, cell: dict) -> int:
 
 def test_a_screenshot_of_every_hanging_step_shows_what_the_step_promises(tmp_path,
                                                                            small_cohort):
-    xvfb = shutil.which("Xvfb")
-    assert xvfb, "Xvfb is needed (Debian package xvfb; tests/run-all.sh installs it)"
     home = tmp_path / "home"
     uid, prior_date = _import_study_with_prior(small_cohort, home)
-    n = _free_display()
-    server = subprocess.Popen([xvfb, f":{n}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     shots = []
-    try:
-        for _ in range(100):
-            if os.path.exists(f"/tmp/.X11-unix/X{n}"):
-                break
-            time.sleep(0.05)
-        env = {**os.environ, "MAMMODESK_HOME": str(home), "DISPLAY": f":{n}",
-               "QT_QPA_PLATFORM": "xcb"}
+    with xvfb_env(home) as env:
         for number in range(1, len(DEFAULT_STEPS) + 1):
             out = tmp_path / f"step-{number}.png"
             done = subprocess.run([sys.executable, str(ROOT / "main.py"), "screenshot", uid,
@@ -113,9 +93,6 @@ def test_a_screenshot_of_every_hanging_step_shows_what_the_step_promises(tmp_pat
             report = json.loads(done.stdout)
             assert report["platform"] == "xcb" and report["step"] == number
             shots.append((out, report["cells"]))
-    finally:
-        server.terminate()
-        server.wait(10)
 
     images = []
     for (out, cells), step in zip(shots, DEFAULT_STEPS, strict=True):

@@ -4,53 +4,30 @@ screening 2x2, every quadrant shows a breast, chest walls toward the centre."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from tests.support.cli import ROOT, run_cli
+from tests.support.xvfb import xvfb_env
 
 pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
 
 
-def _free_display() -> int:
-    for n in range(90, 200):
-        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
-            return n
-    raise RuntimeError("no free X display number")
-
-
 def test_screenshot_in_xvfb_is_the_2x2_hang(tmp_path, small_cohort):
-    xvfb = shutil.which("Xvfb")
-    assert xvfb, "Xvfb is needed (Debian package xvfb; tests/run-all.sh installs it)"
     home = tmp_path / "home"
     study = next(p.parent for p in small_cohort.files if "prior" not in p.parent.name)
     assert run_cli("import", "--no-ai", str(study), home=home).returncode == 0
     uid = json.loads(run_cli("studies", "--json", home=home).stdout)
     uid = (uid if isinstance(uid, list) else uid["studies"])[0]["study_uid"]
-    n = _free_display()
-    server = subprocess.Popen([xvfb, f":{n}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            if os.path.exists(f"/tmp/.X11-unix/X{n}"):
-                break
-            time.sleep(0.05)
-        env = {**os.environ, "MAMMODESK_HOME": str(home), "DISPLAY": f":{n}",
-               "QT_QPA_PLATFORM": "xcb"}
+    with xvfb_env(home) as env:
         out = tmp_path / "hang.png"
         done = subprocess.run([sys.executable, str(ROOT / "main.py"), "screenshot", uid, "--out",
                                str(out), "--json"], env=env, capture_output=True, text=True,
                               timeout=180)
-    finally:
-        server.terminate()
-        server.wait(10)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert report["platform"] == "xcb"
