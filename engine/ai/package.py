@@ -14,6 +14,7 @@ removed by the next install.
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from engine.ai import update_log
 from engine.ai.package_manifest import (
     MODEL_CARD,
     ModelPackageError,
@@ -260,10 +262,19 @@ def _existing_copy(
     return installed
 
 
+def _actor() -> str:
+    """Who asked for the change: this process's login name."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no name for this user id (a container, say)
+        return ""
+
+
 def install_package(
     src: Path, models_root: Path, app_version: str | None = None, allow_downgrade: bool = False
 ) -> ModelPackage:
-    """Verify src, copy it into models_root atomically, verify the copy, activate it.
+    """Verify src, copy it into models_root atomically, verify the copy, activate it,
+    recording the activation in the models folder's update log (engine.ai.update_log).
 
     A version lower than the active one of the same name is refused unless
     ``allow_downgrade``.  Re-installing the active version is a no-op when the
@@ -287,6 +298,11 @@ def install_package(
             ):
                 return existing
             installed = existing or _place(models_root, new, app_version)
+            # Recorded before the pointer switch: a damaged log stops the switch.
+            update_log.append(update_log.log_path(models_root), "activated",
+                              {"name": installed.name, "version": installed.version,
+                               "previous": active["version"] if active else None},
+                              actor=_actor())
             activate(models_root, installed)
             return installed
     except Timeout:

@@ -259,6 +259,9 @@ def test_corrupt_package_is_not_installed(tmp_path: Path) -> None:
     assert sorted(p.name for p in models.iterdir() if not p.name.startswith(".")) == [
         "active.json",
         "demo-1.0.0",
+        "update-log.jsonl",
+        "update-log.jsonl.head",
+        "update-log.jsonl.lock",
     ]
 
 
@@ -367,3 +370,29 @@ def test_activate_only_installed_packages(tmp_path: Path) -> None:
     with pytest.raises(ModelPackageError, match="not installed in the models folder"):
         activate(models, outside)
     assert not (models / "active.json").exists()
+
+
+def test_each_activation_is_in_the_update_log(tmp_path: Path) -> None:
+    from engine.ai import update_log
+
+    models = tmp_path / "models"
+    install_package(make_package(tmp_path / "v1"), models)
+    install_package(make_package(tmp_path / "v2", version="1.1.0"), models)
+    install_package(tmp_path / "v2", models)  # already active: nothing changes, nothing logged
+    log = update_log.log_path(models)
+    assert update_log.verify(log).ok
+    done = [(e.event, e.details["version"], e.details["previous"])
+            for e in update_log.entries(log)]
+    assert done == [("activated", "1.0.0", None), ("activated", "1.1.0", "1.0.0")]
+
+
+def test_a_damaged_update_log_stops_the_switch(tmp_path: Path) -> None:
+    from engine.ai import update_log
+
+    models = tmp_path / "models"
+    install_package(make_package(tmp_path / "v1"), models)
+    log = update_log.log_path(models)
+    log.write_text(log.read_text().replace("1.0.0", "0.0.1"))
+    with pytest.raises(update_log.UpdateLogDamaged):
+        install_package(make_package(tmp_path / "v2", version="1.1.0"), models)
+    assert active_package(models, None).version == "1.0.0"

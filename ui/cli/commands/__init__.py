@@ -17,6 +17,7 @@ from ui.cli.commands import (
     gui,
     import_,
     login,
+    models,
     outcome,
     phantom,
     priority,
@@ -29,6 +30,6 @@ from ui.cli.commands import (
 )
 
 COMMANDS = (import_, studies, priority, read, outcome, audit, phantom, analyze, evaluate, train,
-            screenshot, anonymize, deid_key, reidentify, sync, login, config, demo)
+            screenshot, anonymize, deid_key, reidentify, sync, login, config, models, demo)
 
 __all__ = ["COMMANDS", "gui"]
