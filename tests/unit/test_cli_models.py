@@ -9,7 +9,7 @@ from engine.ai.package import install_package
 from engine.ai.update_log import log_path
 from engine.paths import app_paths
 from tests.support.cli import run_cli
-from tests.unit.test_model_package import make_package
+from tests.support.model_packages import make_package
 
 
 def test_the_log_lists_each_activation_and_verifies(tmp_path):
