@@ -41,6 +41,9 @@ KEYS: dict[str, str] = {
     "deid.profile": "de-identification profile for sync and anonymize: sync (default) or basic",
     "deid.options": "comma-separated de-identification options replacing the profile's own",
     "deid.safe_private": "allowlist file of private elements kept by retain-safe-private",
+    "models.url": "the model repository root holding metadata/ and targets/ (https://...)",
+    "models.root": "the model repository's trusted root.json file, installed by IT",
+    "models.channel": "which model channel to follow: stable (default) or pilot",
     "limits.frame_megapixels": "largest image frame MammoDesk decodes, in megapixels",
     "limits.file_mb": "largest DICOM file or ZIP member MammoDesk reads whole, in MB",
     "limits.zip_ratio": "largest compression ratio of a ZIP member (bigger is refused)",
@@ -57,6 +60,7 @@ _FIXED_DEFAULTS: dict[str, str] = {
     "sync.paused": "no",
     "sync.batch_mb": "64",
     "deid.profile": "sync",
+    "models.channel": "stable",
 }
 
 
@@ -76,7 +80,8 @@ def defaults() -> dict[str, str]:
 AUTH_MODES = ("basic", "oauth2-client", "oauth2-device")
 # Keys renamed since they were introduced: old name -> new name (same value).
 RENAMED = {"sync.bandwidth_kbps": "sync.bandwidth_kib_s"}
-_URL_KEYS = ("cloud.url", "cloud.token_url", "cloud.device_url")
+_URL_KEYS = ("cloud.url", "cloud.token_url", "cloud.device_url", "models.url")
+MODEL_CHANNELS = ("stable", "pilot")
 _YES_NO = ("cloud.dev_plain_http", "sync.auto_enqueue", "sync.paused", "reading.cad_second_look",
            "reading.double_reading")
 _POSITIVE = ("sync.bandwidth_kib_s", "sync.batch_mb", "limits.frame_megapixels",
@@ -129,6 +134,10 @@ def check_value(key: str, value: str) -> str:
             raise MammoDeskError(f"{key} must be a positive number")
     if key == "cloud.ca_bundle" and value and not Path(value).is_file():
         raise MammoDeskError(f"no CA bundle file at {value}")
+    if key == "models.root" and value and not Path(value).is_file():
+        raise MammoDeskError(f"no trusted root file at {value}")
+    if key == "models.channel" and value and value not in MODEL_CHANNELS:
+        raise MammoDeskError(f"models.channel must be one of {', '.join(MODEL_CHANNELS)}")
     if key == "deid.safe_private" and value and not Path(value).is_file():
         raise MammoDeskError(f"no safe private list file at {value}")
     if "\n" in value:

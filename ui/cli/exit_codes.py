@@ -7,7 +7,8 @@ the line a user reads and the status the shell sees.
                     anonymize blocked or could not read some, sync left objects
                     failed (each is listed, or shown by ``sync --status``)
 2    USER_ERROR     the input or the configuration is wrong (one line says what)
-3    OFFLINE        ``sync --once``: the cloud cannot be reached; nothing is lost
+3    OFFLINE        ``sync --once``, ``models check``: the cloud or the model
+                    repository cannot be reached; nothing is lost
 70   INTERNAL       a fault in MammoDesk (details in the log), as sysexits
                     EX_SOFTWARE
 74   IO_ERROR       the operating system refused a read or write (permissions,
