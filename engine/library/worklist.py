@@ -18,17 +18,17 @@ from dataclasses import dataclass
 
 from engine.dates import dicom_date
 from engine.library.ai_results import latest_exam_scores
-from engine.library.double_reads import stages
+from engine.library.catalog import earlier_studies
 from engine.library.listing import list_studies
 from engine.library.outbox import StudyState, latest_study_states
 from engine.library.priority import PRIORITY_NAMES, URGENT
-from engine.library.reads import main_reads
+from engine.library.reads import main_reads_by_study
 from engine.library.store import Library
 from engine.reading.double_reading import (
     ARBITRATION_NEEDED,
     AWAITING_SECOND,
-    READ_ONCE,
     reader_key,
+    stage_of,
 )
 from engine.reporting.patient import age_at
 
@@ -176,13 +176,10 @@ _WAITING = {AWAITING_SECOND: SECOND_READ, ARBITRATION_NEEDED: ARBITRATION}
 def _reads(library: Library) -> dict[str, _ReadState]:
     """Study UID -> where its reading stands, for studies with a read."""
     out = {}
-    for uid, st in stages(library).items():
-        mains = sorted({r.id: r for r in (st.first, st.second, st.arbitration, st.final)
-                        if r is not None}.values(), key=lambda r: r.id)
-        if st.name == READ_ONCE and st.final is None:  # a single read's draft
-            mains = main_reads(library, uid)
+    for uid, mains in main_reads_by_study(library).items():
         if not mains:
             continue
+        st = stage_of(mains)
         shown = st.final or mains[0]
         signed = tuple(dict.fromkeys(r.reader for r in mains if r.signed))
         time_s = shown.read.reading_time_s if shown.read else None
@@ -242,14 +239,5 @@ def worklist(library: Library) -> list[WorklistRow]:
 
 def prior_study(library: Library, study_uid: str) -> str | None:
     """The same patient's most recent earlier study, if any."""
-    row = library.conn.execute(
-        "SELECT patient_id, study_date FROM studies WHERE study_uid = ?", (study_uid,)
-    ).fetchone()
-    if row is None or not row[0] or not row[1]:
-        return None
-    prior = library.conn.execute(
-        "SELECT study_uid FROM studies WHERE patient_id = ? AND study_date < ? "
-        "ORDER BY study_date DESC, study_time DESC LIMIT 1",
-        (row[0], row[1]),
-    ).fetchone()
-    return prior[0] if prior else None
+    earlier = earlier_studies(library, study_uid, 1)
+    return earlier[0] if earlier else None
