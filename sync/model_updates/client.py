@@ -27,6 +27,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from filelock import FileLock, Timeout
+from tuf.api.metadata import TargetFile
+from tuf.ngclient import Updater
 
 from engine.ai import update_log
 from engine.ai.package import (
@@ -148,6 +150,22 @@ def _check_locked(config: RepoConfig, models_root: Path) -> CheckResult:
                            if newest_candidate else None), False,
                            f"up to date on the {config.channel} channel")
     info, keyids = found
+    pkg = fetch_candidate(updater, info, keyids, models_root, base)
+    version, pkg_name = pkg.version, pkg.name
+    return CheckResult(active_v, version, pkg_name, True,
+                       f"fetched and verified {pkg_name} {version} from the "
+                       f"{config.channel} channel; it is a candidate, not active")
+
+
+def fetch_candidate(updater: Updater, info: TargetFile, keyids: list[str],
+                    models_root: Path, base: dict[str, Any]) -> ModelPackage:
+    """Download the signed target ``info`` (ngclient checks length and hashes),
+    unpack it in staging, verify it as a package and keep it as a candidate.
+
+    ``base`` goes into every log entry (where it came from).  Logs ``fetched``
+    and ``verified``, or ``check_failed``; on failure nothing is left staged.
+    """
+    log = update_log.log_path(models_root)
     pkg_name, version = info.custom["name"], info.custom["version"]
     details: dict[str, Any] = base | {"target": info.path, "name": pkg_name,
                                       "version": version, "length": info.length,
@@ -172,7 +190,7 @@ def _check_locked(config: RepoConfig, models_root: Path) -> CheckResult:
         if (pkg.name, pkg.version) != (pkg_name, version):
             raise ModelRepoRejected(f"the fetched package is {pkg.describe()}, not the "
                                     f"signed {pkg_name} {version}")
-        staging.place_candidate(unpacked, models_root)
+        placed = staging.place_candidate(unpacked, models_root)
         update_log.append(log, "verified", details | {"candidate": True}, actor=_actor())
     except ModelUpdateError as exc:
         _log_failure(log, details, exc)
@@ -185,9 +203,7 @@ def _check_locked(config: RepoConfig, models_root: Path) -> CheckResult:
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
-    return CheckResult(active_v, version, pkg_name, True,
-                       f"fetched and verified {pkg_name} {version} from the "
-                       f"{config.channel} channel; it is a candidate, not active")
+    return ModelPackage(placed, pkg.manifest)
 
 
 def _log_failure(log: Path, details: dict[str, Any], exc: Exception) -> None:
