@@ -44,6 +44,12 @@ KEYS: dict[str, str] = {
     "models.url": "the model repository root holding metadata/ and targets/ (https://...)",
     "models.root": "the model repository's trusted root.json file, installed by IT",
     "models.channel": "which model channel to follow: stable (default) or pilot",
+    "models.auto_check": "yes (default): check for a model update once a day while the "
+                         "window is open, when models.url is set",
+    "models.auto_activate": "yes: a candidate that passes acceptance goes live at once "
+                            "(default no: someone activates it)",
+    "models.bundle_grace_days": "days an update bundle's expired timestamp is still "
+                                "accepted, always with a warning (default 0: none)",
     "limits.frame_megapixels": "largest image frame MammoDesk decodes, in megapixels",
     "limits.file_mb": "largest DICOM file or ZIP member MammoDesk reads whole, in MB",
     "limits.zip_ratio": "largest compression ratio of a ZIP member (bigger is refused)",
@@ -61,6 +67,9 @@ _FIXED_DEFAULTS: dict[str, str] = {
     "sync.batch_mb": "64",
     "deid.profile": "sync",
     "models.channel": "stable",
+    "models.auto_check": "yes",
+    "models.auto_activate": "no",
+    "models.bundle_grace_days": "0",
 }
 
 
@@ -83,7 +92,7 @@ RENAMED = {"sync.bandwidth_kbps": "sync.bandwidth_kib_s"}
 _URL_KEYS = ("cloud.url", "cloud.token_url", "cloud.device_url", "models.url")
 MODEL_CHANNELS = ("stable", "pilot")
 _YES_NO = ("cloud.dev_plain_http", "sync.auto_enqueue", "sync.paused", "reading.cad_second_look",
-           "reading.double_reading")
+           "reading.double_reading", "models.auto_check", "models.auto_activate")
 _POSITIVE = ("sync.bandwidth_kib_s", "sync.batch_mb", "limits.frame_megapixels",
              "limits.file_mb", "limits.zip_ratio")
 
@@ -138,6 +147,9 @@ def check_value(key: str, value: str) -> str:
         raise MammoDeskError(f"no trusted root file at {value}")
     if key == "models.channel" and value and value not in MODEL_CHANNELS:
         raise MammoDeskError(f"models.channel must be one of {', '.join(MODEL_CHANNELS)}")
+    if key == "models.bundle_grace_days" and value and not (
+            value.isascii() and value.isdigit() and int(value) <= 365):
+        raise MammoDeskError("models.bundle_grace_days must be a whole number of days, 0 to 365")
     if key == "deid.safe_private" and value and not Path(value).is_file():
         raise MammoDeskError(f"no safe private list file at {value}")
     if "\n" in value:

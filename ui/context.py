@@ -63,6 +63,17 @@ class AppContext(QObject):
             1, mp_context=multiprocessing.get_context("spawn"), initializer=worker.init,
             initargs=(str(self.paths.models), "auto", this_process()))
 
+        self._ask_model()
+
+    def refresh_model(self) -> None:
+        """Ask the AI process which model it runs now: after a switch (the
+        Models dialog, ``models activate`` elsewhere) it loads the live one."""
+        if self._ai_procs is not None:
+            self._ask_model()
+
+    def _ask_model(self) -> None:
+        from engine.ai import worker
+
         def load():
             return self.in_ai_process(worker.model_info)
 

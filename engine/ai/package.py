@@ -46,6 +46,8 @@ __all__ = [
     "ModelPackageError",
     "activate",
     "active_package",
+    "active_record",
+    "deactivate",
     "install_package",
     "list_packages",
     "parse_version",
@@ -262,7 +264,7 @@ def _existing_copy(
     return installed
 
 
-def _actor() -> str:
+def login_name() -> str:
     """Who asked for the change: this process's login name."""
     try:
         return getpass.getuser()
@@ -270,8 +272,25 @@ def _actor() -> str:
         return ""
 
 
+def active_record(models_root: Path) -> tuple[str, str] | None:
+    """(name, version) that active.json names, None when there is none (or it is unreadable).
+
+    Cheap (no verification): for noticing that another process switched models."""
+    record = _read_active(Path(models_root))
+    return None if record is None else (record["name"], record["version"])
+
+
+def deactivate(models_root: Path) -> None:
+    """Remove active.json, so the built-in model is the active one again."""
+    path = Path(models_root) / ACTIVE
+    path.unlink(missing_ok=True)
+    fsync_dir(Path(models_root))
+    log.info("active model is now the built-in one")
+
+
 def install_package(
-    src: Path, models_root: Path, app_version: str | None = None, allow_downgrade: bool = False
+    src: Path, models_root: Path, app_version: str | None = None, allow_downgrade: bool = False,
+    *, event: str = "activated", details: dict | None = None, actor: str | None = None,
 ) -> ModelPackage:
     """Verify src, copy it into models_root atomically, verify the copy, activate it,
     recording the activation in the models folder's update log (engine.ai.update_log).
@@ -279,7 +298,8 @@ def install_package(
     A version lower than the active one of the same name is refused unless
     ``allow_downgrade``.  Re-installing the active version is a no-op when the
     installed copy is intact, repairs it when damaged, and is refused when the
-    new package differs from it.
+    new package differs from it.  ``event`` (activated or rolled_back),
+    ``details`` and ``actor`` (default: the login name) go into the log entry.
     """
     new = read_package(Path(src), app_version)
     models_root = Path(models_root)
@@ -299,10 +319,11 @@ def install_package(
                 return existing
             installed = existing or _place(models_root, new, app_version)
             # Recorded before the pointer switch: a damaged log stops the switch.
-            update_log.append(update_log.log_path(models_root), "activated",
+            update_log.append(update_log.log_path(models_root), event,
                               {"name": installed.name, "version": installed.version,
-                               "previous": active["version"] if active else None},
-                              actor=_actor())
+                               "previous": active["version"] if active else None}
+                              | (details or {}),
+                              actor=login_name() if actor is None else actor)
             activate(models_root, installed)
             return installed
     except Timeout:

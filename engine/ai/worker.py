@@ -22,29 +22,52 @@ if TYPE_CHECKING:
 
 _runtime: Runtime | None = None
 _error: str | None = None
+_models_root: Path | None = None
+_backend = "auto"
+_loaded: tuple[str, str] | None = None  # what active.json named when the model was loaded
 
 
 def init(models_root: str, backend: str = "auto", parent: Parent | None = None) -> None:
     """Process initializer: load the model (a failure is kept, not raised,
     so the jobs can say what it was).  ``parent``: ``this_process()`` of the
     window that starts the worker, which must not outlive it."""
-    global _runtime, _error
+    global _models_root, _backend, _runtime, _error
     exit_with_parent(parent)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _models_root, _backend = Path(models_root), backend
+    _load()
+    if _runtime is None:
+        return
     try:
-        from engine.ai.service import open_runtime
-
-        _runtime = open_runtime(Path(models_root), backend)
         from engine.ai import prepare_pool
 
         prepare_pool.start()  # this process analyses study after study
-    except MammoDeskError as exc:
-        _error = str(exc)
     except Exception as exc:
-        _error = f"the AI model could not be loaded: {type(exc).__name__}: {exc}"
+        _runtime, _error = None, f"the AI could not start: {type(exc).__name__}: {exc}"
+
+
+def _load() -> None:
+    global _runtime, _error, _loaded
+    from engine.ai.package import active_record
+    from engine.ai.service import open_runtime
+
+    assert _models_root is not None
+    _loaded = active_record(_models_root)
+    try:
+        _runtime, _error = open_runtime(_models_root, _backend), None
+    except MammoDeskError as exc:
+        _runtime, _error = None, str(exc)
+    except Exception as exc:
+        _runtime, _error = None, f"the AI model could not be loaded: {type(exc).__name__}: {exc}"
 
 
 def _need() -> Runtime:
+    """The loaded model; loaded again first when another process switched the
+    live model (models activate, rollback), so the next study uses the new one."""
+    from engine.ai.package import active_record
+
+    if _models_root is not None and active_record(_models_root) != _loaded:
+        _load()
     if _runtime is None:
         raise MammoDeskError(_error or "no AI model installed")
     return _runtime

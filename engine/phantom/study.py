@@ -1,12 +1,14 @@
-"""Render and write one four-view exam; return its label rows."""
+"""Render one four-view exam: as datasets in memory, or written with its label rows."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+from pydicom import Dataset
 from pydicom.uid import generate_uid
 
 from engine.phantom.dicom_writer import StudyInfo, build_dataset, write_dataset
@@ -159,24 +161,20 @@ def _add_view_fields(
     row[f"{key}_nipple_x"], row[f"{key}_nipple_y"] = rv.nipple
 
 
-def render_exam(
+def exam_datasets(
     plan: StudyPlan,
     exam: ExamPlan,
     study_id: str,
-    out_dir: Path,
     preset: SizePreset,
     photometric: str,
-    jpeg2000: bool,
     uid_keys: list[str],
     seed: int,
-) -> tuple[list[Path], list[dict[str, object]]]:
+) -> Iterator[tuple[str, Dataset, dict[str, object]]]:
+    """Render one exam view by view: (view name such as "RCC", its dataset,
+    the breast's label row, complete once its MLO view has been yielded)."""
     px = preset.pixel_spacing_mm
     shape = (preset.rows, preset.columns)
     info = _study_info(plan, exam, study_id, uid_keys, seed)
-    study_dir = out_dir / study_id
-    study_dir.mkdir(parents=True, exist_ok=True)
-    files: list[Path] = []
-    rows: list[dict[str, object]] = []
     for side in ("R", "L"):
         geoms = {v: build_view(exam.shapes[side], v, preset) for v in ("CC", "MLO")}
         lesion = exam.lesions[side]
@@ -206,9 +204,29 @@ def render_exam(
             ds = build_dataset(
                 info, rv.pixels, side, view, vi + 1, sop_uid, plan.bits, px, rv.window, photometric
             )
-            path = study_dir / f"{name}.dcm"
-            write_dataset(ds, path, jpeg2000)
-            files.append(path)
             _add_view_fields(row, view, f"{study_id}/{name}.dcm", sop_uid, rv)
-        rows.append(row)
+            yield name, ds, row
+
+
+def render_exam(
+    plan: StudyPlan,
+    exam: ExamPlan,
+    study_id: str,
+    out_dir: Path,
+    preset: SizePreset,
+    photometric: str,
+    jpeg2000: bool,
+    uid_keys: list[str],
+    seed: int,
+) -> tuple[list[Path], list[dict[str, object]]]:
+    study_dir = out_dir / study_id
+    study_dir.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    rows: list[dict[str, object]] = []
+    for name, ds, row in exam_datasets(plan, exam, study_id, preset, photometric, uid_keys, seed):
+        path = study_dir / f"{name}.dcm"
+        write_dataset(ds, path, jpeg2000)
+        files.append(path)
+        if name.endswith("MLO"):
+            rows.append(row)
     return files, rows

@@ -1,0 +1,1 @@
+"""Running a candidate model in shadow before it may go live (see run.py)."""
