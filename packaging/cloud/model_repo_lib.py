@@ -162,12 +162,24 @@ class Repo:
         self.timestamp.signed.version += 1
         self.write("timestamp", self.timestamp)
 
-    def write_root(self) -> None:
+    def write_root(self, previous: Metadata[Root] | None = None) -> None:
+        """Sign and write root: by the new root's keys and, when ``previous``
+        (the root it replaces) is given, by its keys too, so that clients
+        trusting ``previous`` accept it; checked against both thresholds."""
         root = self.root.signed
         root.expires = _now() + EXPIRY["root"]
-        # Signed by every root key the repository holds: the previous root's
-        # keys and the new root's keys are the same set here.
         self.sign("root", self.root)
+        if previous is not None:
+            signed = set(self.root.signatures)
+            old = previous.signed
+            for keyid in old.roles["root"].keyids:
+                if keyid not in signed:
+                    self.root.sign(_signer(self.path, old.keys[keyid]), append=True)
+            try:
+                previous.verify_delegate("root", self.root)
+                self.root.verify_delegate("root", self.root)
+            except RepositoryError as e:
+                raise RepoError(f"the new root does not meet the root threshold ({e})") from e
         data = self.root.to_bytes(JSONSerializer(compact=False))
         _write_atomic(self.meta_dir / f"{root.version}.root.json", data)
         _write_atomic(self.path / "root.json", data)
@@ -271,23 +283,48 @@ def add(repo_dir: Path, name: str, version: str, data: bytes, channel: str = "st
             "timestamp_version": repo.timestamp.signed.version}
 
 
+SNAPSHOT_RENEW = timedelta(days=3)
+
+
 def timestamp(repo_dir: Path) -> dict[str, Any]:
+    """A new timestamp (run daily); the snapshot is signed anew too when it
+    expires within SNAPSHOT_RENEW, so a repository without new packages for
+    a week stays valid.  Both are signed by the online key."""
     with _locked(Path(repo_dir)):
         repo = Repo.load(repo_dir)
-        repo.bump_timestamp()
+        renew = repo.snapshot.signed.expires - _now() <= SNAPSHOT_RENEW
+        if renew:
+            repo.bump("snapshot")
+        else:
+            repo.bump_timestamp()
     ts = repo.timestamp.signed
     return {"timestamp_version": ts.version, "expires": ts.expires.isoformat(),
-            "snapshot_version": ts.snapshot_meta.version}
+            "snapshot_version": ts.snapshot_meta.version, "snapshot_renewed": renew}
 
 
-def rotate(repo_dir: Path, role: str) -> dict[str, Any]:
-    if role not in ROLES:
-        raise RepoError(f"cannot rotate {role!r}; roles: {', '.join(ROLES)}", EXIT_USAGE)
+def rotate(repo_dir: Path, role: str, key: str = "") -> dict[str, Any]:
+    """Replace ROLE's key; for root, one root key (``key``: a key id or its
+    start; the first root key when empty), keeping the threshold."""
+    if role not in ("root", *ROLES):
+        raise RepoError(f"cannot rotate {role!r}; roles: root, {', '.join(ROLES)}",
+                        EXIT_USAGE)
+    if key and role != "root":
+        raise RepoError("--key picks one of several root keys; other roles have one key",
+                        EXIT_USAGE)
     with _locked(Path(repo_dir)):
         repo = Repo.load(repo_dir)
         old = [k.keyid for k in repo.role_keys(role)]
+        if role == "root":
+            old = [_pick_root_key(old, key)]
         new = _new_signer(repo.path).public_key
-        if role in CHANNELS:
+        previous = Metadata[Root].from_bytes(repo.root.to_bytes())
+        if role == "root":
+            root = repo.root.signed
+            root.add_key(new, "root")
+            root.revoke_key(old[0], "root")
+            root.version += 1
+            repo.write_root(previous)
+        elif role in CHANNELS:
             targets = repo.targets["targets"].signed
             for keyid in old:
                 targets.revoke_key(keyid, role)
@@ -300,7 +337,7 @@ def rotate(repo_dir: Path, role: str) -> dict[str, Any]:
             for keyid in old:
                 root.revoke_key(keyid, role)
             root.version += 1
-            repo.write_root()
+            repo.write_root(previous)
             if role == "timestamp":
                 repo.bump_timestamp()
             else:
@@ -309,6 +346,16 @@ def rotate(repo_dir: Path, role: str) -> dict[str, Any]:
     return {"role": role, "old_keyids": old, "new_keyid": new.keyid,
             "root_version": repo.root.signed.version,
             "timestamp_version": repo.timestamp.signed.version}
+
+
+def _pick_root_key(keyids: list[str], key: str) -> str:
+    if not key:
+        return keyids[0]
+    found = [k for k in keyids if k.startswith(key.lower())]
+    if len(found) != 1:
+        raise RepoError(f"{key!r} names {'no' if not found else 'more than one'} root key; "
+                        f"root keys: {', '.join(k[:12] for k in keyids)}", EXIT_USAGE)
+    return found[0]
 
 
 def _remove_unused_keys(repo: Repo) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater
 
 from engine.ai import update_log
+from engine.ai.activation import candidates
 from engine.ai.package import (
     ModelPackage,
     ModelPackageError,
@@ -85,7 +85,8 @@ def model_config(paths: AppPaths, settings: dict[str, str]) -> RepoConfig:
     if channel not in MODEL_CHANNELS:
         raise ModelUpdateConfigError(f"models.channel must be one of {', '.join(MODEL_CHANNELS)}")
     return RepoConfig(url=url.rstrip("/") + "/", trusted_root=Path(root), channel=channel,
-                      cache=paths.cache / "model-updates")
+                      cache=paths.cache / "model-updates",
+                      ca_bundle=get("cloud.ca_bundle"), proxy=get("cloud.proxy"))
 
 
 def public_url(url: str) -> str:
@@ -103,11 +104,6 @@ def _actor() -> str:
         return getpass.getuser()
     except Exception:  # no name for this user id (a container, say)
         return ""
-
-
-def candidates(models_root: Path) -> list[ModelPackage | tuple[Path, str]]:
-    """Candidate packages (fetched, verified, not activated), like list_packages."""
-    return list_packages(staging.candidates_dir(models_root))
 
 
 def check(paths: AppPaths, settings: dict[str, str]) -> CheckResult:
@@ -138,22 +134,26 @@ def _check_locked(config: RepoConfig, models_root: Path) -> CheckResult:
                             if isinstance(p, ModelPackage) and p.name == (name or p.name)),
                            key=lambda p: parse_version(p.version), default=None)
     cand_v = newest_candidate.version if newest_candidate else None
-    base = {"url": public_url(config.url), "channel": config.channel}
+    base: dict[str, Any] = {"url": public_url(config.url), "channel": config.channel}
+    resets: list[str] = []
     try:
-        updater = open_updater(config)
+        updater = open_updater(config, on_reset=resets.append)
+        if resets:
+            base["trusted_root_reset"] = resets[0]
         found = newest_target(updater, config.cache, config.channel, name, floor)
     except ModelUpdateError as exc:
         _log_failure(log, base, exc)
         raise
+    note = f"{resets[0]}; " if resets else ""
     if found is None:
         return CheckResult(active_v, cand_v, name or (newest_candidate.name
                            if newest_candidate else None), False,
-                           f"up to date on the {config.channel} channel")
+                           f"{note}up to date on the {config.channel} channel")
     info, keyids = found
     pkg = fetch_candidate(updater, info, keyids, models_root, base)
     version, pkg_name = pkg.version, pkg.name
     return CheckResult(active_v, version, pkg_name, True,
-                       f"fetched and verified {pkg_name} {version} from the "
+                       f"{note}fetched and verified {pkg_name} {version} from the "
                        f"{config.channel} channel; it is a candidate, not active")
 
 
@@ -180,7 +180,6 @@ def fetch_candidate(updater: Updater, info: TargetFile, keyids: list[str],
             updater.download_target(info, str(tar))
         except Exception as exc:
             raise as_update_error(exc) from exc
-        details["sha256"] = hashlib.sha256(tar.read_bytes()).hexdigest()
         update_log.append(log, "fetched", details, actor=_actor())
         unpacked = staging.unpack(tar, work / "unpacked", f"{pkg_name}-{version}")
         try:

@@ -2,7 +2,7 @@
 
 The command line maps them to exit statuses: configuration errors to 2, an
 unreachable repository to 3, everything else (a repository or package that
-fails verification, a full disk) to 1.
+fails verification, a certificate that does not verify, a full disk) to 1.
 """
 
 from __future__ import annotations
@@ -24,3 +24,7 @@ class ModelRepoOffline(ModelUpdateError):
 
 class ModelRepoRejected(ModelUpdateError):
     """The repository or the package failed verification (signature, expiry, hashes)."""
+
+
+class ModelRepoTlsError(ModelUpdateError):
+    """The repository's certificate does not verify (models.url, cloud.ca_bundle)."""

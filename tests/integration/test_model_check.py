@@ -78,22 +78,24 @@ def test_newer_stable_package_is_fetched_verified_kept_as_candidate_not_activate
     code, doc, err = check(home)
     assert code == 0, err
     assert doc["active"] == "1.0.0" and doc["candidate"] == "1.1.0"
-    assert doc["accepted"] is None and doc["report"] is None
-    assert "not activated" in doc["reason"]
+    # The dummy network files cannot run: acceptance refuses, and says why.
+    assert doc["accepted"] is False and doc["report"]["accepted"] is False
+    assert "acceptance could not run" in doc["reason"]
     assert active_version(home) == "1.0.0"
     assert (home / "models" / ".candidates" / "demo-1.1.0" / "model.keras").is_file()
     assert not (home / "models" / "demo-1.1.0").exists()
     log = events(home)
-    assert [e.event for e in log][-2:] == ["fetched", "verified"]
-    details = log[-1].details
+    assert [e.event for e in log][-3:] == ["fetched", "verified", "refused"]
+    details = log[-2].details
     assert details["url"] == base and details["target"] == "stable/demo-1.1.0.tar"
     assert details["sha256"] == added["sha256"] and details["version"] == "1.1.0"
     assert details["keyids"]
 
     code, doc, err = check(home)
     assert code == 0, err
-    assert "up to date" in doc["reason"] and doc["candidate"] == "1.1.0"
-    assert [e.event for e in events(home)][-1] == "verified"
+    assert "up to date" not in doc["reason"] and doc["candidate"] == "1.1.0"
+    assert doc["accepted"] is False  # the stored verdict; acceptance is not run again
+    assert [e.event for e in events(home)][-1] == "refused"
 
     listing = json.loads(run_cli("models", "list", "--json", home=home).stdout)
     assert listing["active"]["version"] == "1.0.0"
@@ -164,7 +166,8 @@ def test_pilot_channel_is_followed_when_configured(site, tmp_path: Path) -> None
     assert code == 0, err
     assert doc["candidate"] == "1.2.0"
     assert (home / "models" / ".candidates" / "demo-1.2.0").is_dir()
-    assert events(home)[-1].details["target"] == "pilot/demo-1.2.0.tar"
+    assert [e.details.get("target") for e in events(home)
+            if e.event == "verified"][-1] == "pilot/demo-1.2.0.tar"
 
 
 def test_signed_archive_with_an_escaping_path_is_refused(site, tmp_path: Path) -> None:

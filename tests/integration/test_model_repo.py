@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import shutil
@@ -9,6 +10,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +223,56 @@ def test_timestamp_and_key_rotations_are_followed_by_an_existing_client(repo, tm
         forged.to_file(str(folder / "metadata" / "timestamp.json"))
         with pytest.raises(UnsignedMetadataError):
             client(folder, base, Path(doc["root"]), cache)
+
+
+def test_root_key_rotation_meets_both_thresholds_and_is_followed(repo, tmp_path) -> None:
+    folder, doc = repo
+    target = run_json("add", folder, BUILTIN)["target"]
+    cache = tmp_path / "cache"
+    first = Metadata[Root].from_file(doc["root"])
+    retired = first.signed.roles["root"].keyids[1]
+    with serve_folder(folder) as base:
+        client(folder, base, Path(doc["root"]), cache)
+        rotated = run_json("rotate", folder, "root", "--key", retired[:8])
+        assert rotated["old_keyids"] == [retired] and rotated["root_version"] == 2
+        second = Metadata[Root].from_file(str(folder / "metadata" / "2.root.json"))
+        assert (folder / "root.json").read_bytes() == (
+            folder / "metadata" / "2.root.json").read_bytes()
+        first.verify_delegate("root", second)  # the old threshold of old keys
+        second.verify_delegate("root", second)  # and the new threshold of new keys
+        keys = second.signed.roles["root"].keyids
+        assert retired not in keys and rotated["new_keyid"] in keys
+        assert (len(keys), second.signed.roles["root"].threshold) == (3, 2)
+        assert not (folder / "keys" / f"{retired}.pem").exists()
+        updater = client(folder, base, Path(doc["root"]), cache)
+        assert updater.get_targetinfo(target) is not None
+        assert cached_version(cache, "root") == 2
+
+    done = model_repo("rotate", folder, "root", "--key", "zz", ok=False)
+    assert done.returncode == 2 and "names no root key" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    done = model_repo("rotate", folder, "timestamp", "--key", keys[0], ok=False)
+    assert done.returncode == 2 and "--key" in done.stderr
+    assert not (folder / "metadata" / "3.root.json").exists()
+
+
+def test_daily_timestamp_renews_a_snapshot_about_to_expire(repo, monkeypatch) -> None:
+    """A week without a new package: the daily timestamp job keeps clients working."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    repo_lib = importlib.import_module("model_repo_lib")
+    folder, _ = repo
+    before = json.loads(model_repo("timestamp", folder).stdout)
+    assert before["snapshot_renewed"] is False
+    real_now = repo_lib._now
+    # Five days later the 7-day snapshot has 2 days left: signed anew.
+    monkeypatch.setattr(repo_lib, "_now", lambda: real_now() + timedelta(days=5))
+    renewed = repo_lib.timestamp(folder)
+    assert renewed["snapshot_renewed"] is True
+    assert renewed["snapshot_version"] > before["snapshot_version"]
+    # Three days after that the new one has 4 days left: only a timestamp.
+    monkeypatch.setattr(repo_lib, "_now", lambda: real_now() + timedelta(days=8))
+    assert repo_lib.timestamp(folder)["snapshot_renewed"] is False
+    snap_v = renewed["snapshot_version"]
+    snapshot = json.loads((folder / "metadata" / f"{snap_v}.snapshot.json").read_text())
+    expires = datetime.fromisoformat(snapshot["signed"]["expires"].replace("Z", "+00:00"))
+    assert expires - datetime.now(UTC) > timedelta(days=11)

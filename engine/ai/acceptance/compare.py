@@ -87,9 +87,10 @@ def compare_auc(labels: np.ndarray, active: np.ndarray, candidate: np.ndarray) -
     return AucComparison(aucs[0], aucs[1], diff, diff - Z95 * se, diff + Z95 * se)
 
 
-def _threshold_for(neg: np.ndarray, specificity: float) -> float:
-    """The lowest threshold t (scores >= t are positive) with specificity >= the given one."""
-    values = np.unique(np.concatenate([neg, [np.inf]]))
+def _threshold_for(scores: np.ndarray, neg: np.ndarray, specificity: float) -> float:
+    """The lowest threshold t (scores >= t are positive) with specificity >= the given one;
+    every score is a possible threshold, so none between two negatives is missed."""
+    values = np.unique(np.concatenate([scores, [np.inf]]))
     for t in values:  # ascending: the first that reaches it is the most sensitive
         if float(np.mean(neg < t)) >= specificity - 1e-12:
             return float(t)
@@ -101,7 +102,7 @@ def compare_sensitivity(labels: np.ndarray, active: np.ndarray, candidate: np.nd
     y = _checked(labels, active, candidate)
     a, c = np.asarray(active, float), np.asarray(candidate, float)
     spec = float(np.mean(a[y == 0] < threshold))
-    t_c = _threshold_for(c[y == 0], spec)
+    t_c = _threshold_for(c, c[y == 0], spec)
     return SensitivityComparison(
         threshold, spec, t_c,
         float(np.mean(a[y == 1] >= threshold)), float(np.mean(c[y == 1] >= t_c)))

@@ -5,7 +5,9 @@ A breast of a screening study with a final signed read is
 - negative when its outcomes are benign (none malignant), or when the read
   was negative or benign (BI-RADS 1 or 2), the study is at least a year old
   and no malignant outcome was recorded for that breast;
-- left out otherwise (no truth yet).
+- left out when a cancer of that breast was found within the year after
+  the screen on a later study (the audit's false negative), and otherwise
+  when there is no truth yet.
 
 The set is used only when it holds at least MIN_EACH positive and MIN_EACH
 negative breasts; the images are read from the library.
@@ -24,6 +26,7 @@ from engine.ai.service import datasets_from_library
 from engine.errors import MammoDeskError
 from engine.library.outcomes import audit_data
 from engine.library.store import Library
+from engine.reading.audit_measures import follow_up_end
 
 log = logging.getLogger(__name__)
 MIN_EACH = 20
@@ -52,8 +55,11 @@ def site_set(library: Library, today: dt.date | None = None) -> SiteSet:
     today = today or dt.date.today()
     data = audit_data(library, None)
     results: dict[tuple[str, str], set[str]] = defaultdict(set)
+    cancers: dict[tuple[str, str], list[dt.date]] = defaultdict(list)  # (patient, side)
     for o in data.outcomes:
         results[(o.outcome.study_uid, o.outcome.side)].add(o.outcome.result)
+        if o.outcome.result == "malignant" and o.patient_id:
+            cancers[(o.patient_id, o.outcome.side)].append(o.outcome.date)
     labels: dict[str, dict[str, int]] = {}
     for exam in data.exams:
         if not exam.final or exam.exam != "screening":
@@ -62,8 +68,15 @@ def site_set(library: Library, today: dt.date | None = None) -> SiteSet:
                       and (today - exam.study_date).days >= FOLLOW_UP_DAYS)
         for side in ("R", "L"):
             found = results.get((exam.study_uid, side), set())
+            # A cancer found within the year after this screen (on a later
+            # study of hers): the audit's false negative, never a normal breast.
+            later = exam.study_date is not None and any(
+                exam.study_date <= d <= follow_up_end(exam.study_date)
+                for d in cancers.get((exam.patient_id, side), []))
             if "malignant" in found:
                 labels.setdefault(exam.study_uid, {})[side] = 1
+            elif later:
+                continue
             elif "benign" in found or (exam.overall in NEGATIVE_READS and old_enough):
                 labels.setdefault(exam.study_uid, {})[side] = 0
     return SiteSet(labels)
