@@ -46,6 +46,11 @@ class AppContext(QObject):
         self._ai_enabled = ai_enabled
         self._waiting: list[Callable[[], None]] = []
 
+    @property
+    def ai_enabled(self) -> bool:
+        """Whether this window runs the AI at all (off for --no-ai and tests)."""
+        return self._ai_enabled
+
     def load_model(self) -> None:
         """Start loading the active model package (call after the window shows)."""
         if not self._ai_enabled:

@@ -1,6 +1,6 @@
 """The main window: worklist and reading view, menus, keyboard shortcuts,
-drag-and-drop import, and a status bar with the model, sync and offline
-state."""
+drag-and-drop import, and a status bar with the model, a model update
+waiting, and the sync and offline state."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ PREPARE_ON_IMPORT = 20  # studies decoded for display right after an import
 
 
 class MainWindow(QMainWindow):
+    # The daily model update check: None runs it when the AI is on (tests ask for it).
+    auto_model_check: bool | None = None
+
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
@@ -53,6 +56,9 @@ class MainWindow(QMainWindow):
         self._said_for: str | None = None  # the study the status line is about, if any
         bar = self.statusBar()
         bar.addWidget(self.status_msg, 1)
+        self.update_label = QLabel()  # a model update waiting for a decision
+        self.update_label.hide()
+        bar.addPermanentWidget(self.update_label)
         bar.addPermanentWidget(self.model_label)
         bar.addPermanentWidget(self.sync_label)
         ctx.model_changed.connect(lambda _s: self.model_label.setText(ctx.model_text))
@@ -75,6 +81,11 @@ class MainWindow(QMainWindow):
         self.resize(1600, 1000)
         self.stack.currentChanged.connect(lambda _i: self.screens.study_shown())
         self.reading.study_changed.connect(self.screens.study_shown)
+        from ui.model_update_runner import ModelUpdates
+
+        self.model_updates = ModelUpdates(ctx, self.update_label, self)
+        self.refresh_model_notice()
+        self.model_updates.start_daily(self.auto_model_check)
 
     # -- actions ---------------------------------------------------------------
 
@@ -168,6 +179,7 @@ class MainWindow(QMainWindow):
                      True)
         self._action(ai, "Heatmap more transparent", "[",
                      lambda: self.reading.ai.step_opacity(-10), True)
+        self._action(ai, "Models...", "Ctrl+Shift+L", self.models_dialog)
         self.shortcuts.append(("U", "Mark the selected study urgent or routine (worklist)"))
         helpm = m.addMenu("&Help")
         self._action(helpm, "Keyboard shortcuts", ["F1", "?"], lambda: self.help.toggle())
@@ -412,6 +424,14 @@ class MainWindow(QMainWindow):
             return
         open_outcome_form(self.ctx, uid, self)
 
+    def models_dialog(self) -> None:
+        from ui.models_dialog import open_models_dialog
+
+        open_models_dialog(self.ctx, self, on_close=self.refresh_model_notice)
+
+    def refresh_model_notice(self) -> None:
+        self.model_updates.refresh_notice()
+
     def audit_window(self) -> None:
         from ui.audit_window import open_audit_window
 
@@ -447,6 +467,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, e) -> None:
         self.sync.stop()
+        self.model_updates.stop()
         self.screens.close()
         self.reading.leave(wait=True)
         super().closeEvent(e)
