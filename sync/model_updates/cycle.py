@@ -109,7 +109,8 @@ def import_and_accept(paths: AppPaths, settings: dict[str, str], bundle: Path,
                       progress: Progress | None = None) -> tuple[CheckOutcome, list[str]]:
     """``check_and_accept`` from a USB bundle (sync.model_updates.bundle) instead
     of the network; also returns the bundle's warnings (an expiry in grace)."""
-    from sync.model_updates.bundle import grace_days, import_bundle
+    from sync.model_updates.bundle import grace_days
+    from sync.model_updates.bundle_import import import_bundle
 
     result = import_bundle(paths, settings, bundle, grace_days(settings))
     outcome = accept_newest(paths, settings, result.name, result.reason, progress)

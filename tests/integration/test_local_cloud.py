@@ -1,8 +1,9 @@
 """The reference cloud (packaging/cloud/local-cloud): nginx TLS + Orthanc DICOMweb.
 
 What a client of the cloud relies on: the JSON it prints, STOW-RS and QIDO-RS
-through nginx, idempotent re-posts, authentication, certificate checks, and
-data that survives a restart.
+through nginx, idempotent re-posts, authentication, certificate checks, data
+that survives a restart, and the TUF model repository served by the same
+nginx, which a workstation's `models check` reads.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import stat
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -20,12 +23,14 @@ import pydicom
 import pytest
 import requests
 
-from tests.support.cloud import SCRIPT, LocalCloud
+from tests.support.cli import run_cli
+from tests.support.cloud import SCRIPT, SHIPPED_MODEL, LocalCloud, shipped_model_copy
 from tests.support.faultproxy import Fault, FaultProxy
 
 pytestmark = pytest.mark.slow  # the fast tier (-m "not slow") leaves it to CI
 
-KEYS = {"url", "ca", "user", "password", "https_port", "orthanc_port", "orthanc_url"}
+KEYS = {"url", "ca", "user", "password", "https_port", "orthanc_port", "orthanc_url",
+        "models_url", "models_root", "models_repo"}
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +117,10 @@ def test_start_prints_one_json_document_and_is_idempotent(cloud: LocalCloud):
     assert doc["user"] == "mammodesk"
     assert re.fullmatch(r"[A-Za-z0-9_-]{20,}", doc["password"])
     assert (doc["url"], doc["password"]) == (cloud.url, cloud.password)
+    assert doc["models_url"] == f"https://localhost:{doc['https_port']}/models/"
+    assert doc["models_repo"] == str(cloud.directory / "model-repo")
+    assert doc["models_root"] == str(Path(doc["models_repo"]) / "root.json")
+    assert json.loads(Path(doc["models_root"]).read_text())["signed"]["_type"] == "root"
     stored = cloud.directory / "cloud.json"
     assert json.loads(stored.read_text()) == doc
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
@@ -217,10 +226,17 @@ def test_orthanc_restarted_behind_nginx(cloud: LocalCloud):
     assert _qido_study_uids(cloud) == []
 
 
+def _model_repo_state(cloud: LocalCloud) -> tuple[bytes, list[str], list[str]]:
+    repo = Path(cloud.models_repo)
+    return (Path(cloud.models_root).read_bytes(), sorted(p.name for p in (repo / "keys").iterdir()),
+            sorted(p.name for p in (repo / "targets").rglob("*.tar")))
+
+
 def test_stop_leaves_nothing_running_and_start_keeps_the_data(cloud: LocalCloud,
                                                               dicom_file: Path):
     assert _curl_stow(cloud, dicom_file) == 200
     password, ca = cloud.password, Path(cloud.ca).read_bytes()
+    models = _model_repo_state(cloud)
     cloud.stop()
     assert _processes_of(cloud.directory) == []
     subprocess.run([str(SCRIPT), "stop", str(cloud.directory)], check=True, timeout=60)
@@ -228,6 +244,11 @@ def test_stop_leaves_nothing_running_and_start_keeps_the_data(cloud: LocalCloud,
     assert (cloud.password, Path(cloud.ca).read_bytes()) == (password, ca)
     assert cloud.instance_uids() == [_sop_uid(dicom_file)]
     assert _qido_study_uids(cloud) == [_study_uid(dicom_file)]
+    # The same model repository: new root keys would make workstations refuse it.
+    assert _model_repo_state(cloud) == models
+    answer = requests.get(cloud.models_url + "metadata/timestamp.json", verify=cloud.ca,
+                          timeout=30)
+    assert answer.status_code == 200
 
 
 def test_errors_are_one_line(tmp_path: Path):
@@ -243,3 +264,99 @@ def test_errors_are_one_line(tmp_path: Path):
     done = subprocess.run([str(SCRIPT), "stop", str(tmp_path / "never-started")],
                           capture_output=True, text=True, timeout=60, check=False)
     assert (done.returncode, done.stderr) == (0, "")
+
+
+# -- the model repository ---------------------------------------------------------
+
+def _shipped_version() -> str:
+    return str(json.loads((SHIPPED_MODEL / "manifest.json").read_text())["version"])
+
+
+def test_the_model_repository_is_served_without_its_keys_or_a_password(cloud: LocalCloud):
+    repo = Path(cloud.models_repo)
+    target = next((repo / "targets" / "stable").glob(f"*.mammodesk-phantom-"
+                                                     f"{_shipped_version()}.tar"))
+    answer = requests.get(f"{cloud.models_url}targets/stable/{target.name}", verify=cloud.ca,
+                          timeout=60)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "application/x-tar"
+    assert answer.content == target.read_bytes()
+    meta = requests.get(cloud.models_url + "metadata/1.root.json", verify=cloud.ca, timeout=30)
+    assert (meta.status_code, meta.headers["Content-Type"]) == (200, "application/json")
+    assert meta.content == (repo / "metadata" / "1.root.json").read_bytes()
+    keys = sorted((repo / "keys").iterdir())
+    assert keys and stat.S_IMODE((repo / "keys").stat().st_mode) == 0o700
+    for path in (f"keys/{keys[0].name}", f"metadata/../keys/{keys[0].name}",
+                 f"metadata/%2e%2e/keys/{keys[0].name}", "root.json", ".lock", "metadata/"):
+        done = _curl("--cacert", cloud.ca, "--path-as-is", "-o", os.devnull,
+                     "-w", "%{http_code}", cloud.models_url + path)
+        assert _status(done) in (403, 404), path
+
+
+def test_a_workstation_checks_the_cloud_for_models(cloud: LocalCloud, tmp_path: Path):
+    home = tmp_path / "home"
+    for key, value in (("models.url", cloud.models_url), ("models.root", cloud.models_root),
+                       ("cloud.ca_bundle", cloud.ca)):
+        assert run_cli("config", "set", key, value, home=home).returncode == 0
+
+    def check() -> dict:
+        done = run_cli("models", "check", "--json", home=home)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    # The cloud publishes the shipped model, which is the built-in active one.
+    shipped = _shipped_version()
+    first = check()
+    assert (first["active"], first["candidate"]) == (shipped, None)
+    assert "up to date" in first["reason"]
+
+    major, minor, patch = (int(n) for n in shipped.split("."))
+    newer = f"{major}.{minor}.{patch + 1}"
+    nginx_pid = (cloud.directory / "nginx.pid").read_text()
+    published = cloud.publish_model(shipped_model_copy(tmp_path / "newer", newer))
+    assert published["target"] == f"stable/mammodesk-phantom-{newer}.tar"
+    second = check()  # served at once: nginx was not restarted
+    assert (second["active"], second["candidate"]) == (shipped, newer)
+    assert (cloud.directory / "nginx.pid").read_text() == nginx_pid
+    listed = json.loads(run_cli("models", "list", "--json", home=home).stdout)
+    assert [(c["name"], c["version"], c["ok"]) for c in listed["candidates"]] == [
+        ("mammodesk-phantom", newer, True)]
+    assert listed["active"]["version"] == shipped
+
+
+def _models_status(cloud: LocalCloud) -> int:
+    return requests.get(cloud.models_url + "metadata/timestamp.json", verify=cloud.ca,
+                        timeout=30).status_code
+
+
+def test_start_brings_an_older_nginx_configuration_up_to_date(cloud: LocalCloud):
+    # nginx configured by a local-cloud from before the model repository:
+    # start restarts it with the /models/ locations, on the same port.
+    conf = cloud.directory / "nginx.conf"
+    current = conf.read_text()
+    older = re.sub(r"\n        location /models/.*?\n\n", "\n", current, flags=re.S)
+    assert "/models/" not in older
+    conf.write_text(older)
+    os.kill(int((cloud.directory / "nginx.pid").read_text()), signal.SIGHUP)  # reload
+    deadline = time.monotonic() + 20
+    while _models_status(cloud) == 200:  # now Orthanc's, behind the password
+        assert time.monotonic() < deadline, "nginx did not reload its configuration"
+        time.sleep(0.2)
+    port = cloud.https_port
+    cloud.ensure_running()
+    assert cloud.https_port == port
+    assert _models_status(cloud) == 200
+    assert conf.read_text() == current
+
+
+def test_start_refuses_a_model_repository_folder_it_did_not_make(tmp_path: Path):
+    (tmp_path / "cloud" / "model-repo").mkdir(parents=True)
+    (tmp_path / "cloud" / "model-repo" / "notes.txt").write_text("not a repository")
+    done = subprocess.run([str(SCRIPT), "start", str(tmp_path / "cloud")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "model-repo" in done.stderr and "not a model repository" in done.stderr
+    assert _processes_of(tmp_path / "cloud") == []
+    assert sorted(p.name for p in (tmp_path / "cloud" / "model-repo").iterdir()) == ["notes.txt"]

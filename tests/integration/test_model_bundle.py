@@ -19,6 +19,7 @@ from engine.ai.package import active_package, install_package
 from engine.paths import AppPaths, app_paths
 from engine.settings import Settings
 from sync.model_updates import bundle as bundles
+from sync.model_updates import bundle_import
 from sync.model_updates.client import check
 from sync.model_updates.errors import ModelRepoRejected, ModelUpdateConfigError, ModelUpdateError
 from tests.support.model_bundles import expire_timestamp, packed, repo_lib
@@ -43,7 +44,7 @@ class Site:
         return out
 
     def import_(self, stick: Path, grace: int = 0) -> bundles.ImportResult:
-        return bundles.import_bundle(self.clinic, Settings(self.clinic.config).all(), stick,
+        return bundle_import.import_bundle(self.clinic, Settings(self.clinic.config).all(), stick,
                                      grace)
 
 

@@ -2,7 +2,8 @@
 
 Inspection goes to Orthanc's own REST API on its loopback port (no TLS, no
 authentication), so it sees what the server really stored, duplicates
-included, whatever the DICOMweb layer reports.
+included, whatever the DICOMweb layer reports.  Model packages are published
+in the cloud's TUF model repository with packaging/cloud/model-repo.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "packaging" / "cloud" / "local-cloud"
+MODEL_REPO = ROOT / "packaging" / "cloud" / "model-repo"
+SHIPPED_MODEL = ROOT / "resources" / "models" / "mammodesk-phantom"
 PACKAGES = "orthanc orthanc-dicomweb nginx-light curl openssl"
 SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"
 TIMEOUT_S = 30
@@ -37,8 +41,9 @@ def missing_software() -> str | None:
 
 
 def _script(command: str, directory: Path, timeout: float = 120) -> str:
-    done = subprocess.run([str(SCRIPT), command, str(directory)], capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    # This Python: it has python-tuf, which the model repository needs.
+    done = subprocess.run([sys.executable, str(SCRIPT), command, str(directory)],
+                          capture_output=True, text=True, timeout=timeout, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"local-cloud {command} {directory} failed "
                            f"(exit {done.returncode}): {done.stderr.strip()}")
@@ -54,6 +59,9 @@ class LocalCloud:
     https_port: int
     orthanc_port: int
     orthanc_url: str
+    models_url: str
+    models_root: str
+    models_repo: str
     directory: Path
 
     @classmethod
@@ -62,7 +70,9 @@ class LocalCloud:
         doc = json.loads(_script("start", directory))
         return cls(url=doc["url"], ca=doc["ca"], user=doc["user"], password=doc["password"],
                    https_port=int(doc["https_port"]), orthanc_port=int(doc["orthanc_port"]),
-                   orthanc_url=doc["orthanc_url"], directory=directory)
+                   orthanc_url=doc["orthanc_url"], models_url=doc["models_url"],
+                   models_root=doc["models_root"], models_repo=doc["models_repo"],
+                   directory=directory)
 
     # -- servers
     def stop(self) -> None:
@@ -143,3 +153,34 @@ class LocalCloud:
         self.url, self.https_port = fresh.url, fresh.https_port
         self.orthanc_url, self.orthanc_port = fresh.orthanc_url, fresh.orthanc_port
         self.password = fresh.password
+        self.models_url = fresh.models_url
+
+    # -- the model repository
+    def publish_model(self, package: Path, channel: str = "stable") -> dict:
+        """`model-repo add` into the cloud's repository; its JSON answer."""
+        done = subprocess.run([sys.executable, str(MODEL_REPO), "add", self.models_repo,
+                               str(package), "--channel", channel], capture_output=True,
+                              text=True, timeout=TIMEOUT_S * 4, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"model-repo add {package} failed (exit {done.returncode}): "
+                               f"{done.stderr.strip()}")
+        return json.loads(done.stdout)
+
+
+def shipped_model_copy(folder: Path, version: str, padding_bytes: int = 0) -> Path:
+    """The shipped model package copied to ``folder`` as ``version``; with
+    ``padding_bytes`` of random data in an extra listed file, evaluation/padding.bin."""
+    from engine.ai.package_manifest import write_manifest
+
+    shutil.copytree(SHIPPED_MODEL, folder)
+    if padding_bytes:
+        with open(folder / "evaluation" / "padding.bin", "wb") as out:
+            left = padding_bytes
+            while left:
+                block = os.urandom(min(left, 1 << 20))
+                out.write(block)
+                left -= len(block)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["version"] = version
+    write_manifest(folder, manifest)
+    return folder

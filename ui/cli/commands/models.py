@@ -28,7 +28,8 @@ from ui.cli.output import NOT_CLINICAL, note, print_json, show_progress
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("models", help="the model packages' update log")
+    p = sub.add_parser("models", help="model packages: updates, acceptance, switching, "
+                                      "the update log")
     actions = p.add_subparsers(title="actions", metavar="ACTION", required=True)
     audit = actions.add_parser(
         "audit", help="print the update log and check its hash chain (exit 1 when it "
