@@ -13,7 +13,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import shiboken6
 from PySide6.QtWidgets import QLabel
@@ -52,13 +51,12 @@ def shown_time(at: str) -> str:
 
 def shown_url(url: str) -> str:
     """The repository URL without user name, password, query or fragment."""
+    from sync.model_updates.client import public_url
+
     try:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port
+        return public_url(url)
     except ValueError:
         return "(not a valid URL)"
-    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def one_line(value: object) -> str:
