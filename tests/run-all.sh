@@ -24,8 +24,8 @@ fi
 
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --no-cache-dir --upgrade pip
-.venv/bin/python -m pip install -q --no-cache-dir -e '.[test]'
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
 
 # The suite writes a few GB of synthetic studies under the temporary folder:
 # say how much room there is, so that a full disk is recognised as such.
@@ -44,4 +44,4 @@ echo "== pytest"
 # (or leave it empty for a random one) to explore further by hand.
 export MAMMODESK_FUZZ_SECONDS="${MAMMODESK_FUZZ_SECONDS:-60}"
 export MAMMODESK_FUZZ_SEED="${MAMMODESK_FUZZ_SEED-20261207}"
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --durations=15 "$@"

@@ -22,6 +22,7 @@ from sync.model_updates import bundle as bundles
 from sync.model_updates import bundle_import
 from sync.model_updates.client import check
 from sync.model_updates.errors import ModelRepoRejected, ModelUpdateConfigError, ModelUpdateError
+from tests.support.cli import run_cli
 from tests.support.model_bundles import expire_timestamp, packed, repo_lib
 from tests.support.model_packages import make_package
 from tests.support.static_server import serve_folder
@@ -44,8 +45,8 @@ class Site:
         return out
 
     def import_(self, stick: Path, grace: int = 0) -> bundles.ImportResult:
-        return bundle_import.import_bundle(self.clinic, Settings(self.clinic.config).all(), stick,
-                                     grace)
+        return bundle_import.import_bundle(self.clinic, Settings(self.clinic.config).all(),
+                                           stick, grace)
 
 
 def unused_port() -> int:
@@ -262,3 +263,26 @@ def test_bundle_paths_cannot_leave_the_bundle(tmp_path: Path) -> None:
         fetcher.download_bytes("bundle:///metadata/7.root.json", 1000)
     with pytest.raises(ModelRepoRejected, match=r"lacks metadata/3\.snapshot\.json"):
         fetcher.download_bytes("bundle:///metadata/3.snapshot.json", 1000)
+
+
+def test_the_command_line_exports_and_imports_a_bundle(site: Site) -> None:
+    """`models export-bundle OUT` online, `models import-bundle PATH --json` at the
+    clinic: the package arrives as a candidate and goes through acceptance (the
+    dummy network files cannot run, so it is refused and stays inactive)."""
+    site.add("1.1.0")
+    stick = site.tmp / "stick" / "cli"
+    done = run_cli("models", "export-bundle", str(stick), home=site.office.config.parent)
+    assert done.returncode == 0, done.stderr
+    assert "stable channel" in done.stdout and "demo 1.1.0" in done.stdout
+    again = run_cli("models", "export-bundle", str(stick), home=site.office.config.parent)
+    assert again.returncode == 2 and len(again.stderr.strip().splitlines()) == 1
+    done = run_cli("models", "import-bundle", str(stick), "--json",
+                   home=site.clinic.config.parent)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["candidate"] == "1.1.0" and doc["accepted"] is False and doc["active"] == "1.0.0"
+    assert doc["warnings"] == []
+    bad = site.tmp / "stick" / "not-a-bundle"
+    bad.mkdir()
+    done = run_cli("models", "import-bundle", str(bad), home=site.clinic.config.parent)
+    assert done.returncode == 1 and "model bundle import failed" in done.stderr

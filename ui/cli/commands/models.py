@@ -16,8 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from engine.paths import AppPaths
 from ui.cli.exit_codes import ExitCode
@@ -25,6 +26,8 @@ from ui.cli.exit_codes import ExitCode
 if TYPE_CHECKING:
     from sync.model_updates.cycle import CheckOutcome
 from ui.cli.output import NOT_CLINICAL, note, print_json, show_progress
+
+T = TypeVar("T")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -105,9 +108,10 @@ def _progress(what: str, done: int, total: int) -> None:
         print(f"\r{what}: {done}/{total} studies", end=end, file=sys.stderr, flush=True)
 
 
-def run_check(args: argparse.Namespace, paths: AppPaths) -> int:
-    from engine.settings import Settings
-    from sync.model_updates.cycle import check_and_accept
+def _guarded(work: Callable[[], T], failure: str, logged: bool = True) -> T | ExitCode:
+    """Run a model update step; its failure as one line and an exit status:
+    a setting missing or wrong is raised (exit 2), an unreachable repository
+    is 3, anything refused 1."""
     from sync.model_updates.errors import (
         ModelRepoOffline,
         ModelUpdateConfigError,
@@ -115,15 +119,25 @@ def run_check(args: argparse.Namespace, paths: AppPaths) -> int:
     )
 
     try:
-        result = check_and_accept(paths, Settings(paths.config).all(), _progress)
+        return work()
     except ModelUpdateConfigError:
-        raise  # one line, exit 2
+        raise
     except ModelRepoOffline as exc:
         note(f"offline: {exc}")
         return ExitCode.OFFLINE
     except ModelUpdateError as exc:
-        note(f"model check failed: {exc} (see `models audit`)")
+        note(f"{failure}: {exc}" + (" (see `models audit`)" if logged else ""))
         return ExitCode.PARTIAL
+
+
+def run_check(args: argparse.Namespace, paths: AppPaths) -> int:
+    from engine.settings import Settings
+    from sync.model_updates.cycle import check_and_accept
+
+    result = _guarded(lambda: check_and_accept(paths, Settings(paths.config).all(), _progress),
+                      "model check failed")
+    if isinstance(result, ExitCode):
+        return result
     _print_outcome(args, result)
     return ExitCode.OK
 
@@ -146,22 +160,12 @@ def _print_outcome(args: argparse.Namespace, result: CheckOutcome,
 def run_export_bundle(args: argparse.Namespace, paths: AppPaths) -> int:
     from engine.settings import Settings
     from sync.model_updates.bundle import export_bundle
-    from sync.model_updates.errors import (
-        ModelRepoOffline,
-        ModelUpdateConfigError,
-        ModelUpdateError,
-    )
 
-    try:
-        facts = export_bundle(paths, Settings(paths.config).all(), Path(args.out))
-    except ModelUpdateConfigError:
-        raise  # one line, exit 2
-    except ModelRepoOffline as exc:
-        note(f"offline: {exc}")
-        return ExitCode.OFFLINE
-    except ModelUpdateError as exc:
-        note(f"bundle export failed: {exc}")
-        return ExitCode.PARTIAL
+    facts = _guarded(lambda: export_bundle(paths, Settings(paths.config).all(),
+                                           Path(args.out)), "bundle export failed",
+                     logged=False)
+    if isinstance(facts, ExitCode):
+        return facts
     pkgs = ", ".join(f"{p['name']} {p['version']}" for p in facts["packages"]) or "no package"
     print(f"wrote {facts['folder']}: {facts['channel']} channel, timestamp "
           f"v{facts['timestamp_version']}, {pkgs}")
@@ -171,16 +175,13 @@ def run_export_bundle(args: argparse.Namespace, paths: AppPaths) -> int:
 def run_import_bundle(args: argparse.Namespace, paths: AppPaths) -> int:
     from engine.settings import Settings
     from sync.model_updates.cycle import import_and_accept
-    from sync.model_updates.errors import ModelUpdateConfigError, ModelUpdateError
 
-    try:
-        result, warnings = import_and_accept(paths, Settings(paths.config).all(),
-                                             Path(args.path), _progress)
-    except ModelUpdateConfigError:
-        raise  # exit 2
-    except ModelUpdateError as exc:
-        note(f"model bundle import failed: {exc} (see `models audit`)")
-        return ExitCode.PARTIAL
+    done = _guarded(lambda: import_and_accept(paths, Settings(paths.config).all(),
+                                              Path(args.path), _progress),
+                    "model bundle import failed")
+    if isinstance(done, ExitCode):
+        return done
+    result, warnings = done
     for w in warnings:
         note(f"warning: {w}")
     _print_outcome(args, result, {"warnings": warnings})
