@@ -36,7 +36,8 @@ pytestmark = pytest.mark.slow
 SOURCES = ("pyproject.toml", "README.md", "main.py", "engine", "sync", "ui", "resources")
 TRAIN_EXTRA = ("tensorflow", "keras", "tf2onnx", "onnx")
 EXTRA_LINE = 'pip install "mammodesk[train]"'
-SHIPPED = ("resources/models/mammodesk-phantom/model.onnx", "resources/deid/annex_e_2024b.json")
+SHIPPED = ("resources/models/mammodesk-phantom/model.onnx", "resources/deid/annex_e_2024b.json",
+           "resources/acceptance/set.json")
 HIDE_TRAIN_EXTRA = f'''"""Hides the train extra: this environment is a workstation install."""
 import sys
 
