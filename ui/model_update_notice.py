@@ -99,7 +99,8 @@ class Version:
             return f"No acceptance report for {self.name} {self.version}{tail}."
         r = self.report
         head = "Accepted" if r.get("accepted") is True else "Refused"
-        text = f"{head} by acceptance: {one_line(r.get('reason')) or 'no reason recorded'}"
+        reason = one_line(r.get("reason")).removeprefix("accepted: ").removeprefix("refused: ")
+        text = f"{head} by acceptance: {reason or 'no reason recorded'}"
         seconds = r.get("seconds")
         took = f", {seconds:.0f} s" if isinstance(seconds, int | float) else ""
         made = shown_time(str(r.get("made", "")))
