@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from engine.atomic import write_atomically
+from engine.dicom.nodes import NODE_PREFIX, check_ae_title, is_node_key, parse_node
 from engine.errors import MammoDeskError
 from engine.urls import url_problem
 
@@ -50,6 +51,7 @@ KEYS: dict[str, str] = {
                             "(default no: someone activates it)",
     "models.bundle_grace_days": "days an update bundle's expired timestamp is still "
                                 "accepted, always with a warning (default 0: none)",
+    "dicom.ae_title": "this workstation's DICOM AE title (default MAMMODESK)",
     "limits.frame_megapixels": "largest image frame MammoDesk decodes, in megapixels",
     "limits.file_mb": "largest DICOM file or ZIP member MammoDesk reads whole, in MB",
     "limits.zip_ratio": "largest compression ratio of a ZIP member (bigger is refused)",
@@ -70,6 +72,7 @@ _FIXED_DEFAULTS: dict[str, str] = {
     "models.auto_check": "yes",
     "models.auto_activate": "no",
     "models.bundle_grace_days": "0",
+    "dicom.ae_title": "MAMMODESK",
 }
 
 
@@ -116,8 +119,13 @@ def check_value(key: str, value: str) -> str:
     value = value.strip()
     if key in RENAMED:
         raise MammoDeskError(f"{key} is now called {RENAMED[key]}")
-    if key not in KEYS:
-        raise MammoDeskError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
+    if is_node_key(key):
+        if value:
+            parse_node(key[len(NODE_PREFIX):], value)
+        return value
+    _known(key)
+    if key == "dicom.ae_title" and value:
+        value = check_ae_title(value, "dicom.ae_title")
     if key == "cloud.proxy" and value and "@" in urlparse(value).netloc:
         # A settings file is no place for a password: it goes to the keyring (login).
         raise MammoDeskError(f"{key} must not carry a user name or password; "
@@ -165,6 +173,15 @@ def check_value(key: str, value: str) -> str:
     return value
 
 
+NODE_TEXT = "a DICOM node (PACS, modality): AET@host:port"
+
+
+def _known(key: str) -> None:
+    if key not in KEYS and not is_node_key(key):
+        raise MammoDeskError(f"unknown setting {key!r}; known: {', '.join(KEYS)}, "
+                             f"and {NODE_PREFIX}NAME for DICOM nodes")
+
+
 class Settings:
     def __init__(self, config_dir: Path) -> None:
         self.path = Path(config_dir) / FILE_NAME
@@ -181,27 +198,29 @@ class Settings:
         for old_key, new_key in RENAMED.items():  # a file written by an older MammoDesk
             if old_key in data and new_key not in data:
                 data[new_key] = data[old_key]
-        return {k: str(v) for k, v in data.items() if k in KEYS}
+        return {k: str(v) for k, v in data.items() if k in KEYS or is_node_key(k)}
 
     def get(self, key: str, default: str = "") -> str:
-        if key not in KEYS:
-            raise MammoDeskError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
+        _known(key)
         return self.all().get(key, default)
 
     def effective(self, key: str, extra: dict[str, str] | None = None) -> Setting:
         """The key's stored value, else its default (``defaults()``, then ``extra``)."""
-        if key not in KEYS:
-            raise MammoDeskError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
-        return self.listing(extra)[list(KEYS).index(key)]
+        _known(key)
+        return next(s for s in [*self.listing(extra), Setting(key, "", True, NODE_TEXT)]
+                    if s.key == key)
 
     def listing(self, extra: dict[str, str] | None = None) -> list[Setting]:
-        """Every known key, in the order of KEYS, with the value in effect; ``extra``
-        gives defaults that depend on the machine (library.path, reader.name)."""
+        """Every known key, in the order of KEYS, then the DICOM nodes defined, with
+        the value in effect; ``extra`` gives defaults that depend on the machine
+        (library.path, reader.name)."""
         stored = self.all()
         fallback = defaults() | (extra or {})
         return [Setting(key, stored[key] if key in stored else fallback.get(key, ""),
                         key not in stored, description)
-                for key, description in KEYS.items()]
+                for key, description in KEYS.items()] + [
+            Setting(key, value, False, NODE_TEXT)
+            for key, value in sorted(stored.items()) if is_node_key(key)]
 
     def update(self, values: dict[str, str]) -> None:
         """Check every value, then write them all at once (atomically)."""

@@ -13,6 +13,7 @@ from ui.cli.commands import (
     config,
     deid_key,
     demo,
+    echo,
     evaluate,
     gui,
     import_,
@@ -30,6 +31,6 @@ from ui.cli.commands import (
 )
 
 COMMANDS = (import_, studies, priority, read, outcome, audit, phantom, analyze, evaluate, train,
-            screenshot, anonymize, deid_key, reidentify, sync, login, config, models, demo)
+            screenshot, anonymize, deid_key, reidentify, sync, login, config, models, echo, demo)
 
 __all__ = ["COMMANDS", "gui"]
