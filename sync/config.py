@@ -42,6 +42,24 @@ class CloudConfig:
     min_upload_rate: float = MIN_UPLOAD_RATE
 
 
+def proxy_problem(proxy: str) -> str | None:
+    """Why ``proxy`` (cloud.proxy) is not usable, or None (also when it is empty)."""
+    if not proxy:
+        return None
+    try:
+        parts = urlsplit(proxy)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        ok = False
+    if not ok:
+        return "cloud.proxy must be http://HOST:PORT or https://HOST:PORT"
+    if parts.username is not None or parts.password is not None:
+        return ("cloud.proxy must not carry a user name or password "
+                "(settings hold no secrets)")
+    return None
+
+
 def cloud_config(settings: dict[str, str]) -> CloudConfig:
     """The checked cloud configuration, or ConfigError naming the setting to fix."""
     def get(key: str) -> str:
@@ -83,18 +101,9 @@ def cloud_config(settings: dict[str, str]) -> CloudConfig:
         raise ConfigError(f"no CA bundle file at {ca_bundle} (cloud.ca_bundle)")
 
     proxy = get("cloud.proxy")
-    if proxy:
-        try:
-            parts = urlsplit(proxy)
-            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-            parts.port  # noqa: B018 - raises ValueError for a bad port
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ConfigError("cloud.proxy must be http://HOST:PORT or https://HOST:PORT")
-        if parts.username is not None or parts.password is not None:
-            raise ConfigError("cloud.proxy must not carry a user name or password "
-                              "(settings hold no secrets)")
+    problem = proxy_problem(proxy)
+    if problem:
+        raise ConfigError(problem)
 
     return CloudConfig(url=url, user=user, auth=auth, ca_bundle=ca_bundle, token_url=token_url,
                        device_url=device_url, client_id=client_id, scope=get("cloud.scope"),

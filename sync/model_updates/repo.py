@@ -86,15 +86,12 @@ def tls_context(ca_bundle: str) -> ssl.SSLContext:
 
 
 def _checked_proxy(proxy: str) -> str:
-    try:
-        parts = urlsplit(proxy)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        ok = False
-    if not ok or parts.username is not None or parts.password is not None:
-        raise ModelUpdateConfigError("cloud.proxy must be http://HOST:PORT or "
-                                     "https://HOST:PORT, without a user name or password")
+    """sync.config's rule for cloud.proxy, as a model update setting error."""
+    from sync.config import proxy_problem
+
+    problem = proxy_problem(proxy)
+    if problem:
+        raise ModelUpdateConfigError(problem)
     return proxy
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import socket
-import sys
 import tarfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,20 +17,10 @@ from tuf.api.serialization.json import JSONSerializer
 from engine.ai import update_log
 from engine.ai.package import active_package, install_package
 from engine.settings import Settings
-from tests.support.cli import ROOT, run_cli
+from tests.support.cli import run_cli
+from tests.support.model_bundles import packed, repo_lib
 from tests.support.model_packages import make_package
 from tests.support.static_server import serve_folder
-
-sys.path.insert(0, str(ROOT / "packaging" / "cloud"))
-repo_lib = importlib.import_module("model_repo_lib")
-
-
-def packed(tmp: Path, name: str, version: str) -> bytes:
-    folder = make_package(tmp / "src" / f"{name}-{version}", name, version)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        tar.add(folder, arcname=folder.name)
-    return buf.getvalue()
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import importlib
-import io
 import json
 import shutil
 import subprocess
@@ -44,6 +42,7 @@ from sync.model_updates.errors import (
 from sync.model_updates.repo import RepoConfig, newest_target, open_updater
 from tests.support.cli import ROOT, run_cli
 from tests.support.https_servers import Pki, Servers, make_pki
+from tests.support.model_bundles import packed, repo_lib
 from tests.support.model_packages import make_package
 from tests.support.model_repo_server import (
     ENDLESS,
@@ -53,18 +52,8 @@ from tests.support.model_repo_server import (
     folder_app,
 )
 
-sys.path.insert(0, str(ROOT / "packaging" / "cloud"))
-repo_lib = importlib.import_module("model_repo_lib")
 SCRIPT = ROOT / "packaging" / "cloud" / "model-repo"
 PAST = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-
-
-def packed(tmp: Path, name: str, version: str) -> bytes:
-    folder = make_package(tmp / "src" / f"{name}-{version}", name, version)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        tar.add(folder, arcname=folder.name)
-    return buf.getvalue()
 
 
 def publish(repo: Path, tmp: Path, version: str, channel: str = "stable") -> dict[str, Any]:
