@@ -143,9 +143,11 @@ def _check_accepted(models_root: Path, pkg: ModelPackage) -> dict[str, Any]:
     return report
 
 
-def _check_pin(models_root: Path, name: str, version: str) -> None:
+def _check_pin(models_root: Path, allowed: tuple[str, str] | None = None) -> None:
+    """Refuse a switch while a pin holds another version (``allowed``: the one
+    switched to; None: any pin refuses)."""
     pin = pinned(models_root)
-    if pin is not None and (pin["name"], pin["version"]) != (name, version):
+    if pin is not None and (pin["name"], pin["version"]) != allowed:
         raise ActivationError(f"the model is pinned to {pin['name']} {pin['version']}; "
                               "`models unpin` first")
 
@@ -165,7 +167,7 @@ def activate_version(models_root: Path, version: str, *, actor: str | None = Non
     if hit is None:
         raise ActivationError(f"no installed model or candidate has version {version}")
     pkg, is_candidate = hit
-    _check_pin(models_root, pkg.name, pkg.version)
+    _check_pin(models_root, (pkg.name, pkg.version))
     details: dict[str, Any] = {"source": "candidate" if is_candidate else "installed"}
     if is_candidate:
         details["acceptance"] = bool(_check_accepted(models_root, pkg).get("accepted"))
@@ -197,7 +199,7 @@ def rollback(models_root: Path, builtin: Path | None, *, actor: str | None = Non
     if current is None:
         raise ActivationError("the built-in model is live; there is nothing to roll back to")
     name, version = current
-    _check_pin(models_root, "", "")  # any pin stops a rollback
+    _check_pin(models_root)
     prev = _previous(models_root, name, version)
     if prev is not None:
         folder = models_root / f"{name}-{prev}"
@@ -235,11 +237,7 @@ def pin(models_root: Path, version: str, builtin: Path | None, *,
     models_root = Path(models_root)
     live = active_package(models_root, builtin)
     if live is None or live.version != version:
-        existing = pinned(models_root)
-        if existing is not None and existing["version"] != version:
-            raise ActivationError(f"the model is pinned to {existing['name']} "
-                                  f"{existing['version']}; `models unpin` first")
-        live = activate_version(models_root, version, actor=actor)
+        live = activate_version(models_root, version, actor=actor)  # refused under another pin
     try:
         with _locked(models_root):
             update_log.append(update_log.log_path(models_root), "pinned",
